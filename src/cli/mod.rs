@@ -1,0 +1,54 @@
+//! The command-line layer: parses arguments, sets up logging, runs one
+//! subcommand and maps its outcome to weir's exit codes (0 success / no
+//! difference, 1 invalid or differences found, 2 usage or runtime error).
+//! It holds no pipeline logic of its own.
+#![allow(clippy::disallowed_macros)]
+
+mod args;
+mod logging;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::{Cli, Command, GlobalArgs, LogFormat, OutputFormat};
+
+/// What a subcommand reports back to [`main`], mapped to the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0: valid, applied, or no difference.
+    Success,
+    /// Exit 1: invalid, or differences found.
+    Findings,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints help/version to stdout with exit 0, usage errors
+            // to stderr with exit 2, matching weir's contract.
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
+        }
+    };
+    logging::init(&cli.global);
+    match run(cli) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Findings) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Version => {
+            println!("weir {}", env!("CARGO_PKG_VERSION"));
+            Ok(Outcome::Success)
+        }
+    }
+}

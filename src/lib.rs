@@ -1,0 +1,9 @@
+//! weir: a GitOps reconciler for Kubernetes.
+//!
+//! The crate follows the pipeline of `DESIGN.md`: Git (`repo`) → load
+//! (`spec`) → validate → render → plan → diff → sync. The core stages are
+//! pure (bytes in, values out); only `repo`, `sync` and `agent` do I/O.
+//! `cli` drives the pipeline once and owns all terminal output.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod cli;
