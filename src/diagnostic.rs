@@ -1,0 +1,138 @@
+//! Diagnostics: findings that point into a file of the config repository.
+//!
+//! Every stage that judges the repo (loading, validation, rendering,
+//! planning) reports through [`Diagnostic`], so the CLI prints them the same
+//! way in every output format. Each diagnostic carries a stable [`Code`]
+//! that scripts and docs can rely on; messages may be reworded, codes never
+//! change meaning.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// A position in a file, both 1-based, counted in characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default)]
+pub struct Span {
+    pub line: u32,
+    pub column: u32,
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+/// How bad a finding is. Errors make `weir validate` exit 1 and stop a sync;
+/// warnings are reported only (or become errors under `--strict`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// A stable identifier of a kind of finding, e.g. `W0103` or `E0201`.
+///
+/// The registry of codes lives next to the stage that emits them (see
+/// `codes` in each module) and in README's table of diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Code(pub &'static str);
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// One finding about the config repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub code: Code,
+    pub severity: Severity,
+    /// Repo-relative path with `/` separators; `None` for repo-wide findings.
+    pub file: Option<String>,
+    /// Where in `file`; `None` when the whole file is meant.
+    pub span: Option<Span>,
+    /// The JSON path of the offending value inside its document, e.g.
+    /// `.spec.template.spec.containers[0].image`.
+    pub path: Option<String>,
+    pub message: String,
+    /// What to do about it, when weir can tell.
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: Code, message: impl Into<String>) -> Self {
+        Self::new(code, Severity::Error, message)
+    }
+
+    pub fn warning(code: Code, message: impl Into<String>) -> Self {
+        Self::new(code, Severity::Warning, message)
+    }
+
+    fn new(code: Code, severity: Severity, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            severity,
+            file: None,
+            span: None,
+            path: None,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn in_file(mut self, file: impl Into<String>) -> Self {
+        self.file = Some(file.into());
+        self
+    }
+
+    pub fn at(mut self, span: Span) -> Self {
+        self.span = Some(span);
+        self
+    }
+
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    /// `file:line:col: error[E0101]: message` — the one-line form used in
+    /// logs and error chains.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{file}:")?;
+            if let Some(span) = self.span {
+                write!(f, "{span}:")?;
+            }
+            f.write_str(" ")?;
+        }
+        write!(f, "{}[{}]: {}", self.severity, self.code, self.message)?;
+        if let Some(path) = &self.path {
+            write!(f, " (at {path})")?;
+        }
+        Ok(())
+    }
+}
