@@ -1,5 +1,111 @@
-//! Project automation: `cargo xtask <task>`.
+//! Project automation: `cargo xtask <command>`.
+//!
+//! Builds and runs the local Kubernetes control plane that weir's
+//! integration tests, demo and benchmarks use, and runs the project's
+//! whole check (`cargo xtask test`). xtask is a terminal program, so it
+//! prints directly (progress on stderr, machine-readable output on stdout).
+#![allow(clippy::disallowed_macros)]
 
-fn main() -> anyhow::Result<()> {
-    anyhow::bail!("usage: cargo xtask <test|demo>")
+mod build;
+mod certs;
+mod controlplane;
+mod kubectl;
+mod procs;
+mod tasks;
+mod topology;
+mod ui;
+mod versions;
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::{Parser, Subcommand};
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether Ctrl-C (SIGINT) or SIGTERM was received; long waits check it and
+/// stop, so the cleanup code still runs.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// weir's project tasks.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run every check: fmt, clippy and all tests against a fresh local
+    /// control plane (built or reused from the cache), then stop it.
+    Test {
+        /// Extra arguments for `cargo test` (after `--`), e.g. a test name filter.
+        #[arg(last = true)]
+        cargo_test_args: Vec<String>,
+    },
+    /// Start the local control plane (if not already up) and show its nodes;
+    /// it keeps running until `cargo xtask testenv down`.
+    Demo,
+    /// Build the binaries of the test environment into the cache (skipped
+    /// when cached): etcd, kube-apiserver, kube-controller-manager,
+    /// kube-scheduler, kubectl, kwok and helm.
+    BuildTestenv,
+    /// Build the extra tools benchmarks compare against (kubeconform, dyff).
+    Tools,
+    /// Manage the local control plane used for manual work.
+    Testenv {
+        #[command(subcommand)]
+        action: TestenvCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TestenvCmd {
+    /// Start the control plane in the background (no-op when already up).
+    Up,
+    /// Stop every process of the control plane and remove its state.
+    Down,
+    /// Print `export` lines for a shell: eval "$(cargo xtask testenv env)".
+    Env,
+    /// Show whether each process runs and the API is ready.
+    Status,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(err) = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            eprintln!("interrupted again; cleaning up, please wait");
+        } else {
+            eprintln!("interrupted; stopping and cleaning up");
+        }
+    }) {
+        ui::warn(&format!("cannot handle Ctrl-C: {err}"));
+    }
+    let result = match cli.command {
+        Cmd::Test { cargo_test_args } => tasks::test(&cargo_test_args),
+        Cmd::Demo => tasks::demo(),
+        Cmd::BuildTestenv => tasks::build_testenv(),
+        Cmd::Tools => tasks::tools(),
+        Cmd::Testenv { action } => match action {
+            TestenvCmd::Up => tasks::up(),
+            TestenvCmd::Down => tasks::down(),
+            TestenvCmd::Env => tasks::env(),
+            TestenvCmd::Status => tasks::status(),
+        },
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            if interrupted() {
+                ExitCode::from(130)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
 }

@@ -1,0 +1,295 @@
+//! The xtask commands: `test`, `demo`, `build-testenv`, `tools` and
+//! `testenv up|down|env|status`, composed from the build, control-plane
+//! and topology modules.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::build;
+use crate::controlplane::{self, State};
+use crate::topology;
+use crate::ui;
+use crate::versions::Tool;
+
+/// The workspace root (xtask lives in `<root>/xtask`).
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(workspace_root());
+    cmd
+}
+
+/// One line of the summary at the end of `cargo xtask test`.
+struct StepResult {
+    name: &'static str,
+    ok: bool,
+    took: Duration,
+}
+
+/// Stops the test cluster when dropped: on success, failure and Ctrl-C.
+struct StopOnDrop(State);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let t = Instant::now();
+        match controlplane::stop(&self.0) {
+            Ok(_) => ui::done("control plane stopped", t.elapsed()),
+            Err(err) => ui::warn(&format!("stopping the control plane: {err:#}")),
+        }
+    }
+}
+
+/// `cargo xtask test`.
+pub fn test(cargo_test_args: &[String]) -> Result<ExitCode> {
+    let total = Instant::now();
+    let mut results = Vec::new();
+
+    let t = Instant::now();
+    ui::step("test environment binaries");
+    let tools = build::ensure(&Tool::CLUSTER)?;
+    results.push(StepResult {
+        name: "binaries (build or cache)",
+        ok: true,
+        took: t.elapsed(),
+    });
+
+    let t = Instant::now();
+    ui::step("starting a fresh control plane for this run");
+    controlplane::clean_stale_test_states()?;
+    let dir = controlplane::state_root().join(format!("test-{}", std::process::id()));
+    let cluster = controlplane::start(dir, &tools)?;
+    let guard = StopOnDrop(cluster.detach());
+    results.push(StepResult {
+        name: "control plane up",
+        ok: true,
+        took: t.elapsed(),
+    });
+
+    let state = &guard.0;
+    let checks: [(&'static str, Vec<String>); 3] = [
+        ("cargo fmt --check", strings(&["fmt", "--all", "--check"])),
+        (
+            "cargo clippy",
+            strings(&[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        ),
+        ("cargo test", {
+            let mut args = strings(&["test", "--workspace"]);
+            if !cargo_test_args.is_empty() {
+                args.push("--".to_owned());
+                args.extend(cargo_test_args.iter().cloned());
+            }
+            args
+        }),
+    ];
+    for (name, args) in checks {
+        if crate::interrupted() {
+            break;
+        }
+        let t = Instant::now();
+        ui::step(name);
+        let mut cmd = cargo();
+        cmd.args(&args);
+        if name == "cargo test" {
+            test_env(&mut cmd, state);
+        }
+        let ok = cmd
+            .status()
+            .with_context(|| format!("running {name}"))?
+            .success();
+        ui::done(
+            &format!("{name}: {}", if ok { "ok" } else { "FAILED" }),
+            t.elapsed(),
+        );
+        results.push(StepResult {
+            name,
+            ok,
+            took: t.elapsed(),
+        });
+    }
+    drop(guard);
+
+    let ok = results.iter().all(|r| r.ok) && !crate::interrupted() && results.len() == 5;
+    ui::step("summary");
+    for r in &results {
+        ui::info(&format!(
+            "{:<5} {:<28} {:>7}",
+            if r.ok { "ok" } else { "FAIL" },
+            r.name,
+            ui::secs(r.took)
+        ));
+    }
+    ui::info(&format!(
+        "{:<5} {:<28} {:>7}",
+        if ok { "ok" } else { "FAIL" },
+        "total",
+        ui::secs(total.elapsed())
+    ));
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else if crate::interrupted() {
+        ExitCode::from(130)
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// What integration tests get: the cluster's kubeconfig, the built
+/// kubectl and helm, and those first on PATH.
+fn test_env(cmd: &mut Command, state: &State) {
+    for (k, v) in state.env() {
+        cmd.env(k, v);
+    }
+    let mut path = vec![state.bin()];
+    if let Some(old) = std::env::var_os("PATH") {
+        path.extend(std::env::split_paths(&old));
+    }
+    if let Ok(joined) = std::env::join_paths(path) {
+        cmd.env("PATH", joined);
+    }
+    // Integration tests mostly wait on the cluster: more threads than the
+    // two cores keep it busy without oversubscribing the machine.
+    if std::env::var_os("RUST_TEST_THREADS").is_none() {
+        cmd.env("RUST_TEST_THREADS", "4");
+    }
+}
+
+/// `cargo xtask demo`.
+pub fn demo() -> Result<ExitCode> {
+    let state = ensure_default_up()?;
+    println!("{}", topology::table(&state.kubectl())?);
+    println!();
+    print_usage(&state);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the default cluster unless it already runs.
+fn ensure_default_up() -> Result<State> {
+    let tools = build::ensure(&Tool::CLUSTER)?;
+    let state = State::new(controlplane::default_state());
+    if controlplane::is_running(&state) {
+        ui::step(&format!(
+            "control plane already running at {}",
+            state.server().unwrap_or_default()
+        ));
+        return Ok(state);
+    }
+    ui::step(&format!(
+        "starting the control plane in {}",
+        state.dir.display()
+    ));
+    Ok(controlplane::start(state.dir.clone(), &tools)?.detach())
+}
+
+fn print_usage(state: &State) {
+    println!("The control plane keeps running. To use it:");
+    println!("  export KUBECONFIG={}", state.kubeconfig().display());
+    println!(
+        "  export PATH=\"{}:$PATH\"   # the built kubectl and helm",
+        state.bin().display()
+    );
+    println!("  kubectl get nodes");
+    println!("(or: eval \"$(cargo xtask testenv env)\")");
+    println!("Stop it with: cargo xtask testenv down");
+}
+
+/// `cargo xtask build-testenv`.
+pub fn build_testenv() -> Result<ExitCode> {
+    let t = Instant::now();
+    build::ensure(&Tool::CLUSTER)?;
+    ui::done("test environment binaries ready", t.elapsed());
+    build::report(&Tool::CLUSTER)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cargo xtask tools`.
+pub fn tools() -> Result<ExitCode> {
+    let t = Instant::now();
+    build::ensure(&Tool::EXTRA)?;
+    ui::done("benchmark tools ready", t.elapsed());
+    build::report(&Tool::EXTRA)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cargo xtask testenv up`.
+pub fn up() -> Result<ExitCode> {
+    let state = ensure_default_up()?;
+    print_usage(&state);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cargo xtask testenv down`.
+pub fn down() -> Result<ExitCode> {
+    let state = State::new(controlplane::default_state());
+    if !state.dir.exists() {
+        ui::step("no control plane to stop");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let t = Instant::now();
+    let stopped = controlplane::stop(&state)?;
+    ui::done(
+        &format!(
+            "stopped {} and removed {}",
+            if stopped.is_empty() {
+                "nothing (no process was running)".to_owned()
+            } else {
+                stopped.join(", ")
+            },
+            state.dir.display()
+        ),
+        t.elapsed(),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cargo xtask testenv env`.
+pub fn env() -> Result<ExitCode> {
+    let state = State::new(controlplane::default_state());
+    if !controlplane::is_running(&state) {
+        ui::warn("the control plane is not running; start it with `cargo xtask testenv up`");
+    }
+    for (k, v) in state.env() {
+        println!("export {k}={}", shell_quote(&v.to_string_lossy()));
+    }
+    println!(
+        "export PATH={}:\"$PATH\"",
+        shell_quote(&state.bin().to_string_lossy())
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cargo xtask testenv status`.
+pub fn status() -> Result<ExitCode> {
+    let state = State::new(controlplane::default_state());
+    let healthy = controlplane::status(&state)?;
+    if healthy {
+        println!("{}", topology::table(&state.kubectl())?);
+    }
+    Ok(if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
