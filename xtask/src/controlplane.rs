@@ -32,6 +32,14 @@ use crate::{topology, ui};
 const SERVICE_CIDR: &str = "10.96.0.0/16";
 /// Pod IPs that kwok hands out.
 const POD_CIDR: &str = "10.244.0.1/16";
+/// The processes, in start order; they are stopped in reverse.
+const PROCESSES: [&str; 5] = [
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+];
 /// How long each startup phase may take before the start fails.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -130,12 +138,16 @@ impl Cluster {
 
 /// Stops whatever runs in `state` and removes the directory.
 pub fn stop(state: &State) -> Result<Vec<String>> {
-    let stopped = procs::stop_all(&state.dir, Duration::from_secs(5));
+    let stopped = procs::stop_all(&state.dir, &stop_order(), Duration::from_secs(5));
     if state.dir.exists() {
         fs::remove_dir_all(&state.dir)
             .with_context(|| format!("removing {}", state.dir.display()))?;
     }
     Ok(stopped)
+}
+
+fn stop_order() -> Vec<&'static str> {
+    PROCESSES.iter().rev().copied().collect()
 }
 
 /// Removes `test-<pid>` state dirs whose `cargo xtask test` run is gone
@@ -203,7 +215,7 @@ pub fn start(dir: PathBuf, tools: &Toolset) -> Result<Cluster> {
             Ok(cluster)
         }
         Err(err) => {
-            let _ = procs::stop_all(&cluster.state.dir, Duration::from_secs(3));
+            let _ = procs::stop_all(&cluster.state.dir, &stop_order(), Duration::from_secs(3));
             let logs = cluster.state.dir.join("logs");
             let kept = std::env::temp_dir()
                 .join(format!("weir-testenv-failed-logs-{}", std::process::id()));
@@ -437,15 +449,8 @@ pub fn status(state: &State) -> Result<bool> {
         return Ok(false);
     }
     let running = procs::recorded(&state.dir);
-    let expected = [
-        "etcd",
-        "kube-apiserver",
-        "kube-controller-manager",
-        "kube-scheduler",
-        "kwok",
-    ];
     let mut healthy = true;
-    for name in expected {
+    for name in PROCESSES {
         match running.iter().find(|(n, _)| n == name) {
             Some((_, pid)) => ui::info(&format!("{name:<24} running (pid {pid})")),
             None => {
@@ -474,6 +479,6 @@ pub fn status(state: &State) -> Result<bool> {
 /// answers.
 pub fn is_running(state: &State) -> bool {
     state.exists()
-        && procs::recorded(&state.dir).len() == 5
+        && procs::recorded(&state.dir).len() == PROCESSES.len()
         && state.kubectl().run(&["get", "--raw=/readyz"]).is_ok()
 }

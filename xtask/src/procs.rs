@@ -126,37 +126,35 @@ pub fn recorded(state: &Path) -> Vec<(String, u32)> {
     found
 }
 
-/// Stops every recorded process of `state`: SIGTERM to each process group,
-/// SIGKILL to what is left after `grace`. Reaps those that are our
-/// children. Returns the names of the processes that were running.
-pub fn stop_all(state: &Path, grace: Duration) -> Vec<String> {
-    let running = recorded(state);
+/// Stops every recorded process of `state`, those named in `order` last
+/// and in that order (clients before servers: kube-apiserver shuts down in
+/// a second when etcd is still there, but hangs when etcd goes first).
+/// Each gets SIGTERM to its process group, then SIGKILL after `grace`.
+/// Returns the names of the processes that were running.
+pub fn stop_all(state: &Path, order: &[&str], grace: Duration) -> Vec<String> {
+    let mut running = recorded(state);
+    running.sort_by_key(|(name, _)| order.iter().position(|o| o == name));
     for (_, pid) in &running {
-        signal_group(*pid, Signal::SIGTERM);
-    }
-    let deadline = Instant::now() + grace;
-    loop {
-        let left: Vec<u32> = running
-            .iter()
-            .map(|(_, pid)| *pid)
-            .filter(|pid| {
-                reap(*pid);
-                alive(*pid)
-            })
-            .collect();
-        if left.is_empty() {
-            break;
-        }
-        if Instant::now() >= deadline {
-            for pid in left {
-                signal_group(pid, Signal::SIGKILL);
-                reap(pid);
-            }
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
+        stop_one(*pid, grace);
     }
     running.into_iter().map(|(name, _)| name).collect()
+}
+
+fn stop_one(pid: u32, grace: Duration) {
+    signal_group(pid, Signal::SIGTERM);
+    let deadline = Instant::now() + grace;
+    loop {
+        reap(pid);
+        if !alive(pid) {
+            return;
+        }
+        if Instant::now() >= deadline {
+            signal_group(pid, Signal::SIGKILL);
+            reap(pid);
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn signal_group(pid: u32, signal: Signal) {

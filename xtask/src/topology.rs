@@ -172,10 +172,27 @@ fn is_ready(node: &Value) -> bool {
         })
 }
 
+/// Whether the node lifecycle controller still has a condition taint on
+/// the node (`node.kubernetes.io/not-ready` is set when a node is created
+/// and removed only after its Ready condition is seen).
+fn has_condition_taint(node: &Value) -> bool {
+    node["spec"]["taints"].as_array().is_some_and(|taints| {
+        taints.iter().any(|t| {
+            t["key"]
+                .as_str()
+                .is_some_and(|k| k.starts_with("node.kubernetes.io/"))
+        })
+    })
+}
+
+/// Nodes that are Ready and schedulable as configured.
 fn ready_count(list: &Value) -> usize {
-    list["items"]
-        .as_array()
-        .map_or(0, |items| items.iter().filter(|n| is_ready(n)).count())
+    list["items"].as_array().map_or(0, |items| {
+        items
+            .iter()
+            .filter(|n| is_ready(n) && !has_condition_taint(n))
+            .count()
+    })
 }
 
 /// The node table of the demo: name, pool, taints, GPUs, Ready.
