@@ -120,9 +120,8 @@ impl Cluster {
         for p in &mut self.procs {
             if let Some(status) = p.exited() {
                 bail!(
-                    "{} exited ({status}) while the cluster was starting; last lines of {}:\n{}",
+                    "{} exited ({status}) while the cluster was starting; last lines of its log:\n{}",
                     p.name,
-                    p.log.display(),
                     ui::tail(&p.log, 30)
                 );
             }
@@ -204,18 +203,19 @@ pub fn start(dir: PathBuf, tools: &Toolset) -> Result<Cluster> {
     // On any failure, stop what was started and keep the logs readable.
     match boot(&mut cluster, tools) {
         Ok(()) => {
-            ui::done(
-                &format!(
-                    "control plane ready in {} at {}",
-                    ui::secs(started.elapsed()),
-                    cluster.state.server().unwrap_or_default()
-                ),
-                started.elapsed(),
-            );
+            ui::step(&format!(
+                "control plane ready in {} at {}",
+                ui::secs(started.elapsed()),
+                cluster.state.server().unwrap_or_default()
+            ));
             Ok(cluster)
         }
         Err(err) => {
             let _ = procs::stop_all(&cluster.state.dir, &stop_order(), Duration::from_secs(3));
+            if crate::interrupted() {
+                let _ = fs::remove_dir_all(&cluster.state.dir);
+                return Err(err);
+            }
             let logs = cluster.state.dir.join("logs");
             let kept = std::env::temp_dir()
                 .join(format!("weir-testenv-failed-logs-{}", std::process::id()));

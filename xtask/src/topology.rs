@@ -207,10 +207,7 @@ pub fn table(kubectl: &Kubectl) -> Result<String> {
     ]];
     for node in list["items"].as_array().into_iter().flatten() {
         let labels = &node["metadata"]["labels"];
-        let pool = labels["pool"]
-            .as_str()
-            .or_else(|| labels["accelerator"].as_str().map(|_| "(gpu)"))
-            .unwrap_or("-");
+        let pool = labels["pool"].as_str().unwrap_or("-");
         let taints: Vec<String> = node["spec"]["taints"]
             .as_array()
             .into_iter()
