@@ -47,7 +47,10 @@ impl Toolset {
     /// kwok's stage configuration (node and pod lifecycles), extracted from
     /// the pinned kwok module at build time.
     pub fn kwok_stages(&self) -> Result<PathBuf> {
-        Ok(tool_dir(&cache_root()?, Tool::Kwok).join(KWOK_STAGES))
+        self.dirs
+            .get("kwok")
+            .map(|dir| dir.join(KWOK_STAGES))
+            .context("kwok is not part of the built tools")
     }
 }
 

@@ -88,7 +88,7 @@ pub fn test(cargo_test_args: &[String]) -> Result<ExitCode> {
             ]),
         ),
         ("cargo test", {
-            let mut args = strings(&["test", "--workspace"]);
+            let mut args = strings(&["test", "--workspace", "--no-fail-fast"]);
             if !cargo_test_args.is_empty() {
                 args.push("--".to_owned());
                 args.extend(cargo_test_args.iter().cloned());
