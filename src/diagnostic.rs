@@ -118,6 +118,44 @@ impl Diagnostic {
     }
 }
 
+/// The JSON path form of a JSON pointer, as [`Diagnostic::path`] shows it:
+/// `/spec/containers/0/image` → `.spec.containers[0].image`; keys that are
+/// not plain words are quoted (`.metadata.labels["app.kubernetes.io/name"]`);
+/// the whole document (`""`) is `.`, a path starting with an index `.[0]`
+/// (jq's notation). All-digit segments are shown as indexes.
+pub fn json_path(pointer: &str) -> String {
+    let Some(rest) = pointer.strip_prefix('/') else {
+        return ".".to_owned();
+    };
+    let mut path = String::with_capacity(pointer.len() + 8);
+    for raw in rest.split('/') {
+        let segment = raw.replace("~1", "/").replace("~0", "~");
+        let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+        if segment.is_empty()
+            || !segment.bytes().all(word)
+            || segment.bytes().all(|b| b.is_ascii_digit())
+        {
+            // jq style: brackets follow a segment, or a `.` for the root.
+            if path.is_empty() {
+                path.push('.');
+            }
+        }
+        if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
+            path.push('[');
+            path.push_str(&segment);
+            path.push(']');
+        } else if !segment.is_empty() && segment.bytes().all(word) {
+            path.push('.');
+            path.push_str(&segment);
+        } else {
+            path.push('[');
+            path.push_str(&serde_json::Value::String(segment).to_string());
+            path.push(']');
+        }
+    }
+    path
+}
+
 impl fmt::Display for Diagnostic {
     /// `file:line:col: error[E0101]: message` — the one-line form used in
     /// logs and error chains.
@@ -134,5 +172,25 @@ impl fmt::Display for Diagnostic {
             write!(f, " (at {path})")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_paths() {
+        assert_eq!(json_path(""), ".");
+        assert_eq!(
+            json_path("/spec/containers/0/image"),
+            ".spec.containers[0].image"
+        );
+        assert_eq!(
+            json_path("/metadata/labels/app.kubernetes.io~1name"),
+            ".metadata.labels[\"app.kubernetes.io/name\"]"
+        );
+        assert_eq!(json_path("/a~0b/"), ".[\"a~b\"][\"\"]");
+        assert_eq!(json_path("/0/kind"), ".[0].kind");
     }
 }

@@ -8,4 +8,5 @@
 
 pub mod cli;
 pub mod diagnostic;
+pub mod repo;
 pub mod spec;

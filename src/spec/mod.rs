@@ -1,6 +1,6 @@
-//! The config-repo model: weir's own kinds ([`model`]), YAML documents that
-//! remember where they came from ([`yaml`]), and the assembled repository
-//! ([`repo`]) that validation, rendering and planning work on.
+//! The config-repo model: YAML documents loaded with their file and
+//! position ([`yaml`]), weir's own kinds ([`model`]), and the assembled
+//! repository ([`repo`]) that validation, rendering and planning work on.
 
 pub mod model;
 pub mod repo;

@@ -149,12 +149,7 @@ mod tests {
     use super::*;
 
     fn doc(file: &str, value: serde_json::Value) -> Document {
-        Document {
-            file: file.into(),
-            index: 0,
-            span: Span { line: 1, column: 1 },
-            value,
-        }
+        Document::from_value(file, 0, Span { line: 1, column: 1 }, value)
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! `eval "$(cargo xtask testenv env)"`.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod hostile;
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -1,0 +1,843 @@
+//! The document builder: turns saphyr-parser's event stream into
+//! `serde_json::Value`s plus a compact index of positions, enforcing the
+//! [`YamlLimits`] as it goes.
+//!
+//! Nothing here recurses on the input's shape. Events are pulled one at a
+//! time (saphyr's own `load` recurses, so it is not used) onto an explicit
+//! stack, and building stops at the first event that breaks a limit, so a
+//! 10,000-deep file costs no more than a 257-deep one.
+//!
+//! A document is first built as an arena of [`Node`]s — scalars, sequences,
+//! mappings and aliases that point at their anchor's node — and then
+//! converted to a `Value` in one iterative pass. Aliases are therefore free
+//! until that pass, and their expanded size is known (and checked against
+//! the budget) the moment they appear: an alias bomb is refused after a few
+//! hundred events, having allocated nothing. The arena (minus the scalar
+//! values) stays with the [`Document`] as its [`Positions`].
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError, Tag};
+use serde_json::{Map, Value};
+
+use crate::diagnostic::{Code, Diagnostic, Span};
+
+use super::{Document, YamlLimits, codes, scalar};
+
+/// A string weighs one node per this many bytes in the alias budget, so
+/// aliasing one huge string many times is caught like aliasing many nodes.
+const BYTES_PER_NODE: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Scalar,
+    Seq,
+    Map,
+    /// An alias of the node with this id.
+    Alias(u32),
+}
+
+/// One node of a document. Containers' children are
+/// `Positions::children[first..first + len]`; a scalar's value is
+/// `scalars[first]` while building.
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    span: Span,
+    /// Position of the mapping key this node is the value of; line 0 when
+    /// it is not a mapping value.
+    key_span: Span,
+    key_start: u32,
+    key_len: u32,
+    first: u32,
+    len: u32,
+    /// Nodes this one expands to (aliases and merges included), saturating.
+    size: u32,
+    /// Nesting levels this one expands to (a scalar is 0).
+    height: u32,
+    kind: Kind,
+    /// Reached through an alias or a merge: cloned, not moved, into values.
+    shared: bool,
+    /// Complete: an alias to a node that is not is a recursive alias.
+    closed: bool,
+}
+
+/// Where each value of a document sits in its file: the document's node
+/// arena, with mapping keys' text in one shared buffer.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Positions {
+    nodes: Vec<Node>,
+    children: Vec<u32>,
+    keys: String,
+    root: u32,
+}
+
+impl Positions {
+    fn key(&self, node: &Node) -> &str {
+        let start = node.key_start as usize;
+        self.keys
+            .get(start..start + node.key_len as usize)
+            .unwrap_or_default()
+    }
+
+    fn kids(&self, node: &Node) -> &[u32] {
+        let first = node.first as usize;
+        self.children
+            .get(first..first + node.len as usize)
+            .unwrap_or_default()
+    }
+
+    /// The node a JSON pointer leads to, or its deepest existing ancestor;
+    /// `true` when the whole pointer was found.
+    fn find(&self, pointer: &str) -> Option<(&Node, bool)> {
+        let mut node = self.nodes.get(self.root as usize)?;
+        let Some(rest) = pointer.strip_prefix('/') else {
+            return Some((node, pointer.is_empty()));
+        };
+        for raw in rest.split('/') {
+            let segment: Cow<'_, str> = if raw.contains('~') {
+                Cow::Owned(raw.replace("~1", "/").replace("~0", "~"))
+            } else {
+                Cow::Borrowed(raw)
+            };
+            let container = match node.kind {
+                Kind::Alias(target) => self.nodes.get(target as usize).unwrap_or(node),
+                _ => node,
+            };
+            let kids = self.kids(container);
+            let child = match container.kind {
+                Kind::Map => kids
+                    .iter()
+                    .filter_map(|&id| self.nodes.get(id as usize))
+                    .find(|kid| self.key(kid) == segment),
+                Kind::Seq => segment
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|index| kids.get(index))
+                    .and_then(|&id| self.nodes.get(id as usize)),
+                _ => None,
+            };
+            match child {
+                Some(child) => node = child,
+                None => return Some((node, false)),
+            }
+        }
+        Some((node, true))
+    }
+
+    /// Position of the value at `pointer`, or of its nearest ancestor.
+    pub(super) fn span_of(&self, pointer: &str) -> Option<Span> {
+        self.find(pointer).map(|(node, _)| node.span)
+    }
+
+    /// Position of the mapping key whose value is at `pointer`.
+    pub(super) fn key_span_of(&self, pointer: &str) -> Option<Span> {
+        match self.find(pointer) {
+            Some((node, true)) if node.key_span.line != 0 => Some(node.key_span),
+            _ => None,
+        }
+    }
+}
+
+/// How a node hangs in its parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Root,
+    /// A sequence item or a mapping value.
+    Child,
+    /// The value of a merge key `<<`.
+    Merge,
+}
+
+/// What an open mapping waits for next.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    Key,
+    Value { start: u32, len: u32, span: Span },
+    MergeValue,
+}
+
+struct Frame {
+    node: u32,
+    role: Role,
+    map: bool,
+    expect: Expect,
+    /// Where this container's children start in `DocBuilder::scratch`.
+    start: usize,
+    /// Values of merge keys, merged when the mapping closes.
+    merges: Vec<u32>,
+}
+
+/// Parses all documents of one file. `text` is known to be UTF-8 without
+/// NUL bytes, and shorter than 4 GiB.
+pub(super) fn parse(
+    file: &str,
+    text: &str,
+    limits: &YamlLimits,
+) -> Result<Vec<Document>, Diagnostic> {
+    let mut parser = Parser::new_from_str(text);
+    let mut documents = Vec::new();
+    let mut index = 0;
+    // Nodes that aliases and merges expanded to, over the whole file.
+    let mut expanded: u64 = 0;
+    let mut doc: Option<(Span, DocBuilder<'_>)> = None;
+    while let Some(next) = parser.next_event() {
+        let (event, span) = next.map_err(|err| scan_error(file, text, &err))?;
+        let at = position(span.start);
+        match event {
+            Event::StreamEnd => break,
+            Event::StreamStart | Event::Nothing => {}
+            Event::DocumentStart(_) => {
+                if index >= limits.max_documents {
+                    return Err(Diagnostic::error(
+                        codes::TOO_MANY_DOCUMENTS,
+                        format!(
+                            "the file holds more than {} YAML documents",
+                            limits.max_documents
+                        ),
+                    )
+                    .in_file(file)
+                    .at(at)
+                    .with_hint("split it into several files, or raise `max_documents`"));
+                }
+                doc = Some((at, DocBuilder::new(file, limits)));
+            }
+            Event::DocumentEnd => {
+                let Some((start, builder)) = doc.take() else {
+                    return Err(internal(file, at, "document end without a start"));
+                };
+                let (value, positions) = builder.finish();
+                // Empty documents (`---` alone, comments only, `null`) are
+                // skipped, as kubectl does.
+                if !value.is_null() {
+                    documents.push(Document {
+                        file: file.to_owned(),
+                        index,
+                        span: start,
+                        value,
+                        positions,
+                    });
+                }
+                index += 1;
+            }
+            event => {
+                let Some((_, builder)) = doc.as_mut() else {
+                    return Err(internal(file, at, "content outside a document"));
+                };
+                builder.event(event, at, &mut expanded)?;
+            }
+        }
+    }
+    Ok(documents)
+}
+
+struct DocBuilder<'a> {
+    file: &'a str,
+    limits: &'a YamlLimits,
+    positions: Positions,
+    scalars: Vec<Value>,
+    /// Children of the open containers, innermost last.
+    scratch: Vec<u32>,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, u32>,
+    root: Option<u32>,
+}
+
+impl<'a> DocBuilder<'a> {
+    fn new(file: &'a str, limits: &'a YamlLimits) -> Self {
+        Self {
+            file,
+            limits,
+            positions: Positions::default(),
+            scalars: Vec::new(),
+            scratch: Vec::new(),
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            root: None,
+        }
+    }
+
+    fn error(&self, code: Code, at: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::error(code, message).in_file(self.file).at(at)
+    }
+
+    fn event(&mut self, event: Event<'_>, at: Span, expanded: &mut u64) -> Result<(), Diagnostic> {
+        match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                self.scalar(&text, style, anchor, tag.as_deref(), at)
+            }
+            Event::SequenceStart(anchor, _) => self.open(false, anchor, at),
+            Event::MappingStart(anchor, _) => self.open(true, anchor, at),
+            Event::SequenceEnd | Event::MappingEnd => self.close(at, expanded),
+            Event::Alias(anchor) => self.alias(anchor, at, expanded),
+            _ => Ok(()),
+        }
+    }
+
+    fn expecting_key(&self) -> bool {
+        matches!(
+            self.stack.last(),
+            Some(Frame {
+                map: true,
+                expect: Expect::Key,
+                ..
+            })
+        )
+    }
+
+    /// Records the key the open mapping's next value belongs to.
+    fn set_key(&mut self, text: &str, at: Span) {
+        let start = self.positions.keys.len() as u32;
+        self.positions.keys.push_str(text);
+        if let Some(frame) = self.stack.last_mut() {
+            frame.expect = Expect::Value {
+                start,
+                len: text.len() as u32,
+                span: at,
+            };
+        }
+    }
+
+    /// Creates a node where the parser is: as the value of the pending key,
+    /// a sequence item, or the root.
+    fn begin_node(&mut self, kind: Kind, at: Span, first: u32) -> (u32, Role) {
+        let mut node = Node {
+            span: at,
+            key_span: Span::default(),
+            key_start: 0,
+            key_len: 0,
+            first,
+            len: 0,
+            size: 1,
+            height: 0,
+            kind,
+            shared: false,
+            closed: !matches!(kind, Kind::Seq | Kind::Map),
+        };
+        let role = match self.stack.last_mut() {
+            None => Role::Root,
+            Some(frame) if !frame.map => Role::Child,
+            Some(frame) => match std::mem::replace(&mut frame.expect, Expect::Key) {
+                Expect::Value { start, len, span } => {
+                    node.key_start = start;
+                    node.key_len = len;
+                    node.key_span = span;
+                    Role::Child
+                }
+                Expect::MergeValue => Role::Merge,
+                // Callers handle key positions before creating nodes.
+                Expect::Key => Role::Child,
+            },
+        };
+        let id = self.positions.nodes.len() as u32;
+        self.positions.nodes.push(node);
+        (id, role)
+    }
+
+    /// Hangs a finished node in its parent.
+    fn complete(&mut self, id: u32, role: Role) {
+        match role {
+            Role::Root => self.root = Some(id),
+            Role::Child => self.scratch.push(id),
+            Role::Merge => {
+                if let Some(frame) = self.stack.last_mut() {
+                    frame.merges.push(id);
+                }
+            }
+        }
+    }
+
+    fn scalar(
+        &mut self,
+        text: &str,
+        style: ScalarStyle,
+        anchor: usize,
+        tag: Option<&Tag>,
+        at: Span,
+    ) -> Result<(), Diagnostic> {
+        let value = scalar::resolve(text, style, tag)
+            .map_err(|message| self.error(codes::BAD_SCALAR, at, message))?;
+        if self.expecting_key() {
+            let merge =
+                style == ScalarStyle::Plain && text == "<<" && tag.is_none_or(scalar::is_merge_tag);
+            if anchor != 0 {
+                // An anchored key: a detached node, so `*alias :` can reuse it.
+                let id = self.positions.nodes.len() as u32;
+                self.positions.nodes.push(Node {
+                    span: at,
+                    key_span: Span::default(),
+                    key_start: 0,
+                    key_len: 0,
+                    first: self.scalars.len() as u32,
+                    len: 0,
+                    size: 1,
+                    height: 0,
+                    kind: Kind::Scalar,
+                    shared: true,
+                    closed: true,
+                });
+                self.scalars.push(value.clone());
+                self.anchors.insert(anchor, id);
+            }
+            if merge {
+                if let Some(frame) = self.stack.last_mut() {
+                    frame.expect = Expect::MergeValue;
+                }
+            } else {
+                self.set_key(&scalar::key_text(&value), at);
+            }
+            return Ok(());
+        }
+        let weight = match &value {
+            Value::String(s) => 1 + s.len() / BYTES_PER_NODE,
+            _ => 1,
+        };
+        let (id, role) = self.begin_node(Kind::Scalar, at, self.scalars.len() as u32);
+        if let Some(node) = self.positions.nodes.get_mut(id as usize) {
+            node.size = u32::try_from(weight).unwrap_or(u32::MAX);
+        }
+        self.scalars.push(value);
+        if anchor != 0 {
+            self.anchors.insert(anchor, id);
+        }
+        self.complete(id, role);
+        Ok(())
+    }
+
+    fn open(&mut self, map: bool, anchor: usize, at: Span) -> Result<(), Diagnostic> {
+        if self.expecting_key() {
+            return Err(self
+                .error(
+                    codes::COMPLEX_KEY,
+                    at,
+                    format!(
+                        "a {} is used as a mapping key",
+                        if map { "mapping" } else { "sequence" }
+                    ),
+                )
+                .with_hint("Kubernetes objects and weir's kinds need string keys"));
+        }
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(self.too_deep(at));
+        }
+        let (id, role) = self.begin_node(if map { Kind::Map } else { Kind::Seq }, at, 0);
+        if anchor != 0 {
+            self.anchors.insert(anchor, id);
+        }
+        self.stack.push(Frame {
+            node: id,
+            role,
+            map,
+            expect: Expect::Key,
+            start: self.scratch.len(),
+            merges: Vec::new(),
+        });
+        Ok(())
+    }
+
+    fn too_deep(&self, at: Span) -> Diagnostic {
+        self.error(
+            codes::TOO_DEEP,
+            at,
+            format!("nesting is deeper than {} levels", self.limits.max_depth),
+        )
+        .with_hint("weir refuses deeper nesting to bound its cost; no Kubernetes object needs it")
+    }
+
+    fn charge(&self, expanded: &mut u64, nodes: u64, at: Span) -> Result<(), Diagnostic> {
+        *expanded = expanded.saturating_add(nodes);
+        if *expanded > self.limits.max_alias_expansion_nodes {
+            return Err(self
+                .error(
+                    codes::ALIAS_BUDGET,
+                    at,
+                    format!(
+                        "aliases expand to more than {} nodes; this looks like an alias bomb (\"billion laughs\")",
+                        self.limits.max_alias_expansion_nodes
+                    ),
+                )
+                .with_hint(
+                    "weir caps what YAML aliases may expand to; write the content out, or raise \
+                     `max_alias_expansion_nodes`",
+                ));
+        }
+        Ok(())
+    }
+
+    fn alias(&mut self, anchor: usize, at: Span, expanded: &mut u64) -> Result<(), Diagnostic> {
+        let Some(target) = self
+            .anchors
+            .get(&anchor)
+            .and_then(|&id| Some((id, *self.positions.nodes.get(id as usize)?)))
+        else {
+            // saphyr's event API keeps anchor names across documents.
+            return Err(self
+                .error(
+                    codes::SYNTAX,
+                    at,
+                    "invalid YAML: this alias refers to an anchor of an earlier document",
+                )
+                .with_hint("anchors do not cross `---`; define the anchor in this document"));
+        };
+        let (target_id, target) = target;
+        if !target.closed {
+            return Err(self
+                .error(
+                    codes::RECURSIVE_ALIAS,
+                    at,
+                    "this alias refers to a node that contains it",
+                )
+                .with_hint("a recursive alias would expand forever; remove it"));
+        }
+        if self.expecting_key() {
+            if target.kind != Kind::Scalar {
+                return Err(self
+                    .error(
+                        codes::COMPLEX_KEY,
+                        at,
+                        "an alias of a mapping or sequence is used as a mapping key",
+                    )
+                    .with_hint("Kubernetes objects and weir's kinds need string keys"));
+            }
+            let text = self
+                .scalars
+                .get(target.first as usize)
+                .map(scalar::key_text)
+                .unwrap_or_default();
+            self.charge(expanded, 1 + (text.len() / BYTES_PER_NODE) as u64, at)?;
+            self.set_key(&text, at);
+            return Ok(());
+        }
+        if self.stack.len() + target.height as usize > self.limits.max_depth {
+            return Err(self.too_deep(at));
+        }
+        let (id, role) = self.begin_node(Kind::Alias(target_id), at, 0);
+        if role != Role::Merge {
+            // A merge is charged for what it merges, when its mapping closes.
+            self.charge(expanded, u64::from(target.size), at)?;
+        }
+        if let Some(node) = self.positions.nodes.get_mut(id as usize) {
+            node.size = target.size;
+            node.height = target.height;
+        }
+        if let Some(node) = self.positions.nodes.get_mut(target_id as usize) {
+            node.shared = true;
+        }
+        self.complete(id, role);
+        Ok(())
+    }
+
+    fn close(&mut self, at: Span, expanded: &mut u64) -> Result<(), Diagnostic> {
+        let Some(frame) = self.stack.pop() else {
+            return Err(internal(
+                self.file,
+                at,
+                "end of a collection that was not open",
+            ));
+        };
+        if frame.map {
+            self.check_duplicates(frame.start)?;
+            if !frame.merges.is_empty() {
+                self.merge(&frame, expanded)?;
+            }
+        }
+        let Positions {
+            nodes, children, ..
+        } = &mut self.positions;
+        let kids = self.scratch.get(frame.start..).unwrap_or_default();
+        let mut size: u32 = 1;
+        let mut height: u32 = 0;
+        for &kid in kids {
+            if let Some(kid) = nodes.get(kid as usize) {
+                size = size.saturating_add(kid.size);
+                height = height.max(kid.height);
+            }
+        }
+        let first = children.len() as u32;
+        children.extend_from_slice(kids);
+        if let Some(node) = nodes.get_mut(frame.node as usize) {
+            node.first = first;
+            node.len = kids.len() as u32;
+            node.size = size;
+            node.height = height + 1;
+            node.closed = true;
+        }
+        self.scratch.truncate(frame.start);
+        self.complete(frame.node, frame.role);
+        Ok(())
+    }
+
+    /// Refuses a mapping that holds the same key twice, naming both places.
+    fn check_duplicates(&self, start: usize) -> Result<(), Diagnostic> {
+        let positions = &self.positions;
+        let ids = self.scratch.get(start..).unwrap_or_default();
+        let node = |id: u32| positions.nodes.get(id as usize);
+        let mut duplicate = None;
+        if ids.len() <= 16 {
+            'outer: for (i, &later) in ids.iter().enumerate() {
+                let Some(later) = node(later) else { continue };
+                let key = positions.key(later);
+                for &earlier in &ids[..i] {
+                    if let Some(earlier) =
+                        node(earlier).filter(|earlier| positions.key(earlier) == key)
+                    {
+                        duplicate = Some((earlier, later));
+                        break 'outer;
+                    }
+                }
+            }
+        } else {
+            let mut seen: HashMap<&str, &Node> = HashMap::with_capacity(ids.len());
+            duplicate = ids.iter().filter_map(|&id| node(id)).find_map(|later| {
+                seen.insert(positions.key(later), later)
+                    .map(|earlier| (earlier, later))
+            });
+        }
+        match duplicate {
+            None => Ok(()),
+            Some((earlier, later)) => Err(self
+                .error(
+                    codes::DUPLICATE_KEY,
+                    later.key_span,
+                    format!(
+                        "duplicate key `{}`: it is already defined at line {}, column {}",
+                        positions.key(later),
+                        earlier.key_span.line,
+                        earlier.key_span.column
+                    ),
+                )
+                .with_hint("a mapping may hold each key once; Kubernetes would silently keep only the last one")),
+        }
+    }
+
+    /// Adds the entries of the frame's merge keys (`<<: *defaults`,
+    /// `<<: [*a, *b]`) that the mapping does not set itself; earlier sources
+    /// win over later ones, as YAML's merge key says.
+    fn merge(&mut self, frame: &Frame, expanded: &mut u64) -> Result<(), Diagnostic> {
+        let resolve = |id: u32| -> Option<(u32, Node)> {
+            let node = *self.positions.nodes.get(id as usize)?;
+            match node.kind {
+                Kind::Alias(target) => Some((target, *self.positions.nodes.get(target as usize)?)),
+                _ => Some((id, node)),
+            }
+        };
+        let mut sources = Vec::new();
+        for &merge in &frame.merges {
+            let bad = |at| {
+                self.error(
+                    codes::BAD_MERGE,
+                    at,
+                    "the merge key `<<` needs a mapping or a list of mappings",
+                )
+            };
+            let Some((id, node)) = resolve(merge) else {
+                continue;
+            };
+            match node.kind {
+                Kind::Map => sources.push(id),
+                Kind::Seq => {
+                    for &item in self.positions.kids(&node) {
+                        match resolve(item) {
+                            Some((id, node)) if node.kind == Kind::Map => sources.push(id),
+                            Some((_, node)) => return Err(bad(node.span)),
+                            None => {}
+                        }
+                    }
+                }
+                _ => return Err(bad(node.span)),
+            }
+        }
+        let Positions {
+            nodes,
+            children,
+            keys,
+            ..
+        } = &mut self.positions;
+        let key_of = |node: &Node| {
+            let start = node.key_start as usize;
+            keys.get(start..start + node.key_len as usize)
+                .unwrap_or_default()
+        };
+        let mut present: HashSet<&str> = self
+            .scratch
+            .get(frame.start..)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|&id| nodes.get(id as usize).map(key_of))
+            .collect();
+        let mut merged = Vec::new();
+        let mut cost: u64 = 0;
+        for source in sources {
+            let Some(source) = nodes.get(source as usize) else {
+                continue;
+            };
+            let first = source.first as usize;
+            for &kid in children
+                .get(first..first + source.len as usize)
+                .unwrap_or_default()
+            {
+                if let Some(node) = nodes.get(kid as usize)
+                    && present.insert(key_of(node))
+                {
+                    merged.push(kid);
+                    cost = cost.saturating_add(u64::from(node.size));
+                }
+            }
+        }
+        drop(present);
+        for &kid in &merged {
+            if let Some(node) = nodes.get_mut(kid as usize) {
+                node.shared = true;
+            }
+        }
+        self.scratch.extend_from_slice(&merged);
+        let at = nodes
+            .get(frame.node as usize)
+            .map(|n| n.span)
+            .unwrap_or_default();
+        self.charge(expanded, cost, at)
+    }
+
+    /// The document's value and positions. Iterative: depth was bounded
+    /// while building, but the conversion does not rely on it.
+    fn finish(mut self) -> (Value, Positions) {
+        let Some(root) = self.root else {
+            return (Value::Null, self.positions);
+        };
+        self.positions.root = root;
+        /// Steps of a post-order walk: build a node's children onto `out`,
+        /// then gather them into the node's value.
+        enum Task {
+            Build { id: u32, shared: bool },
+            Seq { len: usize },
+            Map { id: u32 },
+        }
+        let positions = &self.positions;
+        let mut tasks = vec![Task::Build {
+            id: root,
+            shared: false,
+        }];
+        let mut out: Vec<Value> = Vec::new();
+        while let Some(task) = tasks.pop() {
+            match task {
+                Task::Build { mut id, shared } => {
+                    let Some(mut node) = positions.nodes.get(id as usize).copied() else {
+                        out.push(Value::Null);
+                        continue;
+                    };
+                    let mut shared = shared || node.shared;
+                    if let Kind::Alias(target) = node.kind
+                        && let Some(target_node) = positions.nodes.get(target as usize)
+                    {
+                        id = target;
+                        node = *target_node;
+                        shared = true;
+                    }
+                    match node.kind {
+                        Kind::Scalar => out.push(match self.scalars.get_mut(node.first as usize) {
+                            Some(value) if shared => value.clone(),
+                            Some(value) => std::mem::take(value),
+                            None => Value::Null,
+                        }),
+                        Kind::Seq | Kind::Map => {
+                            tasks.push(if node.kind == Kind::Seq {
+                                Task::Seq {
+                                    len: node.len as usize,
+                                }
+                            } else {
+                                Task::Map { id }
+                            });
+                            for &kid in positions.kids(&node).iter().rev() {
+                                tasks.push(Task::Build { id: kid, shared });
+                            }
+                        }
+                        // An alias of an alias cannot be written in YAML.
+                        Kind::Alias(_) => out.push(Value::Null),
+                    }
+                }
+                Task::Seq { len } => {
+                    let items = out.split_off(out.len().saturating_sub(len));
+                    out.push(Value::Array(items));
+                }
+                Task::Map { id } => {
+                    let kids = positions
+                        .nodes
+                        .get(id as usize)
+                        .map(|node| positions.kids(node))
+                        .unwrap_or_default();
+                    let values = out.split_off(out.len().saturating_sub(kids.len()));
+                    let mut map = Map::new();
+                    for (&kid, value) in kids.iter().zip(values) {
+                        if let Some(kid) = positions.nodes.get(kid as usize) {
+                            map.insert(positions.key(kid).to_owned(), value);
+                        }
+                    }
+                    out.push(Value::Object(map));
+                }
+            }
+        }
+        let value = out.pop().unwrap_or_default();
+        (value, self.positions)
+    }
+}
+
+/// A saphyr position (1-based line, 0-based column) as a [`Span`].
+fn position(marker: Marker) -> Span {
+    Span {
+        line: u32::try_from(marker.line()).unwrap_or(u32::MAX),
+        column: u32::try_from(marker.col())
+            .unwrap_or(u32::MAX)
+            .saturating_add(1),
+    }
+}
+
+fn internal(file: &str, at: Span, what: &str) -> Diagnostic {
+    Diagnostic::error(
+        codes::INTERNAL,
+        format!("internal error in the YAML loader: {what}"),
+    )
+    .in_file(file)
+    .at(at)
+    .with_hint("this is a bug in weir; please report it with the file")
+}
+
+/// The parser's error as a diagnostic, with a hint for tab indentation.
+fn scan_error(file: &str, text: &str, err: &ScanError) -> Diagnostic {
+    let at = position(*err.marker());
+    let info = err.info();
+    if info.contains("recursion limit") {
+        return Diagnostic::error(
+            codes::TOO_DEEP,
+            "flow collections (`[`, `{`) are nested too deeply",
+        )
+        .in_file(file)
+        .at(at)
+        .with_hint("weir refuses deeper nesting to bound its cost; no Kubernetes object needs it");
+    }
+    if info.contains("tab") {
+        // The parser may report the line before the offending one: point at
+        // the first line from there that is indented with a tab.
+        let tab_at = text
+            .lines()
+            .enumerate()
+            .skip((at.line as usize).saturating_sub(1))
+            .take(3)
+            .find_map(|(index, line)| {
+                let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+                line[..indent].find('\t').map(|column| Span {
+                    line: index as u32 + 1,
+                    column: column as u32 + 1,
+                })
+            });
+        return Diagnostic::error(
+            codes::TAB_INDENT,
+            format!("a tab is used for indentation ({info})"),
+        )
+        .in_file(file)
+        .at(tab_at.unwrap_or(at))
+        .with_hint("YAML allows only spaces for indentation; replace the tabs with spaces");
+    }
+    Diagnostic::error(codes::SYNTAX, format!("invalid YAML: {info}"))
+        .in_file(file)
+        .at(at)
+}
