@@ -370,6 +370,15 @@ fn go_install(dir: &Path, tool: Tool) -> Result<()> {
         .install_path()
         .with_context(|| format!("{} is not installed with go install", tool.name()))?;
     let mut ldflags = vec!["-s -w".to_owned()];
+    // Each tool's own release builds inject the version like this.
+    match tool {
+        Tool::Kubeconform => ldflags.push(format!("-X main.version={}", tool.version())),
+        Tool::Dyff => ldflags.push(format!(
+            "-X {module}/internal/cmd.version={}",
+            tool.version().trim_start_matches('v')
+        )),
+        _ => {}
+    }
     if tool == Tool::Helm {
         ldflags.push(format!(
             "-X helm.sh/helm/v3/internal/version.version={}",
