@@ -10,3 +10,4 @@ pub mod cli;
 pub mod diagnostic;
 pub mod repo;
 pub mod spec;
+pub mod sync;

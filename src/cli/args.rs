@@ -48,4 +48,87 @@ pub enum OutputFormat {
 pub enum Command {
     /// Print weir's version.
     Version,
+    /// Apply the config repo to a cluster, wave by wave, each healthy before the next.
+    ///
+    /// weir first loads, validates, renders and plans the whole repo: an invalid
+    /// repo applies nothing. Then it checks every component's preflight
+    /// requirements (Secrets, CRDs, Kubernetes version), and applies each wave
+    /// with server-side apply (field manager `weir`), waits until its objects
+    /// are healthy, runs hooks, and goes on. Objects that already match the repo
+    /// are not touched: a second sync with no changes sends no write.
+    ///
+    /// What weir applied is recorded per target in a ConfigMap in the
+    /// `weir-system` namespace; with --prune, objects that left the repo are
+    /// deleted (never PVCs, PVs, Namespaces or CRDs without an opt-in, and
+    /// never more than the repo's prune limits without --allow-mass-prune).
+    ///
+    /// Exit codes: 0 synced, 1 the repo is invalid (nothing applied), 2 the sync
+    /// failed (preflight, conflicts, health, …) or could not reach the cluster.
+    #[command(after_help = SYNC_EXAMPLES)]
+    Sync(SyncArgs),
+}
+
+const SYNC_EXAMPLES: &str = "\
+Examples:
+  weir sync ./platform                      apply, wait for health
+  weir sync ./platform --dry-run            server-side dry run: what would change
+  weir sync ./platform --prune              also delete objects that left the repo
+  weir sync --context prod --timeout 10m    another cluster, longer health gates
+  weir sync --output json | jq '.waves[] | {name, applied, unchanged}'
+
+A sync that was interrupted (Ctrl-C, a killed process, an API server restart)
+converges when run again.";
+
+/// Options of `weir sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The config repository (a directory with weir.yaml, or plain manifests).
+    #[arg(default_value = ".")]
+    pub path: std::path::PathBuf,
+
+    /// Do everything with server-side dry run: validate against the cluster, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Delete objects weir applied before that are no longer in the repo.
+    #[arg(long)]
+    pub prune: bool,
+
+    /// Allow a prune that deletes more than the repo's limits (default: 25% of
+    /// what weir manages, or 50 objects).
+    #[arg(long, requires = "prune")]
+    pub allow_mass_prune: bool,
+
+    /// Take over fields that other field managers (kubectl, helm, controllers) own.
+    #[arg(long)]
+    pub force_conflicts: bool,
+
+    /// Apply a CRD change even though existing custom resources would become invalid.
+    #[arg(long)]
+    pub force_crd_upgrade: bool,
+
+    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the in-cluster service account).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+
+    /// Kubeconfig context to use (default: the current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// Name under which the inventory is recorded (default: the Repository's
+    /// metadata.name in weir.yaml, else the directory name).
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+
+    /// How long each wave may take to become healthy, e.g. 90s, 5m, 1h (components may set their own).
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub timeout: String,
+
+    /// Requests in flight at once within a wave.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+
+    /// Output: a live view (text) or a final JSON report (json).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
 }

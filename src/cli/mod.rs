@@ -5,13 +5,15 @@
 #![allow(clippy::disallowed_macros)]
 
 mod args;
+mod interim_plan;
 mod logging;
+mod sync;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use args::{Cli, Command, GlobalArgs, LogFormat, OutputFormat};
+pub use args::{Cli, Command, GlobalArgs, LogFormat, OutputFormat, SyncArgs};
 
 /// What a subcommand reports back to [`main`], mapped to the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +22,8 @@ pub enum Outcome {
     Success,
     /// Exit 1: invalid, or differences found.
     Findings,
+    /// Exit 2: a runtime failure the subcommand has already reported.
+    Failure,
 }
 
 /// Entry point of the binary.
@@ -37,6 +41,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Findings) => ExitCode::from(1),
+        Ok(Outcome::Failure) => ExitCode::from(2),
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(2)
@@ -50,5 +55,6 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             println!("weir {}", env!("CARGO_PKG_VERSION"));
             Ok(Outcome::Success)
         }
+        Command::Sync(args) => sync::run(args),
     }
 }

@@ -1,0 +1,229 @@
+//! `weir sync`: build the plan, connect, run the engine, show progress
+//! (a live view on a terminal, one line per event otherwise) and print the
+//! report (text, or JSON with `--output json`).
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+use super::Outcome;
+use super::args::{OutputFormat, SyncArgs};
+use super::interim_plan::{self, Built};
+use crate::sync::apply::Action;
+use crate::sync::plan::parse_duration;
+use crate::sync::report::{Event, Report, Status};
+use crate::sync::{Cluster, ConnectOptions, Context, Options, reconcile};
+
+pub fn run(args: SyncArgs) -> Result<Outcome> {
+    let timeout = parse_duration(&args.timeout).context("--timeout")?;
+    let plan = match interim_plan::build(&args.path, args.target.as_deref())? {
+        Built::Plan(plan) => plan,
+        Built::Invalid(diags) => {
+            for d in &diags {
+                eprintln!("{d}");
+                if let Some(hint) = &d.hint {
+                    eprintln!("  hint: {hint}");
+                }
+            }
+            eprintln!("the repo is invalid: nothing was applied");
+            return Ok(Outcome::Findings);
+        }
+    };
+    let options = Options {
+        dry_run: args.dry_run,
+        prune: args.prune,
+        allow_mass_prune: args.allow_mass_prune,
+        force_conflicts: args.force_conflicts,
+        force_crd_upgrade: args.force_crd_upgrade,
+        timeout,
+        concurrency: usize::from(args.concurrency),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let cluster = Cluster::connect(&ConnectOptions {
+            kubeconfig: args.kubeconfig.clone(),
+            context: args.context.clone(),
+        })
+        .await?;
+        let live_view = args.output == OutputFormat::Text && std::io::stderr().is_terminal();
+        let display = Display::new(live_view);
+        let progress = |e: &Event| display.event(e);
+        let ctx = Context {
+            cluster: &cluster,
+            options,
+            progress: &progress,
+        };
+        let result = tokio::select! {
+            r = reconcile(&plan, &ctx) => r,
+            _ = tokio::signal::ctrl_c() => {
+                display.clear();
+                eprintln!("interrupted: the cluster may hold part of this sync; run `weir sync` again to converge");
+                return Ok(Outcome::Failure);
+            }
+        };
+        display.clear();
+        let (report, error) = match result {
+            Ok(report) => (report, None),
+            Err(failed) => (*failed.report, Some(failed.error)),
+        };
+        match args.output {
+            OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+            OutputFormat::Text => print_text(&report),
+        }
+        match error {
+            None => Ok(Outcome::Success),
+            Some(e) => {
+                eprintln!("error: {e}");
+                Ok(Outcome::Failure)
+            }
+        }
+    })
+}
+
+fn print_text(report: &Report) {
+    let what = if report.dry_run {
+        "dry run of"
+    } else {
+        "synced"
+    };
+    let verb = match report.status {
+        Status::Synced => what,
+        Status::Failed => "FAILED syncing",
+    };
+    let rev = report
+        .revision
+        .as_deref()
+        .map(|r| format!(" at {}", &r[..r.len().min(12)]))
+        .unwrap_or_default();
+    println!("{verb} {}{rev} in {:.1}s", report.target, report.seconds);
+    for w in &report.waves {
+        println!(
+            "  wave {} {:<16} {:>4} created {:>4} configured {:>5} unchanged {:>3} pruned  {:.1}s",
+            w.index, w.name, w.created, w.configured, w.unchanged, w.pruned, w.seconds
+        );
+    }
+    for h in &report.hooks {
+        println!(
+            "  hook {}/{} ({:?}): {:?}",
+            h.component, h.name, h.phase, h.result
+        );
+    }
+    for p in &report.prune.pruned {
+        println!("  pruned {p}");
+    }
+    for k in &report.prune.kept {
+        println!("  kept {}: {}", k.object, k.reason);
+    }
+    if !report.prune.pending.is_empty() {
+        println!(
+            "  {} objects left the repo; run with --prune to delete them",
+            report.prune.pending.len()
+        );
+    }
+}
+
+/// Shows events: a live view of the current wave on a terminal, else one
+/// line per event on stderr.
+struct Display {
+    live: Option<MultiProgress>,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Display {
+    fn new(live: bool) -> Self {
+        Self {
+            live: live.then(MultiProgress::new),
+            bar: Mutex::new(None),
+        }
+    }
+
+    fn event(&self, event: &Event) {
+        let Some(mp) = &self.live else {
+            if !matches!(
+                event,
+                Event::Applied {
+                    action: Action::Unchanged,
+                    ..
+                }
+            ) {
+                eprintln!("{event}");
+            }
+            return;
+        };
+        let Ok(mut bar) = self.bar.lock() else {
+            return;
+        };
+        match event {
+            Event::WaveStarted {
+                index,
+                name,
+                objects,
+            } => {
+                let pb = mp.add(ProgressBar::new(*objects as u64));
+                pb.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner} wave {prefix} [{bar:30}] {pos}/{len} {wide_msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                pb.set_prefix(format!("{index} ({name})"));
+                pb.enable_steady_tick(Duration::from_millis(120));
+                *bar = Some(pb);
+            }
+            Event::Applied { object, action, .. } => {
+                if let Some(pb) = bar.as_ref() {
+                    pb.inc(1);
+                    if *action != Action::Unchanged {
+                        pb.set_message(format!(
+                            "{object} {}",
+                            crate::sync::report::action_word(*action)
+                        ));
+                    }
+                }
+            }
+            Event::Waiting {
+                pending, example, ..
+            } => {
+                if let Some(pb) = bar.as_ref() {
+                    let detail = example
+                        .as_ref()
+                        .map(|(o, r)| format!(": {o}: {r}"))
+                        .unwrap_or_default();
+                    pb.set_message(format!("waiting for {pending}{detail}"));
+                }
+            }
+            Event::WaveDone {
+                index,
+                name,
+                seconds,
+            } => {
+                if let Some(pb) = bar.take() {
+                    pb.set_style(
+                        ProgressStyle::with_template("✓ wave {prefix} {wide_msg}")
+                            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
+                    pb.set_prefix(format!("{index} ({name})"));
+                    pb.finish_with_message(format!("ready in {seconds:.1}s"));
+                }
+            }
+            other => {
+                let _ = mp.println(other.to_string());
+            }
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut bar) = self.bar.lock()
+            && let Some(pb) = bar.take()
+        {
+            pb.abandon();
+        }
+    }
+}

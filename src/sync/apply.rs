@@ -1,0 +1,789 @@
+//! The apply layer: [`Cluster`] is the one owner of the `kube::Client`.
+//!
+//! Everything else in `sync` computes desired state as plain values; the
+//! cluster turns them into requests: API discovery (refreshed once CRDs are
+//! applied), fetching live objects (one LIST per resource and namespace
+//! where that is cheaper than GETs), server-side apply with field manager
+//! `weir` and bounded concurrency, dry runs, deletes, and retries of
+//! transient errors with backoff ([`retry`](super::retry)).
+//!
+//! An object that already holds what weir would apply is not sent at all
+//! (see [`compare`](super::compare)); when the fast comparison is not
+//! conclusive, a server-side dry run decides, so a sync with no changes
+//! makes no mutating request. `weir diff --cluster` reuses
+//! [`Cluster::apply`] with [`ApplyOptions::dry_run`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt, stream};
+use kube::core::params::{
+    DeleteParams, GetParams, ListParams, Patch, PatchParams, PropagationPolicy, ValidationDirective,
+};
+use kube::core::{DynamicObject, GroupVersionKind, Request, Resource};
+use kube::discovery::{ApiResource, Discovery, Scope};
+use kube::{Client, Config};
+use serde_json::Value;
+use tokio::sync::{Mutex, RwLock};
+
+use super::compare;
+use super::object::{ObjectError, ObjectRef};
+use super::retry::{Backoff, retry};
+
+/// The field manager weir applies as.
+pub const FIELD_MANAGER: &str = "weir";
+
+/// Errors of the apply layer.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No kubeconfig, a bad one, or an unknown context.
+    #[error("cannot load the Kubernetes client configuration: {message}")]
+    Config { message: String },
+    #[error("cannot create a Kubernetes client: {0}")]
+    Client(#[source] kube::Error),
+    #[error("API discovery failed: {}", describe(.0))]
+    Discovery(#[source] kube::Error),
+    /// A rendered value that is not an addressable object.
+    #[error("a rendered object is not valid: {0}")]
+    Object(#[from] ObjectError),
+    /// The cluster serves no such kind (a CRD not installed yet).
+    #[error(
+        "the cluster does not serve {api_version} {kind} (needed by {object}): install its CustomResourceDefinition in an earlier wave, or check the apiVersion"
+    )]
+    UnknownKind {
+        api_version: String,
+        kind: String,
+        object: String,
+    },
+    /// A namespaced object without a namespace.
+    #[error("{object} is namespaced but has no metadata.namespace")]
+    NoNamespace { object: String },
+    /// Server-side apply found fields owned by other managers.
+    #[error("{}", conflict_message(.object, .conflicts))]
+    Conflict {
+        object: ObjectRef,
+        conflicts: Vec<FieldConflict>,
+    },
+    /// Any other failed request.
+    #[error("{action} {object}: {}", describe(.source))]
+    Api {
+        action: &'static str,
+        object: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// Result alias of the apply layer.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A field that another manager owns with a different value.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldConflict {
+    /// The field manager that owns the field (e.g. `kubectl-client-side-apply`).
+    pub manager: String,
+    /// The field, as the API server names it (e.g. `.spec.replicas`).
+    pub field: String,
+}
+
+fn conflict_message(object: &ObjectRef, conflicts: &[FieldConflict]) -> String {
+    let mut by_manager: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for c in conflicts {
+        by_manager.entry(&c.manager).or_default().push(&c.field);
+    }
+    let owners: Vec<String> = by_manager
+        .iter()
+        .map(|(m, fields)| format!("{} (owned by {m:?})", fields.join(", ")))
+        .collect();
+    format!(
+        "{object}: conflict with other field managers on {}; let weir take them over with --force-conflicts, or remove them from the repo",
+        owners.join("; ")
+    )
+}
+
+/// A short description of an API error: the server's message and reason,
+/// not the whole debug dump.
+pub fn describe(err: &kube::Error) -> String {
+    match err {
+        kube::Error::Api(status) if !status.message.is_empty() => {
+            if status.reason.is_empty() {
+                format!("{} (HTTP {})", status.message, status.code)
+            } else {
+                format!(
+                    "{} ({}, HTTP {})",
+                    status.message, status.reason, status.code
+                )
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+fn is_not_found(err: &kube::Error) -> bool {
+    matches!(err, kube::Error::Api(s) if s.code == 404)
+}
+
+/// Where the client configuration comes from: `--kubeconfig` and
+/// `--context`, else `KUBECONFIG` / `~/.kube/config`, else the in-cluster
+/// service account (as kubectl does).
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+}
+
+/// How objects are applied.
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyOptions {
+    /// Server-side dry run: nothing is persisted.
+    pub dry_run: bool,
+    /// Take over fields owned by other managers.
+    pub force_conflicts: bool,
+    /// Requests in flight at once within a wave.
+    pub concurrency: usize,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        Self {
+            dry_run: false,
+            force_conflicts: false,
+            concurrency: 16,
+        }
+    }
+}
+
+/// What applying one object did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// It did not exist.
+    Created,
+    /// It existed and changed.
+    Configured,
+    /// It already held what the repo says: no request was sent.
+    Unchanged,
+}
+
+/// One applied object.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub object: ObjectRef,
+    pub action: Action,
+    /// The object as the server holds it now (or would, in a dry run).
+    pub live: Value,
+}
+
+/// The resource an object is served as.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub resource: ApiResource,
+    pub namespaced: bool,
+}
+
+impl Resolved {
+    fn url(&self, namespace: Option<&str>) -> String {
+        let ns = if self.namespaced { namespace } else { None };
+        DynamicObject::url_path(&self.resource, ns)
+    }
+}
+
+/// The connection to one cluster, and the only owner of its client.
+pub struct Cluster {
+    client: Client,
+    discovery: RwLock<Option<Discovery>>,
+    /// Serialises discovery refreshes; holds the generation last loaded.
+    refresh: Mutex<u64>,
+    generation: AtomicU64,
+    backoff: Backoff,
+    requests: RequestCounter,
+}
+
+/// Counts the requests a sync sent, by kind (for reports and tests).
+#[derive(Debug, Default)]
+pub struct RequestCounter {
+    reads: AtomicU64,
+    writes: AtomicU64,
+    dry_runs: AtomicU64,
+}
+
+/// A snapshot of [`RequestCounter`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RequestCounts {
+    pub reads: u64,
+    /// Requests that may change the cluster (apply, delete, create).
+    pub writes: u64,
+    /// Server-side dry-run applies.
+    pub dry_runs: u64,
+}
+
+impl Cluster {
+    /// Connects as kubectl would (see [`ConnectOptions`]).
+    pub async fn connect(options: &ConnectOptions) -> Result<Self> {
+        let config = load_config(options).await?;
+        let client = Client::try_from(config).map_err(Error::Client)?;
+        Ok(Self::new(client))
+    }
+
+    /// Wraps an existing client (tests, the agent).
+    pub fn new(client: Client) -> Self {
+        Self {
+            client,
+            discovery: RwLock::new(None),
+            refresh: Mutex::new(0),
+            generation: AtomicU64::new(0),
+            backoff: Backoff::default(),
+            requests: RequestCounter::default(),
+        }
+    }
+
+    /// Changes how transient errors are retried.
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The namespace of the kubeconfig context (`default` when none).
+    pub fn default_namespace(&self) -> &str {
+        self.client.default_namespace()
+    }
+
+    pub fn requests(&self) -> RequestCounts {
+        RequestCounts {
+            reads: self.requests.reads.load(Ordering::Relaxed),
+            writes: self.requests.writes.load(Ordering::Relaxed),
+            dry_runs: self.requests.dry_runs.load(Ordering::Relaxed),
+        }
+    }
+
+    fn count_read(&self) {
+        self.requests.reads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn count_write(&self, dry_run: bool) {
+        let counter = if dry_run {
+            &self.requests.dry_runs
+        } else {
+            &self.requests.writes
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The server's version (`/version`).
+    pub async fn server_version(&self) -> Result<k8s_openapi::apimachinery::pkg::version::Info> {
+        self.count_read();
+        retry(&self.backoff, "GET /version", || {
+            self.client.apiserver_version()
+        })
+        .await
+        .map_err(|source| Error::Api {
+            action: "get",
+            object: "the server version".into(),
+            source,
+        })
+    }
+
+    // ------------------------------------------------------------ discovery
+
+    /// Reloads the API resources the server serves (after CRDs changed).
+    pub async fn refresh_discovery(&self) -> Result<()> {
+        let mut loaded = self.refresh.lock().await;
+        self.load_discovery().await?;
+        *loaded = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        Ok(())
+    }
+
+    async fn load_discovery(&self) -> Result<()> {
+        self.count_read();
+        let client = self.client.clone();
+        let discovery = retry(&self.backoff, "API discovery", || {
+            let client = client.clone();
+            async move {
+                match Discovery::new(client.clone()).run_aggregated().await {
+                    Ok(d) => Ok(d),
+                    // Servers before 1.26 have no aggregated discovery.
+                    Err(kube::Error::Api(s)) if s.code == 404 || s.code == 406 => {
+                        Discovery::new(client).run().await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        })
+        .await
+        .map_err(Error::Discovery)?;
+        *self.discovery.write().await = Some(discovery);
+        Ok(())
+    }
+
+    fn lookup(discovery: &Discovery, object: &ObjectRef) -> Option<Resolved> {
+        let gvk = GroupVersionKind::gvk(&object.group, &object.version, &object.kind);
+        discovery
+            .resolve_gvk(&gvk)
+            .map(|(resource, caps)| Resolved {
+                resource,
+                namespaced: caps.scope == Scope::Namespaced,
+            })
+    }
+
+    /// The resource serving an object's kind. Discovery is loaded on first
+    /// use and refreshed once when the kind is unknown (a CRD just applied).
+    pub async fn resolve(&self, object: &ObjectRef) -> Result<Resolved> {
+        let seen = self.generation.load(Ordering::SeqCst);
+        if let Some(d) = self.discovery.read().await.as_ref()
+            && let Some(r) = Self::lookup(d, object)
+        {
+            return Ok(r);
+        }
+        {
+            let mut loaded = self.refresh.lock().await;
+            // Someone else refreshed while we waited: use theirs.
+            if *loaded <= seen || self.discovery.read().await.is_none() {
+                self.load_discovery().await?;
+                *loaded = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+            }
+        }
+        self.discovery
+            .read()
+            .await
+            .as_ref()
+            .and_then(|d| Self::lookup(d, object))
+            .ok_or_else(|| Error::UnknownKind {
+                api_version: object.api_version(),
+                kind: object.kind.clone(),
+                object: object.to_string(),
+            })
+    }
+
+    /// Fills in what the server needs to address an object: drops the
+    /// namespace of a cluster-scoped object, and gives a namespaced object
+    /// without one `default_namespace`. Returns its final identity.
+    pub async fn normalise(
+        &self,
+        value: &mut Value,
+        default_namespace: Option<&str>,
+    ) -> Result<(ObjectRef, Resolved)> {
+        let mut object = ObjectRef::from_value(value)?;
+        let resolved = self.resolve(&object).await?;
+        if resolved.namespaced {
+            if object.namespace.is_none() {
+                let ns = default_namespace.ok_or_else(|| Error::NoNamespace {
+                    object: object.to_string(),
+                })?;
+                value["metadata"]["namespace"] = Value::String(ns.to_owned());
+                object.namespace = Some(ns.to_owned());
+            }
+        } else if object.namespace.take().is_some()
+            && let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            meta.remove("namespace");
+        }
+        Ok((object, resolved))
+    }
+
+    // ----------------------------------------------------------------- read
+
+    /// Fetches one object; `None` when it does not exist.
+    pub async fn get(&self, object: &ObjectRef) -> Result<Option<Value>> {
+        let resolved = self.resolve(object).await?;
+        self.get_resolved(object, &resolved).await
+    }
+
+    async fn get_resolved(&self, object: &ObjectRef, resolved: &Resolved) -> Result<Option<Value>> {
+        let url = resolved.url(object.namespace.as_deref());
+        self.count_read();
+        let result = retry(&self.backoff, "get", || {
+            let req = Request::new(url.clone()).get(&object.name, &GetParams::default());
+            async move {
+                let req = req.map_err(kube::Error::BuildRequest)?;
+                self.client.request::<Value>(req).await
+            }
+        })
+        .await;
+        match result {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(source) => Err(Error::Api {
+                action: "get",
+                object: object.to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// Lists the objects of a resource, in one namespace or all, optionally
+    /// filtered by a label selector. Items carry `apiVersion` and `kind`.
+    pub async fn list(
+        &self,
+        resolved: &Resolved,
+        namespace: Option<&str>,
+        label_selector: Option<&str>,
+    ) -> Result<Vec<Value>> {
+        let url = resolved.url(namespace);
+        let mut items = Vec::new();
+        let mut continue_token: Option<String> = None;
+        loop {
+            let mut lp = ListParams::default().limit(500);
+            if let Some(sel) = label_selector {
+                lp = lp.labels(sel);
+            }
+            if let Some(token) = &continue_token {
+                lp = lp.continue_token(token);
+            }
+            self.count_read();
+            let page: Value = retry(&self.backoff, "list", || {
+                let req = Request::new(url.clone()).list(&lp);
+                async move {
+                    let req = req.map_err(kube::Error::BuildRequest)?;
+                    self.client.request::<Value>(req).await
+                }
+            })
+            .await
+            .map_err(|source| Error::Api {
+                action: "list",
+                object: format!(
+                    "{} {}",
+                    resolved.resource.api_version, resolved.resource.plural
+                ),
+                source,
+            })?;
+            if let Some(Value::Array(page_items)) = page.get("items") {
+                for item in page_items {
+                    let mut item = item.clone();
+                    item["apiVersion"] = Value::String(resolved.resource.api_version.clone());
+                    item["kind"] = Value::String(resolved.resource.kind.clone());
+                    items.push(item);
+                }
+            }
+            continue_token = page
+                .pointer("/metadata/continue")
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned);
+            if continue_token.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// Fetches the live state of many objects: one LIST per resource and
+    /// namespace holding many of them, GETs for the rest. Absent objects map
+    /// to `None`.
+    pub async fn fetch_live(
+        &self,
+        objects: &[ObjectRef],
+        concurrency: usize,
+    ) -> Result<HashMap<ObjectRef, Option<Value>>> {
+        const LIST_THRESHOLD: usize = 8;
+        let mut groups: BTreeMap<(String, String, Option<String>), Vec<&ObjectRef>> =
+            BTreeMap::new();
+        for o in objects {
+            groups
+                .entry((o.api_version(), o.kind.clone(), o.namespace.clone()))
+                .or_default()
+                .push(o);
+        }
+        let mut found = HashMap::with_capacity(objects.len());
+        let mut singles = Vec::new();
+        for ((_, _, namespace), members) in groups {
+            if members.len() < LIST_THRESHOLD {
+                singles.extend(members);
+                continue;
+            }
+            let resolved = self.resolve(members[0]).await?;
+            let items = self.list(&resolved, namespace.as_deref(), None).await?;
+            let mut by_name: HashMap<String, Value> = items
+                .into_iter()
+                .filter_map(|i| {
+                    let name = i.pointer("/metadata/name")?.as_str()?.to_owned();
+                    Some((name, i))
+                })
+                .collect();
+            for m in members {
+                found.insert(m.clone(), by_name.remove(&m.name));
+            }
+        }
+        // Futures are built up front (not in `map`) so the stream stays `Send`.
+        let gets: Vec<_> = singles
+            .into_iter()
+            .map(|o| async move { Ok::<_, Error>((o.clone(), self.get(o).await?)) })
+            .collect();
+        let fetched: Vec<(ObjectRef, Option<Value>)> = stream::iter(gets)
+            .buffer_unordered(concurrency.max(1))
+            .try_collect()
+            .await?;
+        found.extend(fetched);
+        Ok(found)
+    }
+
+    // ---------------------------------------------------------------- write
+
+    async fn patch(
+        &self,
+        object: &ObjectRef,
+        resolved: &Resolved,
+        desired: &Value,
+        dry_run: bool,
+        force: bool,
+    ) -> Result<Value> {
+        let url = resolved.url(object.namespace.as_deref());
+        let params = PatchParams {
+            dry_run,
+            force,
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            field_validation: Some(ValidationDirective::Strict),
+        };
+        self.count_write(dry_run);
+        let result = retry(&self.backoff, "apply", || {
+            let req =
+                Request::new(url.clone()).patch(&object.name, &params, &Patch::Apply(desired));
+            async move {
+                let req = req.map_err(kube::Error::BuildRequest)?;
+                self.client.request::<Value>(req).await
+            }
+        })
+        .await;
+        result.map_err(|source| match &source {
+            kube::Error::Api(status) if status.code == 409 => Error::Conflict {
+                object: object.clone(),
+                conflicts: parse_conflicts(status),
+            },
+            _ => Error::Api {
+                action: if dry_run { "dry-run apply" } else { "apply" },
+                object: object.to_string(),
+                source,
+            },
+        })
+    }
+
+    /// Applies one object (already [`normalise`](Self::normalise)d), unless
+    /// `live` shows it is already as desired.
+    pub async fn apply(
+        &self,
+        desired: &Value,
+        live: Option<&Value>,
+        options: &ApplyOptions,
+    ) -> Result<Applied> {
+        let object = ObjectRef::from_value(desired)?;
+        let resolved = self.resolve(&object).await?;
+        let force = options.force_conflicts;
+        if let Some(live) = live {
+            match compare::in_sync(desired, live, FIELD_MANAGER) {
+                Ok(()) => {
+                    return Ok(Applied {
+                        object,
+                        action: Action::Unchanged,
+                        live: live.clone(),
+                    });
+                }
+                Err(drift) => tracing::debug!(%object, %drift, "may differ, asking the server"),
+            }
+            let dry = self.patch(&object, &resolved, desired, true, force).await?;
+            if compare::same_object(&dry, live) {
+                return Ok(Applied {
+                    object,
+                    action: Action::Unchanged,
+                    live: live.clone(),
+                });
+            }
+            if options.dry_run {
+                return Ok(Applied {
+                    object,
+                    action: Action::Configured,
+                    live: dry,
+                });
+            }
+        }
+        let result = self
+            .patch(&object, &resolved, desired, options.dry_run, force)
+            .await?;
+        Ok(Applied {
+            object,
+            action: if live.is_some() {
+                Action::Configured
+            } else {
+                Action::Created
+            },
+            live: result,
+        })
+    }
+
+    /// Applies many objects with at most `options.concurrency` requests in
+    /// flight. `live` is what [`fetch_live`](Self::fetch_live) returned.
+    /// Results come back in the order of `objects`.
+    pub async fn apply_all(
+        &self,
+        objects: &[Value],
+        live: &HashMap<ObjectRef, Option<Value>>,
+        options: &ApplyOptions,
+    ) -> Vec<Result<Applied>> {
+        let applies: Vec<_> = objects
+            .iter()
+            .enumerate()
+            .map(|(i, desired)| async move {
+                let current = ObjectRef::from_value(desired)
+                    .ok()
+                    .and_then(|r| live.get(&r).cloned().flatten());
+                (i, self.apply(desired, current.as_ref(), options).await)
+            })
+            .collect();
+        let mut results: Vec<(usize, Result<Applied>)> = stream::iter(applies)
+            .buffer_unordered(options.concurrency.max(1))
+            .collect()
+            .await;
+        results.sort_by_key(|(i, _)| *i);
+        results.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Deletes an object. `Ok(false)` when it was already gone.
+    pub async fn delete(
+        &self,
+        object: &ObjectRef,
+        propagation: PropagationPolicy,
+        dry_run: bool,
+    ) -> Result<bool> {
+        let resolved = match self.resolve(object).await {
+            Ok(r) => r,
+            // Its kind is gone (CRD removed), so the object is too.
+            Err(Error::UnknownKind { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let url = resolved.url(object.namespace.as_deref());
+        let params = DeleteParams {
+            dry_run,
+            propagation_policy: Some(propagation),
+            ..DeleteParams::default()
+        };
+        self.count_write(dry_run);
+        let result = retry(&self.backoff, "delete", || {
+            let req = Request::new(url.clone()).delete(&object.name, &params);
+            async move {
+                let req = req.map_err(kube::Error::BuildRequest)?;
+                self.client.request_text(req).await
+            }
+        })
+        .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(source) => Err(Error::Api {
+                action: "delete",
+                object: object.to_string(),
+                source,
+            }),
+        }
+    }
+}
+
+/// Reads the conflicting managers and fields from a 409's Status causes
+/// (`reason: FieldManagerConflict`, `message: conflict with "m" ...`).
+fn parse_conflicts(status: &kube::core::Status) -> Vec<FieldConflict> {
+    let causes = status
+        .details
+        .as_ref()
+        .map(|d| d.causes.as_slice())
+        .unwrap_or_default();
+    let mut conflicts: Vec<FieldConflict> = causes
+        .iter()
+        .filter(|c| c.reason == "FieldManagerConflict" || !c.field.is_empty())
+        .map(|c| FieldConflict {
+            manager: c
+                .message
+                .split('"')
+                .nth(1)
+                .unwrap_or(c.message.as_str())
+                .to_owned(),
+            field: c.field.clone(),
+        })
+        .collect();
+    if conflicts.is_empty() {
+        conflicts.push(FieldConflict {
+            manager: "unknown".into(),
+            field: status.message.clone(),
+        });
+    }
+    conflicts
+}
+
+async fn load_config(options: &ConnectOptions) -> Result<Config> {
+    let kube_options = kube::config::KubeConfigOptions {
+        context: options.context.clone(),
+        ..Default::default()
+    };
+    let config_err = |e: &dyn std::fmt::Display| Error::Config {
+        message: e.to_string(),
+    };
+    let mut config = match (&options.kubeconfig, &options.context) {
+        (Some(path), _) => {
+            let kubeconfig =
+                kube::config::Kubeconfig::read_from(path).map_err(|e| Error::Config {
+                    message: format!("{}: {e}", path.display()),
+                })?;
+            Config::from_custom_kubeconfig(kubeconfig, &kube_options)
+                .await
+                .map_err(|e| config_err(&e))?
+        }
+        (None, Some(_)) => Config::from_kubeconfig(&kube_options)
+            .await
+            .map_err(|e| config_err(&e))?,
+        (None, None) => Config::infer().await.map_err(|e| Error::Config {
+            message: format!(
+                "{e}; pass --kubeconfig FILE, set KUBECONFIG, or run inside a cluster"
+            ),
+        })?,
+    };
+    // weir retries transient errors itself, with its own bounds.
+    config.default_retry = false;
+    config.connect_timeout = Some(Duration::from_secs(10));
+    config.read_timeout = Some(Duration::from_secs(60));
+    config.reset_reader_on_write = true;
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::core::{Status, response::StatusCause, response::StatusDetails};
+
+    use super::*;
+
+    #[test]
+    fn conflicts_from_status() {
+        let status = Status {
+            code: 409,
+            reason: "Conflict".into(),
+            message: "Apply failed with 2 conflicts".into(),
+            details: Some(StatusDetails {
+                causes: vec![
+                    StatusCause {
+                        reason: "FieldManagerConflict".into(),
+                        message: "conflict with \"kubectl-client-side-apply\" using v1".into(),
+                        field: ".data.key".into(),
+                    },
+                    StatusCause {
+                        reason: "FieldManagerConflict".into(),
+                        message: "conflict with \"helm\" using v1".into(),
+                        field: ".data.other".into(),
+                    },
+                ],
+                name: "b".into(),
+                group: String::new(),
+                kind: "configmaps".into(),
+                uid: String::new(),
+                retry_after_seconds: 0,
+            }),
+            ..Default::default()
+        };
+        let conflicts = parse_conflicts(&status);
+        assert_eq!(conflicts[0].manager, "kubectl-client-side-apply");
+        assert_eq!(conflicts[1].field, ".data.other");
+        let object = ObjectRef {
+            group: String::new(),
+            version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: Some("a".into()),
+            name: "b".into(),
+        };
+        insta::assert_snapshot!(conflict_message(&object, &conflicts), @r#"ConfigMap a/b: conflict with other field managers on .data.other (owned by "helm"); .data.key (owned by "kubectl-client-side-apply"); let weir take them over with --force-conflicts, or remove them from the repo"#);
+    }
+}

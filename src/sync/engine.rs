@@ -1,0 +1,1122 @@
+//! The sync engine: an explicit [`State`] and a [`Engine::step`] function
+//! that performs one state and returns the next, driven to the end by
+//! [`reconcile`].
+//!
+//! ```text
+//! Preflight → LoadInventory →
+//!   per wave: CrdCheck → PreApplyHooks → ApplyFoundation (Namespaces, CRDs)
+//!             → WaitFoundation (CRDs Established, discovery refreshed)
+//!             → ApplyRest → HealthGate → PostApplyHooks →
+//! PostSyncHooks → Prune → RecordInventory → Done
+//! ```
+//!
+//! Nothing is applied before preflight passed and every rendered object was
+//! found addressable. The inventory is written ahead of each apply (objects
+//! are added before they are created), so an interrupted sync never loses
+//! track of what it created, and running it again converges: applies are
+//! idempotent, unchanged objects are skipped without a request, and a hook
+//! Job still running is waited for rather than duplicated.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+use futures::{StreamExt, stream};
+use kube::core::params::PropagationPolicy;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::apply::{self, Action, Applied, ApplyOptions, Cluster};
+use super::crd;
+use super::health::HealthContext;
+use super::hooks;
+use super::inventory::{self, Entry, Inventory};
+use super::object::{ObjectError, ObjectKey, ObjectRef, selector_matches};
+use super::plan::{DEFAULT_HEALTH_TIMEOUT, SyncPlan, SyncUnit};
+use super::preflight;
+use super::prune::{self, Verdict};
+use super::report::{
+    ChangedObject, ErrorReport, Event, HookReport, KeptObject, Report, Status, WaveReport,
+};
+use super::wait::{self, NotReady, Pending};
+use crate::spec::model::HookPhase;
+
+/// Why a sync stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A request failed (after retries), or the cluster is unreachable.
+    #[error(transparent)]
+    Cluster(#[from] apply::Error),
+    /// Requirements of components are not met; nothing was applied.
+    #[error("preflight failed, nothing was applied:\n{}", list(.0))]
+    Preflight(Vec<preflight::Failure>),
+    /// The plan holds something sync cannot apply; nothing was applied.
+    #[error("invalid object in component {component} (object #{index}): {source}")]
+    Invalid {
+        component: String,
+        index: usize,
+        #[source]
+        source: ObjectError,
+    },
+    /// The same object twice in the plan.
+    #[error("{object} is rendered twice (components {first} and {second})")]
+    Duplicate {
+        object: String,
+        first: String,
+        second: String,
+    },
+    /// Objects of a wave failed to apply (conflicts, invalid fields, …).
+    #[error("wave {wave}: {} objects failed to apply:\n{}", .errors.len(), list(.errors))]
+    Apply {
+        wave: String,
+        errors: Vec<apply::Error>,
+    },
+    /// A changed CRD would make existing resources invalid.
+    #[error("a CRD upgrade would make existing resources invalid, nothing of wave {wave} was applied (override with --force-crd-upgrade):\n{}", list(.findings))]
+    CrdUpgrade {
+        wave: String,
+        findings: Vec<crd::Finding>,
+    },
+    /// Objects did not become ready in time, or failed.
+    #[error("wave {wave}: {} objects not ready{}:\n{}", .not_ready.len(), if *.timed_out { " after the timeout" } else { "" }, list(.not_ready))]
+    Health {
+        wave: String,
+        timed_out: bool,
+        not_ready: Vec<NotReady>,
+    },
+    #[error(transparent)]
+    Hook(#[from] hooks::Error),
+    #[error(transparent)]
+    MassPrune(#[from] prune::MassPrune),
+    /// Pruned objects still exist after the timeout (finalizers).
+    #[error("pruned objects still exist after {timeout:?}:\n{}", list(.remaining))]
+    PruneStuck {
+        timeout: Duration,
+        remaining: Vec<String>,
+    },
+    #[error(
+        "{0}; to start over, delete it (kubectl -n weir-system delete configmap <name>): weir then forgets objects that left the repo earlier"
+    )]
+    Inventory(#[from] inventory::Error),
+}
+
+fn list<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(|i| format!("  - {i}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Error {
+    /// The stable word for `--output json` (see [`ErrorReport`]).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Cluster(_) => "cluster",
+            Error::Preflight(_) => "preflight",
+            Error::Invalid { .. } | Error::Duplicate { .. } => "invalid",
+            Error::Apply { errors, .. }
+                if errors
+                    .iter()
+                    .all(|e| matches!(e, apply::Error::Conflict { .. })) =>
+            {
+                "conflict"
+            }
+            Error::Apply { .. } => "apply",
+            Error::CrdUpgrade { .. } => "crdUpgrade",
+            Error::Health { .. } => "health",
+            Error::Hook(_) => "hook",
+            Error::MassPrune(_) => "massPrune",
+            Error::PruneStuck { .. } => "prune",
+            Error::Inventory(_) => "inventory",
+        }
+    }
+}
+
+/// A failed sync: the error, and the report of what was done before it.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct Failed {
+    #[source]
+    pub error: Error,
+    pub report: Box<Report>,
+}
+
+/// What the caller chose on the command line.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Server-side dry run: nothing changes.
+    pub dry_run: bool,
+    /// Delete objects that left the repo.
+    pub prune: bool,
+    pub allow_mass_prune: bool,
+    pub force_conflicts: bool,
+    pub force_crd_upgrade: bool,
+    /// Default health timeout of a wave (components may override it).
+    pub timeout: Duration,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            dry_run: false,
+            prune: false,
+            allow_mass_prune: false,
+            force_conflicts: false,
+            force_crd_upgrade: false,
+            timeout: DEFAULT_HEALTH_TIMEOUT,
+            concurrency: 16,
+        }
+    }
+}
+
+/// Receives events as the sync runs.
+pub type Progress<'a> = &'a (dyn Fn(&Event) + Send + Sync);
+
+/// Everything the engine needs besides the plan.
+pub struct Context<'a> {
+    pub cluster: &'a Cluster,
+    pub options: Options,
+    pub progress: Progress<'a>,
+}
+
+/// Where the engine is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Preflight,
+    LoadInventory,
+    CrdCheck { wave: usize },
+    PreApplyHooks { wave: usize },
+    ApplyFoundation { wave: usize },
+    WaitFoundation { wave: usize },
+    ApplyRest { wave: usize },
+    HealthGate { wave: usize },
+    PostApplyHooks { wave: usize },
+    PostSyncHooks,
+    Prune,
+    RecordInventory,
+    Done,
+}
+
+/// Applies a plan: the whole sync, start to end.
+pub async fn reconcile(plan: &SyncPlan, ctx: &Context<'_>) -> Result<Report, Failed> {
+    let mut engine = Engine::new(plan, ctx);
+    loop {
+        match engine.step().await {
+            Ok(State::Done) => return Ok(engine.finish(None)),
+            Ok(_) => {}
+            Err(error) => {
+                let report = engine.finish(Some(&error));
+                return Err(Failed {
+                    error,
+                    report: Box::new(report),
+                });
+            }
+        }
+    }
+}
+
+/// An object of the current wave, normalised.
+#[derive(Debug, Clone)]
+struct WaveObject {
+    value: Value,
+    object: ObjectRef,
+    unit: usize,
+}
+
+/// The sync in progress.
+pub struct Engine<'a> {
+    plan: &'a SyncPlan,
+    ctx: &'a Context<'a>,
+    state: State,
+    report: Report,
+    started: Instant,
+    wave_started: Instant,
+    /// The inventory as stored (or as it will be once written).
+    inventory: Inventory,
+    previous: Inventory,
+    inventory_stored: bool,
+    /// Every object of the plan, once applied (or found unchanged).
+    desired: Vec<Entry>,
+    /// Objects of the current wave and their live state after apply.
+    wave_objects: Vec<WaveObject>,
+    wave_live: HashMap<ObjectRef, Value>,
+    /// CRDs created or changed in the current wave.
+    crds_changed: bool,
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(plan: &'a SyncPlan, ctx: &'a Context<'a>) -> Self {
+        Self {
+            plan,
+            ctx,
+            state: State::Preflight,
+            report: Report::new(&plan.target, plan.revision.as_deref(), ctx.options.dry_run),
+            started: Instant::now(),
+            wave_started: Instant::now(),
+            inventory: Inventory::default(),
+            previous: Inventory::default(),
+            inventory_stored: false,
+            desired: Vec::new(),
+            wave_objects: Vec::new(),
+            wave_live: HashMap::new(),
+            crds_changed: false,
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    fn emit(&self, event: Event) {
+        (self.ctx.progress)(&event);
+    }
+
+    fn apply_options(&self) -> ApplyOptions {
+        ApplyOptions {
+            dry_run: self.ctx.options.dry_run,
+            force_conflicts: self.ctx.options.force_conflicts,
+            concurrency: self.ctx.options.concurrency,
+        }
+    }
+
+    fn cluster(&self) -> &'a Cluster {
+        self.ctx.cluster
+    }
+
+    fn finish(&mut self, error: Option<&Error>) -> Report {
+        let mut report = self.report.clone();
+        if let Some(e) = error {
+            report.status = Status::Failed;
+            report.error = Some(ErrorReport {
+                kind: e.kind(),
+                message: e.to_string(),
+            });
+        }
+        report.requests = self.cluster().requests();
+        report.seconds = self.started.elapsed().as_secs_f64();
+        report
+    }
+
+    /// Performs the current state and moves to the next.
+    pub async fn step(&mut self) -> Result<State, Error> {
+        let next = match self.state {
+            State::Preflight => self.preflight().await?,
+            State::LoadInventory => self.load_inventory().await?,
+            State::CrdCheck { wave } => self.crd_check(wave).await?,
+            State::PreApplyHooks { wave } => {
+                self.hooks(Some(wave), HookPhase::PreApply).await?;
+                State::ApplyFoundation { wave }
+            }
+            State::ApplyFoundation { wave } => self.apply_stage(wave, true).await?,
+            State::WaitFoundation { wave } => self.wait_foundation(wave).await?,
+            State::ApplyRest { wave } => self.apply_stage(wave, false).await?,
+            State::HealthGate { wave } => self.health_gate(wave).await?,
+            State::PostApplyHooks { wave } => {
+                self.hooks(Some(wave), HookPhase::PostApply).await?;
+                self.end_wave(wave);
+                if wave + 1 < self.plan.waves.len() {
+                    State::CrdCheck { wave: wave + 1 }
+                } else {
+                    State::PostSyncHooks
+                }
+            }
+            State::PostSyncHooks => {
+                self.hooks(None, HookPhase::PostSync).await?;
+                State::Prune
+            }
+            State::Prune => self.prune().await?,
+            State::RecordInventory => self.record_inventory().await?,
+            State::Done => State::Done,
+        };
+        self.state = next;
+        Ok(next)
+    }
+
+    // ------------------------------------------------------------ preflight
+
+    async fn preflight(&mut self) -> Result<State, Error> {
+        // Every object must be addressable, and appear once.
+        let mut seen: HashMap<ObjectKey, &str> = HashMap::new();
+        let mut count = 0;
+        for wave in &self.plan.waves {
+            for unit in &wave.units {
+                for (index, value) in unit.objects.iter().enumerate() {
+                    let object = ObjectRef::from_value(value).map_err(|source| Error::Invalid {
+                        component: unit.name.clone(),
+                        index,
+                        source,
+                    })?;
+                    let mut key = object.key();
+                    if key.namespace.is_none() {
+                        key.namespace = unit.namespace.clone();
+                    }
+                    if let Some(first) = seen.insert(key, &unit.name) {
+                        return Err(Error::Duplicate {
+                            object: object.to_string(),
+                            first: first.to_owned(),
+                            second: unit.name.clone(),
+                        });
+                    }
+                    count += 1;
+                }
+            }
+        }
+        self.emit(Event::Started {
+            target: self.plan.target.clone(),
+            waves: self.plan.waves.len(),
+            objects: count,
+        });
+        let lookups = preflight::lookups(self.plan);
+        let checks = lookups.secrets.len() + lookups.crds.len() + usize::from(lookups.version);
+        let observed = preflight::observe(self.cluster(), &lookups).await?;
+        let failures = preflight::check(self.plan, &observed);
+        if !failures.is_empty() {
+            return Err(Error::Preflight(failures));
+        }
+        self.emit(Event::PreflightPassed { checks });
+        Ok(State::LoadInventory)
+    }
+
+    // ------------------------------------------------------------ inventory
+
+    async fn load_inventory(&mut self) -> Result<State, Error> {
+        let cm = Inventory::object_ref(&self.plan.target);
+        match self.cluster().get(&cm).await? {
+            Some(value) => {
+                self.previous = Inventory::from_config_map(&value)?;
+                self.inventory = self.previous.clone();
+                self.inventory_stored = true;
+            }
+            None => {
+                self.inventory = Inventory {
+                    target: self.plan.target.clone(),
+                    revision: None,
+                    entries: Vec::new(),
+                };
+            }
+        }
+        // The stored revision stays until the sync completes.
+        self.inventory.target = self.plan.target.clone();
+        Ok(if self.plan.waves.is_empty() {
+            State::PostSyncHooks
+        } else {
+            State::CrdCheck { wave: 0 }
+        })
+    }
+
+    /// Writes the inventory if it changed (never under `--dry-run`).
+    async fn store_inventory(&mut self, inventory: Inventory) -> Result<(), Error> {
+        if self.ctx.options.dry_run {
+            self.inventory = inventory;
+            return Ok(());
+        }
+        if self.inventory_stored && inventory == self.inventory {
+            return Ok(());
+        }
+        let ns = ObjectRef {
+            group: String::new(),
+            version: "v1".into(),
+            kind: "Namespace".into(),
+            namespace: None,
+            name: inventory::NAMESPACE.into(),
+        };
+        if !self.inventory_stored && self.cluster().get(&ns).await?.is_none() {
+            let value = serde_json::json!({
+                "apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": inventory::NAMESPACE,
+                    "labels": {"app.kubernetes.io/managed-by": "weir"}}
+            });
+            self.cluster()
+                .apply(&value, None, &self.apply_options())
+                .await?;
+        }
+        let cm_ref = Inventory::object_ref(&inventory.target);
+        let live = self.cluster().get(&cm_ref).await?;
+        self.cluster()
+            .apply(
+                &inventory.to_config_map(),
+                live.as_ref(),
+                &self.apply_options(),
+            )
+            .await?;
+        self.inventory = inventory;
+        self.inventory_stored = true;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ crd check
+
+    async fn crd_check(&mut self, wave: usize) -> Result<State, Error> {
+        self.wave_started = Instant::now();
+        let w = &self.plan.waves[wave];
+        self.report.waves.push(WaveReport {
+            index: w.index,
+            name: w.name.clone(),
+            ..WaveReport::default()
+        });
+        self.emit(Event::WaveStarted {
+            index: w.index,
+            name: w.name.clone(),
+            objects: w.units.iter().map(|u| u.objects.len()).sum(),
+        });
+        let mut findings = Vec::new();
+        for unit in &w.units {
+            for value in &unit.objects {
+                let Ok(object) = ObjectRef::from_value(value) else {
+                    continue;
+                };
+                if !object.is_crd() {
+                    continue;
+                }
+                let Some(live) = self.cluster().get(&object).await? else {
+                    continue;
+                };
+                if super::compare::in_sync(value, &live, apply::FIELD_MANAGER).is_ok() {
+                    continue;
+                }
+                findings.extend(self.check_crd_upgrade(&live, value).await?);
+            }
+        }
+        if !findings.is_empty() {
+            if self.ctx.options.force_crd_upgrade {
+                for f in &findings {
+                    tracing::warn!(finding = %f, "CRD upgrade forced despite");
+                }
+            } else {
+                return Err(Error::CrdUpgrade {
+                    wave: w.name.clone(),
+                    findings,
+                });
+            }
+        }
+        Ok(State::PreApplyHooks { wave })
+    }
+
+    async fn check_crd_upgrade(
+        &self,
+        live: &Value,
+        new: &Value,
+    ) -> Result<Vec<crd::Finding>, Error> {
+        let mut findings = crd::removed_stored_versions(live, new);
+        let group = new
+            .pointer("/spec/group")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let kind = live
+            .pointer("/spec/names/kind")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let plural = live
+            .pointer("/spec/names/plural")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let namespaced = live.pointer("/spec/scope").and_then(Value::as_str) == Some("Namespaced");
+        for check in crd::checks(live, new) {
+            let resource = kube::discovery::ApiResource {
+                group: group.to_owned(),
+                version: check.list_version.to_owned(),
+                api_version: format!("{group}/{}", check.list_version),
+                kind: kind.to_owned(),
+                plural: plural.to_owned(),
+            };
+            let resolved = apply::Resolved {
+                resource,
+                namespaced,
+            };
+            for cr in self.cluster().list(&resolved, None, None).await? {
+                let Ok(object) = ObjectRef::from_value(&cr) else {
+                    continue;
+                };
+                for v in crd::validate(&cr, check.schema) {
+                    findings.push(crd::Finding {
+                        object: object.to_string(),
+                        field: v.path,
+                        problem: format!("{} under {}/{}", v.message, group, check.new_version),
+                    });
+                }
+            }
+        }
+        Ok(findings)
+    }
+
+    // ---------------------------------------------------------------- hooks
+
+    async fn hooks(&mut self, wave: Option<usize>, phase: HookPhase) -> Result<(), Error> {
+        let waves: Vec<usize> = match wave {
+            Some(w) => vec![w],
+            None => (0..self.plan.waves.len()).collect(),
+        };
+        for w in waves {
+            for unit in &self.plan.waves[w].units {
+                for hook in unit.hooks.iter().filter(|h| h.phase == phase) {
+                    self.emit(Event::HookStarted {
+                        component: unit.name.clone(),
+                        name: hook.name.clone(),
+                        phase,
+                    });
+                    let result = hooks::run(
+                        self.cluster(),
+                        hook,
+                        unit.namespace.as_deref(),
+                        &self.apply_options(),
+                        self.unit_timeout(unit),
+                    )
+                    .await?;
+                    self.emit(Event::HookFinished {
+                        component: unit.name.clone(),
+                        name: hook.name.clone(),
+                        result,
+                    });
+                    self.report.hooks.push(HookReport {
+                        component: unit.name.clone(),
+                        name: hook.name.clone(),
+                        phase,
+                        result,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn unit_timeout(&self, unit: &SyncUnit) -> Duration {
+        unit.health.timeout.unwrap_or(self.ctx.options.timeout)
+    }
+
+    // ---------------------------------------------------------------- apply
+
+    /// Applies the foundation (Namespaces, CRDs) or the rest of a wave.
+    async fn apply_stage(&mut self, wave: usize, foundation: bool) -> Result<State, Error> {
+        let w = &self.plan.waves[wave];
+        if foundation {
+            self.wave_objects.clear();
+            self.wave_live.clear();
+            self.crds_changed = false;
+        }
+        let mut batch = Vec::new();
+        let mut unserved = Vec::new();
+        for (u, unit) in w.units.iter().enumerate() {
+            for value in &unit.objects {
+                let Ok(object) = ObjectRef::from_value(value) else {
+                    continue;
+                };
+                if (object.is_crd() || object.is_namespace()) != foundation {
+                    continue;
+                }
+                let mut value = value.clone();
+                let default_ns = unit
+                    .namespace
+                    .as_deref()
+                    .unwrap_or(self.cluster().default_namespace());
+                match self.cluster().normalise(&mut value, Some(default_ns)).await {
+                    Ok((object, _)) => batch.push(WaveObject {
+                        value,
+                        object,
+                        unit: u,
+                    }),
+                    // Under --dry-run a CRD of this sync is not created, so
+                    // its resources cannot be checked by the server yet.
+                    Err(apply::Error::UnknownKind { .. })
+                        if self.ctx.options.dry_run && self.plan_defines(&object) =>
+                    {
+                        unserved.push((object, u));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        // Write ahead: the inventory knows an object before it exists.
+        let entries: Vec<Entry> = batch
+            .iter()
+            .map(|o| Entry {
+                object: o.object.clone(),
+                wave: w.index,
+                component: w.units[o.unit].name.clone(),
+            })
+            .chain(unserved.iter().map(|(object, u)| Entry {
+                object: object.clone(),
+                wave: w.index,
+                component: w.units[*u].name.clone(),
+            }))
+            .collect();
+        let missing: Vec<Entry> = entries
+            .iter()
+            .filter(|e| !self.inventory.contains(&e.object.key()))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            let mut next = self.inventory.clone();
+            next.merge(missing);
+            self.store_inventory(next).await?;
+        }
+        self.desired.extend(entries);
+
+        let refs: Vec<ObjectRef> = batch.iter().map(|o| o.object.clone()).collect();
+        let live = self
+            .cluster()
+            .fetch_live(&refs, self.ctx.options.concurrency)
+            .await?;
+        let values: Vec<Value> = batch.iter().map(|o| o.value.clone()).collect();
+        let results = self
+            .cluster()
+            .apply_all(&values, &live, &self.apply_options())
+            .await;
+        let mut errors = Vec::new();
+        for result in results {
+            match result {
+                Ok(applied) => self.record_applied(w.index, applied),
+                Err(e) => errors.push(e),
+            }
+        }
+        for (object, _) in unserved {
+            self.emit(Event::Applied {
+                wave: w.index,
+                object: object.clone(),
+                action: Action::Created,
+            });
+            if let Some(r) = self.report.waves.last_mut() {
+                r.created += 1;
+                r.applied += 1;
+                r.changed.push(ChangedObject {
+                    object: format!("{object} (not validated: its CRD is created by this sync)"),
+                    action: Action::Created,
+                });
+            }
+        }
+        self.wave_objects.extend(batch);
+        if !errors.is_empty() {
+            return Err(Error::Apply {
+                wave: w.name.clone(),
+                errors,
+            });
+        }
+        Ok(match (foundation, self.ctx.options.dry_run) {
+            (true, false) => State::WaitFoundation { wave },
+            (true, true) => State::ApplyRest { wave },
+            (false, true) => State::PostApplyHooks { wave },
+            (false, false) => State::HealthGate { wave },
+        })
+    }
+
+    /// True when the plan holds the CRD that defines an object's kind.
+    fn plan_defines(&self, object: &ObjectRef) -> bool {
+        self.plan.objects().any(|v| {
+            v.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition")
+                && v.pointer("/spec/group").and_then(Value::as_str) == Some(object.group.as_str())
+                && v.pointer("/spec/names/kind").and_then(Value::as_str)
+                    == Some(object.kind.as_str())
+        })
+    }
+
+    fn record_applied(&mut self, wave: u32, applied: Applied) {
+        let Applied {
+            object,
+            action,
+            live,
+        } = applied;
+        if object.is_crd() && action != Action::Unchanged {
+            self.crds_changed = true;
+        }
+        if let Some(r) = self.report.waves.last_mut() {
+            match action {
+                Action::Created => r.created += 1,
+                Action::Configured => r.configured += 1,
+                Action::Unchanged => r.unchanged += 1,
+            }
+            if action != Action::Unchanged {
+                r.applied += 1;
+                r.changed.push(ChangedObject {
+                    object: object.to_string(),
+                    action,
+                });
+            }
+        }
+        self.emit(Event::Applied {
+            wave,
+            object: object.clone(),
+            action,
+        });
+        self.wave_live.insert(object, live);
+    }
+
+    /// Waits for the wave's CRDs and Namespaces, then reloads discovery so
+    /// the wave's custom resources can be applied.
+    async fn wait_foundation(&mut self, wave: usize) -> Result<State, Error> {
+        let pending = self.pending(wave, |o| o.is_crd() || o.is_namespace());
+        if !pending.is_empty() {
+            self.wait(wave, pending, vec![HealthContext::default()])
+                .await?;
+        }
+        if self.crds_changed {
+            self.cluster().refresh_discovery().await?;
+        }
+        Ok(State::ApplyRest { wave })
+    }
+
+    fn pending(&self, wave: usize, filter: impl Fn(&ObjectRef) -> bool) -> Vec<Pending> {
+        let w = &self.plan.waves[wave];
+        let now = Instant::now();
+        self.wave_objects
+            .iter()
+            .filter(|o| filter(&o.object))
+            .filter(|o| {
+                let labels = o.value.pointer("/metadata/labels");
+                !w.units[o.unit]
+                    .health
+                    .ignore
+                    .iter()
+                    .any(|s| selector_matches(s, &o.object, labels))
+            })
+            .map(|o| Pending {
+                object: o.object.clone(),
+                deadline: now + self.unit_timeout(&w.units[o.unit]),
+                context: o.unit,
+            })
+            .collect()
+    }
+
+    async fn wait(
+        &self,
+        wave: usize,
+        pending: Vec<Pending>,
+        contexts: Vec<HealthContext>,
+    ) -> Result<(), Error> {
+        let index = self.plan.waves[wave].index;
+        let on_poll = |n: usize, example: Option<(&ObjectRef, &str)>| {
+            if n > 0 {
+                self.emit(Event::Waiting {
+                    wave: index,
+                    pending: n,
+                    example: example.map(|(o, r)| (o.clone(), r.to_owned())),
+                });
+            }
+        };
+        match wait::wait_ready(
+            self.cluster(),
+            pending,
+            &contexts,
+            &self.wave_live,
+            self.ctx.options.concurrency,
+            &on_poll,
+        )
+        .await?
+        {
+            wait::Outcome::Ready => Ok(()),
+            wait::Outcome::NotReady(not_ready) => Err(Error::Health {
+                wave: self.plan.waves[wave].name.clone(),
+                timed_out: !not_ready.iter().any(|n| n.failed),
+                not_ready,
+            }),
+        }
+    }
+
+    async fn health_gate(&mut self, wave: usize) -> Result<State, Error> {
+        let w = &self.plan.waves[wave];
+        let pending = self.pending(wave, |_| true);
+        let has_pvcs = self
+            .wave_objects
+            .iter()
+            .any(|o| o.object.is_kind("", "PersistentVolumeClaim"));
+        let (classes, default_class) = if has_pvcs {
+            self.storage_classes().await?
+        } else {
+            (HashMap::new(), None)
+        };
+        let contexts = w
+            .units
+            .iter()
+            .map(|u| HealthContext {
+                storage_classes: classes.clone(),
+                default_storage_class: default_class.clone(),
+                extra: u.health.conditions.clone(),
+            })
+            .collect();
+        self.wait(wave, pending, contexts).await?;
+        Ok(State::PostApplyHooks { wave })
+    }
+
+    async fn storage_classes(&self) -> Result<(HashMap<String, String>, Option<String>), Error> {
+        let r = ObjectRef {
+            group: "storage.k8s.io".into(),
+            version: "v1".into(),
+            kind: "StorageClass".into(),
+            namespace: None,
+            name: String::new(),
+        };
+        let resolved = self.cluster().resolve(&r).await?;
+        let mut classes = HashMap::new();
+        let mut default = None;
+        for sc in self.cluster().list(&resolved, None, None).await? {
+            let Some(name) = sc.pointer("/metadata/name").and_then(Value::as_str) else {
+                continue;
+            };
+            let mode = sc
+                .get("volumeBindingMode")
+                .and_then(Value::as_str)
+                .unwrap_or("Immediate");
+            classes.insert(name.to_owned(), mode.to_owned());
+            let is_default = sc
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.get("storageclass.kubernetes.io/is-default-class"))
+                .and_then(Value::as_str)
+                == Some("true");
+            if is_default {
+                default = Some(name.to_owned());
+            }
+        }
+        Ok((classes, default))
+    }
+
+    fn end_wave(&mut self, wave: usize) {
+        let w = &self.plan.waves[wave];
+        let seconds = self.wave_started.elapsed().as_secs_f64();
+        if let Some(r) = self.report.waves.last_mut() {
+            r.seconds = seconds;
+        }
+        self.emit(Event::WaveDone {
+            index: w.index,
+            name: w.name.clone(),
+            seconds,
+        });
+    }
+
+    // ---------------------------------------------------------------- prune
+
+    async fn prune(&mut self) -> Result<State, Error> {
+        let desired: HashSet<ObjectKey> = self.desired.iter().map(|e| e.object.key()).collect();
+        let candidates: Vec<Entry> = self
+            .previous
+            .entries
+            .iter()
+            .filter(|e| !desired.contains(&e.object.key()))
+            .cloned()
+            .collect();
+        if candidates.is_empty() {
+            return Ok(State::RecordInventory);
+        }
+        self.report.prune.enabled = self.ctx.options.prune;
+        if !self.ctx.options.prune {
+            self.report.prune.pending = candidates.iter().map(|e| e.object.to_string()).collect();
+            self.emit(Event::PrunePending {
+                count: candidates.len(),
+            });
+            return Ok(State::RecordInventory);
+        }
+        // Decide for each, from its live state and its component's rules.
+        let rules: HashMap<&str, &SyncUnit> = self
+            .plan
+            .waves
+            .iter()
+            .flat_map(|w| w.units.iter())
+            .map(|u| (u.name.as_str(), u))
+            .collect();
+        let concurrency = self.ctx.options.concurrency;
+        let cluster = self.cluster();
+        let gets: Vec<_> = candidates
+            .into_iter()
+            .map(|e| async move {
+                let live = match cluster.get(&e.object).await {
+                    Ok(v) => v,
+                    Err(apply::Error::UnknownKind { .. }) => None,
+                    Err(err) => return Err(Error::from(err)),
+                };
+                Ok((e, live))
+            })
+            .collect();
+        let lives: Vec<Result<(Entry, Option<Value>), Error>> = stream::iter(gets)
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+        let mut deletes: Vec<Entry> = Vec::new();
+        let mut forget: HashSet<ObjectKey> = HashSet::new();
+        for item in lives {
+            let (entry, live) = item?;
+            let unit_rules = rules.get(entry.component.as_str()).map(|u| &u.prune);
+            match prune::decide(&entry, live.as_ref(), unit_rules) {
+                Verdict::Delete => deletes.push(entry),
+                Verdict::Gone => {
+                    forget.insert(entry.object.key());
+                }
+                Verdict::Keep(reason) => {
+                    if reason == prune::KeepReason::NotManaged {
+                        forget.insert(entry.object.key());
+                    }
+                    let reason = reason.describe(&entry.object.kind);
+                    self.emit(Event::Kept {
+                        object: entry.object.clone(),
+                        reason: reason.clone(),
+                    });
+                    self.report.prune.kept.push(KeptObject {
+                        object: entry.object.to_string(),
+                        reason,
+                    });
+                }
+            }
+        }
+        if !self.ctx.options.allow_mass_prune {
+            prune::guard(
+                deletes.len(),
+                self.previous.entries.len(),
+                self.plan.max_prune_objects(),
+                self.plan.max_prune_fraction(),
+            )?;
+        }
+        // Reverse wave order: what was applied last goes first.
+        let mut by_wave: BTreeMap<u32, Vec<Entry>> = BTreeMap::new();
+        for e in deletes {
+            by_wave.entry(e.wave).or_default().push(e);
+        }
+        let dry_run = self.ctx.options.dry_run;
+        for (wave, entries) in by_wave.into_iter().rev() {
+            let deletes: Vec<_> = entries
+                .iter()
+                .map(|e| async move {
+                    cluster
+                        .delete(&e.object, PropagationPolicy::Background, dry_run)
+                        .await
+                        .map(|_| ())
+                })
+                .collect();
+            let results: Vec<Result<(), apply::Error>> = stream::iter(deletes)
+                .buffer_unordered(concurrency.max(1))
+                .collect()
+                .await;
+            for r in results {
+                r?;
+            }
+            if !dry_run {
+                self.wait_gone(&entries).await?;
+            }
+            for e in &entries {
+                forget.insert(e.object.key());
+                self.emit(Event::Pruned {
+                    object: e.object.clone(),
+                });
+                self.report.prune.pruned.push(e.object.to_string());
+                if let Some(w) = self.report.waves.iter_mut().find(|w| w.index == wave) {
+                    w.pruned += 1;
+                }
+            }
+        }
+        self.previous
+            .entries
+            .retain(|e| !forget.contains(&e.object.key()));
+        Ok(State::RecordInventory)
+    }
+
+    async fn wait_gone(&self, entries: &[Entry]) -> Result<(), Error> {
+        let deadline = Instant::now() + self.ctx.options.timeout;
+        let mut remaining: Vec<&Entry> = entries.iter().collect();
+        let mut delay = Duration::from_millis(200);
+        loop {
+            let mut still = Vec::new();
+            for e in remaining {
+                let live = match self.cluster().get(&e.object).await {
+                    Ok(v) => v,
+                    Err(apply::Error::UnknownKind { .. }) => None,
+                    Err(err) => return Err(err.into()),
+                };
+                if let Some(live) = live {
+                    still.push((e, live));
+                }
+            }
+            if still.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::PruneStuck {
+                    timeout: self.ctx.options.timeout,
+                    remaining: still
+                        .iter()
+                        .map(|(e, live)| {
+                            let finalizers: Vec<&str> = live
+                                .pointer("/metadata/finalizers")
+                                .and_then(Value::as_array)
+                                .map(|f| f.iter().filter_map(Value::as_str).collect())
+                                .unwrap_or_default();
+                            if finalizers.is_empty() {
+                                format!("{} (being deleted)", e.object)
+                            } else {
+                                format!(
+                                    "{} waits for finalizers {} (the controller that owns them must remove them)",
+                                    e.object,
+                                    finalizers.join(", ")
+                                )
+                            }
+                        })
+                        .collect(),
+                });
+            }
+            remaining = still.into_iter().map(|(e, _)| e).collect();
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    // ------------------------------------------------------------- inventory
+
+    async fn record_inventory(&mut self) -> Result<State, Error> {
+        // What weir still manages: the repo's objects, plus what left the
+        // repo and was not pruned (so a later --prune still knows it).
+        let mut next = Inventory {
+            target: self.plan.target.clone(),
+            revision: self.plan.revision.clone(),
+            entries: self.previous.entries.clone(),
+        };
+        next.merge(self.desired.iter().cloned());
+        let objects = next.entries.len();
+        self.store_inventory(next).await?;
+        if !self.ctx.options.dry_run {
+            self.emit(Event::InventoryRecorded { objects });
+        }
+        Ok(State::Done)
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_send(plan: &SyncPlan, ctx: &Context<'_>) {
+    fn send<T: Send>(_: T) {}
+    send(reconcile(plan, ctx));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_kinds_are_stable() {
+        let e = Error::Apply {
+            wave: "0".into(),
+            errors: vec![apply::Error::Conflict {
+                object: ObjectRef {
+                    group: String::new(),
+                    version: "v1".into(),
+                    kind: "ConfigMap".into(),
+                    namespace: Some("a".into()),
+                    name: "b".into(),
+                },
+                conflicts: vec![],
+            }],
+        };
+        assert_eq!(e.kind(), "conflict");
+        assert_eq!(Error::Preflight(vec![]).kind(), "preflight");
+    }
+
+    use crate::sync::hooks::HookResult;
+
+    #[test]
+    fn hook_report_is_serialisable() {
+        let r = HookReport {
+            component: "db".into(),
+            name: "migrate".into(),
+            phase: HookPhase::PostApply,
+            result: HookResult::Completed,
+        };
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"component":"db","name":"migrate","phase":"postApply","result":"completed"}"#
+        );
+    }
+}

@@ -1,0 +1,292 @@
+//! The inventory: which objects weir applied for a target, kept in the
+//! cluster so a later sync can prune what left the repo.
+//!
+//! One ConfigMap per target in [`NAMESPACE`], named
+//! `weir-inventory-<target>`:
+//!
+//! ```yaml
+//! metadata:
+//!   labels: {app.kubernetes.io/managed-by: weir, weir.dev/inventory: "true"}
+//!   annotations: {weir.dev/target: <target>}
+//! data:
+//!   target: <target>
+//!   revision: <git sha, or empty>
+//!   objects: "1200"
+//! binaryData:
+//!   objects.json.gz: <gzip of a JSON array of entries>
+//! ```
+//!
+//! Each entry is `{"g","v","k","ns","n"}` (see
+//! [`ObjectRef`](super::ObjectRef)) plus `"w"` (wave index) and `"c"`
+//! (component). Encoding is deterministic (sorted entries, gzip without a
+//! timestamp), so an unchanged inventory is not rewritten.
+//!
+//! The sync writes the inventory ahead: before a wave is applied, its
+//! objects are added, so an interrupted sync never loses track of an object
+//! it created.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::object::{ObjectKey, ObjectRef};
+
+/// weir's own namespace, created when missing.
+pub const NAMESPACE: &str = "weir-system";
+const DATA_KEY: &str = "objects.json.gz";
+/// The most a decompressed inventory may be (hostile or corrupt data).
+const MAX_DECODED: u64 = 64 * 1024 * 1024;
+
+/// Why a stored inventory could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("inventory ConfigMap {name} has no binaryData.{DATA_KEY}")]
+    Missing { name: String },
+    #[error("inventory ConfigMap {name} is corrupt: {reason}")]
+    Corrupt { name: String, reason: String },
+}
+
+/// One object weir applied.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Entry {
+    #[serde(flatten)]
+    pub object: ObjectRef,
+    /// Index of the wave it was applied in (pruning goes in reverse).
+    #[serde(rename = "w", default)]
+    pub wave: u32,
+    /// The component it belonged to.
+    #[serde(rename = "c", default, skip_serializing_if = "String::is_empty")]
+    pub component: String,
+}
+
+/// What weir manages for one target.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    pub target: String,
+    pub revision: Option<String>,
+    pub entries: Vec<Entry>,
+}
+
+impl Inventory {
+    /// The ConfigMap reference of a target's inventory.
+    pub fn object_ref(target: &str) -> ObjectRef {
+        ObjectRef {
+            group: String::new(),
+            version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: Some(NAMESPACE.into()),
+            name: config_map_name(target),
+        }
+    }
+
+    /// Sorts entries and drops duplicates (the same object under two API
+    /// versions keeps the later entry).
+    pub fn normalise(&mut self) {
+        let mut by_key: BTreeMap<ObjectKey, Entry> = BTreeMap::new();
+        for e in self.entries.drain(..) {
+            by_key.insert(e.object.key(), e);
+        }
+        self.entries = by_key.into_values().collect();
+        self.entries.sort();
+    }
+
+    /// Adds entries, replacing those for the same objects.
+    pub fn merge(&mut self, entries: impl IntoIterator<Item = Entry>) {
+        self.entries.extend(entries);
+        self.normalise();
+    }
+
+    pub fn contains(&self, key: &ObjectKey) -> bool {
+        self.entries.iter().any(|e| &e.object.key() == key)
+    }
+
+    /// The ConfigMap that stores this inventory.
+    pub fn to_config_map(&self) -> Value {
+        let mut inv = self.clone();
+        inv.normalise();
+        let json = serde_json::to_vec(&inv.entries).unwrap_or_default();
+        let mut gz = flate2::GzBuilder::new().write(Vec::new(), flate2::Compression::best());
+        let compressed = match gz.write_all(&json).and_then(|()| gz.finish()) {
+            Ok(bytes) => bytes,
+            Err(_) => Vec::new(),
+        };
+        json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": config_map_name(&self.target),
+                "namespace": NAMESPACE,
+                "labels": {
+                    "app.kubernetes.io/managed-by": "weir",
+                    "weir.dev/inventory": "true",
+                },
+                "annotations": {"weir.dev/target": self.target},
+            },
+            "data": {
+                "target": self.target,
+                "revision": self.revision.clone().unwrap_or_default(),
+                "objects": inv.entries.len().to_string(),
+            },
+            "binaryData": {
+                DATA_KEY: base64::engine::general_purpose::STANDARD.encode(compressed),
+            },
+        })
+    }
+
+    /// Reads an inventory back from its ConfigMap.
+    pub fn from_config_map(cm: &Value) -> Result<Self, Error> {
+        let name = cm
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_owned();
+        let corrupt = |reason: String| Error::Corrupt {
+            name: name.clone(),
+            reason,
+        };
+        let encoded = cm
+            .get("binaryData")
+            .and_then(|b| b.get(DATA_KEY))
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::Missing { name: name.clone() })?;
+        let compressed = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|e| corrupt(format!("base64: {e}")))?;
+        let mut json = Vec::new();
+        flate2::read::GzDecoder::new(compressed.as_slice())
+            .take(MAX_DECODED)
+            .read_to_end(&mut json)
+            .map_err(|e| corrupt(format!("gzip: {e}")))?;
+        let entries: Vec<Entry> =
+            serde_json::from_slice(&json).map_err(|e| corrupt(format!("json: {e}")))?;
+        let text = |key: &str| {
+            cm.pointer(&format!("/data/{key}"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let mut inv = Inventory {
+            target: text("target").unwrap_or_default(),
+            revision: text("revision").filter(|r| !r.is_empty()),
+            entries,
+        };
+        inv.normalise();
+        Ok(inv)
+    }
+}
+
+/// `weir-inventory-<target>`, made a valid object name: lower case,
+/// `[a-z0-9-]`, with a hash suffix when anything had to change.
+pub fn config_map_name(target: &str) -> String {
+    let clean: String = target
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let clean = clean.trim_matches('-');
+    let mut name = format!("weir-inventory-{clean}");
+    if clean != target || name.len() > 200 {
+        name.truncate(200);
+        let trimmed = name.trim_end_matches('-').len();
+        name.truncate(trimmed);
+        name.push_str(&format!("-{:08x}", fnv1a(target.as_bytes()) as u32));
+    }
+    name
+}
+
+/// FNV-1a, 64 bit: a small stable hash for names and labels.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(kind: &str, ns: Option<&str>, name: &str, wave: u32) -> Entry {
+        Entry {
+            object: ObjectRef {
+                group: String::new(),
+                version: "v1".into(),
+                kind: kind.into(),
+                namespace: ns.map(str::to_owned),
+                name: name.into(),
+            },
+            wave,
+            component: "c".into(),
+        }
+    }
+
+    #[test]
+    fn round_trips_deterministically() {
+        let inv = Inventory {
+            target: "platform".into(),
+            revision: Some("abc123".into()),
+            entries: vec![
+                entry("ConfigMap", Some("a"), "x", 1),
+                entry("Namespace", None, "a", 0),
+            ],
+        };
+        let cm = inv.to_config_map();
+        assert_eq!(cm["metadata"]["name"], "weir-inventory-platform");
+        assert_eq!(cm["data"]["objects"], "2");
+        let mut reversed = inv.clone();
+        reversed.entries.reverse();
+        assert_eq!(
+            reversed.to_config_map(),
+            cm,
+            "encoding must not depend on order"
+        );
+        let back = Inventory::from_config_map(&cm).unwrap();
+        assert_eq!(back.revision.as_deref(), Some("abc123"));
+        assert_eq!(back.entries.len(), 2);
+        assert_eq!(back.entries[0].object.kind, "ConfigMap");
+    }
+
+    #[test]
+    fn merge_replaces_same_object() {
+        let mut inv = Inventory::default();
+        inv.merge([entry("ConfigMap", Some("a"), "x", 1)]);
+        inv.merge([
+            entry("ConfigMap", Some("a"), "x", 2),
+            entry("ConfigMap", Some("a"), "y", 2),
+        ]);
+        assert_eq!(inv.entries.len(), 2);
+        assert!(inv.entries.iter().all(|e| e.wave == 2));
+    }
+
+    #[test]
+    fn corrupt_data_is_an_error() {
+        let mut cm = Inventory::default().to_config_map();
+        cm["binaryData"][DATA_KEY] = Value::String("!!!".into());
+        assert!(matches!(
+            Inventory::from_config_map(&cm),
+            Err(Error::Corrupt { .. })
+        ));
+        cm["binaryData"] = json!({});
+        assert!(matches!(
+            Inventory::from_config_map(&cm),
+            Err(Error::Missing { .. })
+        ));
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(config_map_name("edge"), "weir-inventory-edge");
+        let odd = config_map_name("My Platform/Prod");
+        assert!(odd.starts_with("weir-inventory-my-platform-prod-"), "{odd}");
+        assert!(config_map_name(&"x".repeat(400)).len() < 253);
+    }
+}

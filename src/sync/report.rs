@@ -1,0 +1,263 @@
+//! What a sync tells the outside: [`Event`]s while it runs (for progress
+//! displays and logs) and the final [`Report`] (`weir sync --output json`).
+//!
+//! The JSON form of [`Report`] is stable: fields are only ever added.
+//!
+//! ```json
+//! {
+//!   "status": "synced",            // or "failed"
+//!   "error": null,                 // or {"kind": "health", "message": "..."}
+//!   "target": "platform", "revision": "3f2a…", "dryRun": false,
+//!   "waves": [{"index": 0, "name": "crds", "applied": 2, "created": 2,
+//!              "configured": 0, "unchanged": 5, "pruned": 0, "seconds": 1.4,
+//!              "changed": [{"object": "CustomResourceDefinition widgets.example.com", "action": "created"}]}],
+//!   "hooks": [{"component": "db", "name": "migrate", "phase": "postApply", "result": "completed"}],
+//!   "prune": {"enabled": true, "pruned": ["ConfigMap app/old"], "kept": [{"object": "PersistentVolumeClaim app/data", "reason": "..."}], "pending": []},
+//!   "requests": {"reads": 12, "writes": 3, "dryRuns": 0},
+//!   "seconds": 3.2
+//! }
+//! ```
+
+use serde::Serialize;
+
+use super::apply::{Action, RequestCounts};
+use super::hooks::HookResult;
+use super::object::ObjectRef;
+use crate::spec::model::HookPhase;
+
+/// Something that happened during a sync.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Started {
+        target: String,
+        waves: usize,
+        objects: usize,
+    },
+    PreflightPassed {
+        checks: usize,
+    },
+    WaveStarted {
+        index: u32,
+        name: String,
+        objects: usize,
+    },
+    Applied {
+        wave: u32,
+        object: ObjectRef,
+        action: Action,
+    },
+    /// Still waiting for `pending` objects of the wave; `example` is one of
+    /// them with its reason.
+    Waiting {
+        wave: u32,
+        pending: usize,
+        example: Option<(ObjectRef, String)>,
+    },
+    HookStarted {
+        component: String,
+        name: String,
+        phase: HookPhase,
+    },
+    HookFinished {
+        component: String,
+        name: String,
+        result: HookResult,
+    },
+    WaveDone {
+        index: u32,
+        name: String,
+        seconds: f64,
+    },
+    Pruned {
+        object: ObjectRef,
+    },
+    Kept {
+        object: ObjectRef,
+        reason: String,
+    },
+    /// Objects that left the repo but are not pruned without `--prune`.
+    PrunePending {
+        count: usize,
+    },
+    InventoryRecorded {
+        objects: usize,
+    },
+}
+
+impl std::fmt::Display for Event {
+    /// One log line per event, for non-terminal output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::Started {
+                target,
+                waves,
+                objects,
+            } => {
+                write!(f, "syncing {target}: {objects} objects in {waves} waves")
+            }
+            Event::PreflightPassed { checks } => write!(f, "preflight: {checks} requirements met"),
+            Event::WaveStarted {
+                index,
+                name,
+                objects,
+            } => {
+                write!(f, "wave {index} ({name}): applying {objects} objects")
+            }
+            Event::Applied {
+                wave,
+                object,
+                action,
+            } => {
+                write!(f, "wave {wave}: {object} {}", action_word(*action))
+            }
+            Event::Waiting {
+                wave,
+                pending,
+                example,
+            } => {
+                write!(f, "wave {wave}: waiting for {pending} objects")?;
+                if let Some((o, reason)) = example {
+                    write!(f, " ({o}: {reason})")?;
+                }
+                Ok(())
+            }
+            Event::HookStarted {
+                component,
+                name,
+                phase,
+            } => {
+                write!(f, "hook {component}/{name} ({phase:?}) running")
+            }
+            Event::HookFinished {
+                component,
+                name,
+                result,
+            } => {
+                write!(f, "hook {component}/{name}: {result:?}")
+            }
+            Event::WaveDone {
+                index,
+                name,
+                seconds,
+            } => {
+                write!(f, "wave {index} ({name}) ready in {seconds:.1}s")
+            }
+            Event::Pruned { object } => write!(f, "pruned {object}"),
+            Event::Kept { object, reason } => write!(f, "kept {object}: {reason}"),
+            Event::PrunePending { count } => write!(
+                f,
+                "{count} objects left the repo; run with --prune to delete them"
+            ),
+            Event::InventoryRecorded { objects } => {
+                write!(f, "inventory recorded: {objects} objects")
+            }
+        }
+    }
+}
+
+pub fn action_word(action: Action) -> &'static str {
+    match action {
+        Action::Created => "created",
+        Action::Configured => "configured",
+        Action::Unchanged => "unchanged",
+    }
+}
+
+/// The outcome of a sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Synced,
+    Failed,
+}
+
+/// Why a sync failed, for scripts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorReport {
+    /// A stable word: `preflight`, `invalid`, `apply`, `conflict`,
+    /// `crdUpgrade`, `health`, `hook`, `massPrune`, `prune`, `inventory`,
+    /// `cluster`.
+    pub kind: &'static str,
+    pub message: String,
+}
+
+/// The final report of a sync.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub status: Status,
+    pub error: Option<ErrorReport>,
+    pub target: String,
+    pub revision: Option<String>,
+    pub dry_run: bool,
+    pub waves: Vec<WaveReport>,
+    pub hooks: Vec<HookReport>,
+    pub prune: PruneReport,
+    pub requests: RequestCounts,
+    pub seconds: f64,
+}
+
+/// One wave.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaveReport {
+    pub index: u32,
+    pub name: String,
+    /// Created + configured.
+    pub applied: usize,
+    pub created: usize,
+    pub configured: usize,
+    pub unchanged: usize,
+    /// Objects of this wave (by the inventory) pruned.
+    pub pruned: usize,
+    pub seconds: f64,
+    /// Objects created or configured (unchanged ones are only counted).
+    pub changed: Vec<ChangedObject>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangedObject {
+    pub object: String,
+    pub action: Action,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HookReport {
+    pub component: String,
+    pub name: String,
+    pub phase: HookPhase,
+    pub result: HookResult,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PruneReport {
+    /// `--prune` was given.
+    pub enabled: bool,
+    pub pruned: Vec<String>,
+    pub kept: Vec<KeptObject>,
+    /// Left the repo, not deleted because `--prune` was not given.
+    pub pending: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeptObject {
+    pub object: String,
+    pub reason: String,
+}
+
+impl Report {
+    pub fn new(target: &str, revision: Option<&str>, dry_run: bool) -> Self {
+        Self {
+            status: Status::Synced,
+            error: None,
+            target: target.to_owned(),
+            revision: revision.map(str::to_owned),
+            dry_run,
+            waves: Vec::new(),
+            hooks: Vec::new(),
+            prune: PruneReport::default(),
+            requests: RequestCounts::default(),
+            seconds: 0.0,
+        }
+    }
+}

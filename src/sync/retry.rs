@@ -1,0 +1,151 @@
+//! Retrying transient API errors with bounded exponential backoff and jitter.
+//!
+//! Transient: the API server is unreachable or restarting (connection
+//! refused or reset, timeouts), overloaded (429) or failing (5xx), or a
+//! write raced another one (409 on an update with a stale resourceVersion is
+//! not retried: server-side apply does not use resourceVersions).
+
+use std::future::Future;
+use std::time::Duration;
+
+/// How often and how long to retry.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max_delay: Duration,
+    /// Attempts in total, the first included.
+    pub max_attempts: u32,
+}
+
+impl Default for Backoff {
+    /// 200 ms doubling to 5 s, 10 attempts: rides out an API server restart
+    /// of about half a minute.
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+            max_attempts: 10,
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay before retry number `attempt` (1-based): exponential,
+    /// capped, with "equal jitter" (half fixed, half random) so that many
+    /// requests failing together do not retry together.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let exp = self
+            .initial
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let capped = exp.min(self.max_delay);
+        let half = capped / 2;
+        half + half.mul_f64(fastrand::f64())
+    }
+}
+
+/// True when an error from the API may go away by itself.
+pub fn is_transient(err: &kube::Error) -> bool {
+    match err {
+        kube::Error::Api(status) => {
+            status.code == 429
+                || status.code >= 500
+                || matches!(
+                    status.reason.as_str(),
+                    "ServerTimeout" | "Timeout" | "TooManyRequests"
+                )
+        }
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        kube::Error::ReadEvents(_) => true,
+        // A response cut off by a restarting server fails to parse.
+        kube::Error::SerdeError(e) => e.is_eof(),
+        _ => false,
+    }
+}
+
+/// Runs `op` until it succeeds, fails with a non-transient error, or the
+/// attempts are used up; logs each retry.
+pub async fn retry<T, F, Fut>(backoff: &Backoff, what: &str, mut op: F) -> Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, kube::Error>>,
+{
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(err) if attempt < backoff.max_attempts && is_transient(&err) => {
+                let delay = backoff.delay(attempt);
+                tracing::debug!(%what, attempt, ?delay, error = %err, "transient API error, retrying");
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: u16, reason: &str) -> kube::Error {
+        kube::Error::Api(
+            kube::core::Status {
+                code,
+                reason: reason.into(),
+                ..Default::default()
+            }
+            .boxed(),
+        )
+    }
+
+    #[test]
+    fn classifies() {
+        assert!(is_transient(&api(503, "ServiceUnavailable")));
+        assert!(is_transient(&api(429, "TooManyRequests")));
+        assert!(is_transient(&api(504, "Timeout")));
+        assert!(!is_transient(&api(409, "Conflict")));
+        assert!(!is_transient(&api(422, "Invalid")));
+        assert!(!is_transient(&api(404, "NotFound")));
+    }
+
+    #[test]
+    fn delays_grow_and_are_capped() {
+        let b = Backoff::default();
+        for attempt in 1..20 {
+            let d = b.delay(attempt);
+            assert!(d <= b.max_delay, "{d:?}");
+            let floor = b
+                .initial
+                .saturating_mul(1 << (attempt - 1).min(16))
+                .min(b.max_delay)
+                / 2;
+            assert!(d >= floor);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_transient_then_gives_up() {
+        let b = Backoff {
+            max_attempts: 3,
+            ..Backoff::default()
+        };
+        let mut calls = 0;
+        let r: Result<(), _> = retry(&b, "test", || {
+            calls += 1;
+            async { Err(api(503, "")) }
+        })
+        .await;
+        assert!(r.is_err());
+        assert_eq!(calls, 3);
+
+        let mut calls = 0;
+        let r: Result<(), _> = retry(&b, "test", || {
+            calls += 1;
+            async { Err(api(400, "BadRequest")) }
+        })
+        .await;
+        assert!(r.is_err());
+        assert_eq!(calls, 1);
+    }
+}
