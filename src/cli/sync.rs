@@ -4,7 +4,7 @@
 
 use std::io::IsTerminal;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -133,6 +133,8 @@ fn print_text(report: &Report) {
 struct Display {
     live: Option<MultiProgress>,
     bar: Mutex<Option<ProgressBar>>,
+    /// Non-terminal output: the last waiting line, and when it was printed.
+    last_wait: Mutex<Option<(String, Instant)>>,
 }
 
 impl Display {
@@ -140,11 +142,26 @@ impl Display {
         Self {
             live: live.then(MultiProgress::new),
             bar: Mutex::new(None),
+            last_wait: Mutex::new(None),
         }
     }
 
     fn event(&self, event: &Event) {
         let Some(mp) = &self.live else {
+            if let Event::Waiting { .. } = event {
+                // Say it when it changes, else every 10 seconds.
+                let line = event.to_string();
+                if let Ok(mut last) = self.last_wait.lock() {
+                    let repeat = last.as_ref().is_some_and(|(l, at)| {
+                        *l == line && at.elapsed() < Duration::from_secs(10)
+                    });
+                    if !repeat {
+                        eprintln!("{line}");
+                        *last = Some((line, Instant::now()));
+                    }
+                }
+                return;
+            }
             if !matches!(
                 event,
                 Event::Applied {

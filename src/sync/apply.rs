@@ -211,6 +211,7 @@ pub struct RequestCounter {
 
 /// A snapshot of [`RequestCounter`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RequestCounts {
     pub reads: u64,
     /// Requests that may change the cluster (apply, delete, create).
@@ -222,6 +223,7 @@ pub struct RequestCounts {
 impl Cluster {
     /// Connects as kubectl would (see [`ConnectOptions`]).
     pub async fn connect(options: &ConnectOptions) -> Result<Self> {
+        install_crypto_provider();
         let config = load_config(options).await?;
         let client = Client::try_from(config).map_err(Error::Client)?;
         Ok(Self::new(client))
@@ -674,6 +676,16 @@ impl Cluster {
             }),
         }
     }
+}
+
+/// Selects rustls' `ring` provider for the process: with more than one
+/// provider compiled in (kube uses ring, jsonschema's HTTP client aws-lc),
+/// rustls cannot choose by itself and would panic on the first connection.
+/// Call before creating a `kube::Client` by other means than
+/// [`Cluster::connect`]. Idempotent.
+pub fn install_crypto_provider() {
+    // Err only means a provider is already installed, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// Reads the conflicting managers and fields from a 409's Status causes

@@ -56,7 +56,14 @@ pub fn in_sync(desired: &Value, live: &Value, manager: &str) -> Result<(), Drift
                         .is_empty()
             })
         })
-        .ok_or(Drift::NotManaged)?;
+        .ok_or(Drift::NotManaged);
+    let entry = match entry {
+        Ok(entry) => entry,
+        // Applying an object that sets nothing but its identity leaves no
+        // managed-fields entry: there is nothing to compare but presence.
+        Err(_) if !has_own_fields(desired) => return Ok(()),
+        Err(e) => return Err(e),
+    };
     if api_version.is_some() && entry.get("apiVersion").and_then(Value::as_str) != api_version {
         return Err(Drift::NotManaged);
     }
@@ -74,6 +81,30 @@ pub fn in_sync(desired: &Value, live: &Value, manager: &str) -> Result<(), Drift
         return Err(Drift::Removed { path });
     }
     Ok(())
+}
+
+/// True when the object sets anything besides `apiVersion`, `kind`,
+/// `metadata.name` and `metadata.namespace`.
+fn has_own_fields(desired: &Value) -> bool {
+    let Some(map) = desired.as_object() else {
+        return false;
+    };
+    map.iter().any(|(k, v)| match k.as_str() {
+        "apiVersion" | "kind" => false,
+        "metadata" => v.as_object().is_some_and(|m| {
+            m.iter()
+                .any(|(k, v)| !matches!(k.as_str(), "name" | "namespace") && !is_empty(v))
+        }),
+        _ => !is_empty(v),
+    })
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(m) => m.is_empty(),
+        _ => false,
+    }
 }
 
 /// True when every value of `desired` is in `live`. Objects compare key by
@@ -235,6 +266,17 @@ mod tests {
             cm(json!({"k": "v"})),
         );
         assert_eq!(in_sync(&desired, &l, "weir"), Ok(()));
+    }
+
+    #[test]
+    fn identity_only_objects_have_no_entry() {
+        let desired =
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}});
+        let live = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo",
+            "labels": {"kubernetes.io/metadata.name": "demo"}}, "spec": {"finalizers": ["kubernetes"]}});
+        assert_eq!(in_sync(&desired, &live, "weir"), Ok(()));
+        let labelled = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo", "labels": {"a": "b"}}});
+        assert_eq!(in_sync(&labelled, &live, "weir"), Err(Drift::NotManaged));
     }
 
     #[test]

@@ -375,7 +375,9 @@ impl<'a> Engine<'a> {
         if !failures.is_empty() {
             return Err(Error::Preflight(failures));
         }
-        self.emit(Event::PreflightPassed { checks });
+        if checks > 0 {
+            self.emit(Event::PreflightPassed { checks });
+        }
         Ok(State::LoadInventory)
     }
 

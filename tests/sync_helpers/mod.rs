@@ -1,0 +1,136 @@
+//! Helpers of the `sync_*` integration tests (`mod support; mod
+//! sync_helpers;`): plans of plain objects, a sync runner that records
+//! events, and object builders. The cluster comes from `support`.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use kube::Client;
+use serde_json::{Value, json};
+use weir::sync::engine::Failed;
+use weir::sync::{
+    Cluster, Context, Event, ObjectRef, Options, Report, SyncPlan, SyncUnit, SyncWave,
+};
+
+use crate::support;
+
+/// A client and a weir cluster for the test control plane.
+pub async fn connect() -> (Client, Cluster) {
+    let client = support::cluster().await;
+    (client.clone(), Cluster::new(client))
+}
+
+/// A plan with one unit per wave, holding `waves[i]`.
+pub fn plan(target: &str, waves: Vec<Vec<Value>>) -> SyncPlan {
+    SyncPlan {
+        target: target.to_owned(),
+        revision: Some("test".into()),
+        waves: waves
+            .into_iter()
+            .enumerate()
+            .map(|(i, objects)| SyncWave {
+                index: i as u32,
+                name: format!("w{i}"),
+                units: vec![SyncUnit {
+                    name: format!("unit{i}"),
+                    objects,
+                    ..Default::default()
+                }],
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// Options for tests: short timeouts.
+pub fn options() -> Options {
+    Options {
+        timeout: Duration::from_secs(60),
+        ..Options::default()
+    }
+}
+
+/// Runs a sync and returns its result and the events it emitted.
+pub async fn run(
+    cluster: &Cluster,
+    plan: &SyncPlan,
+    options: Options,
+) -> (Result<Report, Failed>, Vec<Event>) {
+    let events = Mutex::new(Vec::new());
+    let progress = |e: &Event| events.lock().unwrap().push(e.clone());
+    let ctx = Context {
+        cluster,
+        options,
+        progress: &progress,
+    };
+    let result = weir::sync::reconcile(plan, &ctx).await;
+    drop(ctx);
+    (result, events.into_inner().unwrap())
+}
+
+/// Runs a sync that must succeed.
+pub async fn sync_ok(cluster: &Cluster, plan: &SyncPlan, options: Options) -> Report {
+    match run(cluster, plan, options).await.0 {
+        Ok(report) => report,
+        Err(failed) => panic!("sync failed: {}", failed.error),
+    }
+}
+
+pub fn config_map(ns: &str, name: &str, data: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": ns}, "data": data})
+}
+
+/// A Deployment whose pods kwok runs (the image is never pulled).
+pub fn deployment(ns: &str, name: &str, replicas: u32) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": "registry.example/weir-test:1",
+                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]}}}})
+}
+
+pub fn namespace(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+}
+
+pub fn obj_ref(value: &Value) -> ObjectRef {
+    ObjectRef::from_value(value).unwrap()
+}
+
+/// The live object, or `None`.
+pub async fn get(cluster: &Cluster, value: &Value) -> Option<Value> {
+    cluster.get(&obj_ref(value)).await.unwrap()
+}
+
+/// `metadata.resourceVersion` of the live object.
+pub async fn resource_version(cluster: &Cluster, value: &Value) -> String {
+    get(cluster, value).await.expect("object exists")["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Deletes the inventory of a target (tests use a target each).
+pub async fn forget_target(cluster: &Cluster, target: &str) {
+    let r = weir::sync::inventory::Inventory::object_ref(target);
+    let _ = cluster
+        .delete(&r, kube::api::PropagationPolicy::Background, false)
+        .await;
+}
+
+/// The stored inventory of a target.
+pub async fn inventory(
+    cluster: &Cluster,
+    target: &str,
+) -> Option<weir::sync::inventory::Inventory> {
+    let r = weir::sync::inventory::Inventory::object_ref(target);
+    cluster
+        .get(&r)
+        .await
+        .unwrap()
+        .map(|cm| weir::sync::inventory::Inventory::from_config_map(&cm).unwrap())
+}
