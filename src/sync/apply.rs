@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt, stream};
@@ -63,7 +63,7 @@ pub enum Error {
     /// Server-side apply found fields owned by other managers.
     #[error("{}", conflict_message(.object, .conflicts))]
     Conflict {
-        object: ObjectRef,
+        object: Box<ObjectRef>,
         conflicts: Vec<FieldConflict>,
     },
     /// Any other failed request.
@@ -116,6 +116,11 @@ pub fn describe(err: &kube::Error) -> String {
                     status.message, status.reason, status.code
                 )
             }
+        }
+        kube::Error::HyperError(_) | kube::Error::Service(_) => {
+            format!(
+                "cannot reach the API server ({err}): is the cluster up and the kubeconfig right?"
+            )
         }
         other => other.to_string(),
     }
@@ -198,6 +203,8 @@ pub struct Cluster {
     refresh: Mutex<u64>,
     generation: AtomicU64,
     backoff: Backoff,
+    /// Set when a request used up its retries on transient errors.
+    unreachable: AtomicBool,
     requests: RequestCounter,
 }
 
@@ -237,6 +244,7 @@ impl Cluster {
             refresh: Mutex::new(0),
             generation: AtomicU64::new(0),
             backoff: Backoff::default(),
+            unreachable: AtomicBool::new(false),
             requests: RequestCounter::default(),
         }
     }
@@ -276,15 +284,41 @@ impl Cluster {
     /// The server's version (`/version`).
     pub async fn server_version(&self) -> Result<k8s_openapi::apimachinery::pkg::version::Info> {
         self.count_read();
-        retry(&self.backoff, "GET /version", || {
-            self.client.apiserver_version()
-        })
-        .await
-        .map_err(|source| Error::Api {
-            action: "get",
-            object: "the server version".into(),
-            source,
-        })
+        self.call("GET /version", || self.client.apiserver_version())
+            .await
+            .map_err(|source| Error::Api {
+                action: "get",
+                object: "the server version".into(),
+                source,
+            })
+    }
+
+    /// Sends a request through [`retry`]. Once a request has used up its
+    /// retries on transient errors the server counts as unreachable, and
+    /// later requests get one attempt each until one succeeds: a sync fails
+    /// fast instead of retrying every object of a wave in turn.
+    async fn call<T, F, Fut>(&self, what: &str, op: F) -> Result<T, kube::Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, kube::Error>>,
+    {
+        let backoff = if self.unreachable.load(Ordering::Relaxed) {
+            Backoff {
+                max_attempts: 1,
+                ..self.backoff
+            }
+        } else {
+            self.backoff
+        };
+        let result = retry(&backoff, what, op).await;
+        match &result {
+            Ok(_) => self.unreachable.store(false, Ordering::Relaxed),
+            Err(e) if super::retry::is_transient(e) => {
+                self.unreachable.store(true, Ordering::Relaxed)
+            }
+            Err(_) => {}
+        }
+        result
     }
 
     // ------------------------------------------------------------ discovery
@@ -300,21 +334,22 @@ impl Cluster {
     async fn load_discovery(&self) -> Result<()> {
         self.count_read();
         let client = self.client.clone();
-        let discovery = retry(&self.backoff, "API discovery", || {
-            let client = client.clone();
-            async move {
-                match Discovery::new(client.clone()).run_aggregated().await {
-                    Ok(d) => Ok(d),
-                    // Servers before 1.26 have no aggregated discovery.
-                    Err(kube::Error::Api(s)) if s.code == 404 || s.code == 406 => {
-                        Discovery::new(client).run().await
+        let discovery = self
+            .call("API discovery", || {
+                let client = client.clone();
+                async move {
+                    match Discovery::new(client.clone()).run_aggregated().await {
+                        Ok(d) => Ok(d),
+                        // Servers before 1.26 have no aggregated discovery.
+                        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 406 => {
+                            Discovery::new(client).run().await
+                        }
+                        Err(e) => Err(e),
                     }
-                    Err(e) => Err(e),
                 }
-            }
-        })
-        .await
-        .map_err(Error::Discovery)?;
+            })
+            .await
+            .map_err(Error::Discovery)?;
         *self.discovery.write().await = Some(discovery);
         Ok(())
     }
@@ -395,14 +430,15 @@ impl Cluster {
     async fn get_resolved(&self, object: &ObjectRef, resolved: &Resolved) -> Result<Option<Value>> {
         let url = resolved.url(object.namespace.as_deref());
         self.count_read();
-        let result = retry(&self.backoff, "get", || {
-            let req = Request::new(url.clone()).get(&object.name, &GetParams::default());
-            async move {
-                let req = req.map_err(kube::Error::BuildRequest)?;
-                self.client.request::<Value>(req).await
-            }
-        })
-        .await;
+        let result = self
+            .call("get", || {
+                let req = Request::new(url.clone()).get(&object.name, &GetParams::default());
+                async move {
+                    let req = req.map_err(kube::Error::BuildRequest)?;
+                    self.client.request::<Value>(req).await
+                }
+            })
+            .await;
         match result {
             Ok(v) => Ok(Some(v)),
             Err(e) if is_not_found(&e) => Ok(None),
@@ -434,22 +470,23 @@ impl Cluster {
                 lp = lp.continue_token(token);
             }
             self.count_read();
-            let page: Value = retry(&self.backoff, "list", || {
-                let req = Request::new(url.clone()).list(&lp);
-                async move {
-                    let req = req.map_err(kube::Error::BuildRequest)?;
-                    self.client.request::<Value>(req).await
-                }
-            })
-            .await
-            .map_err(|source| Error::Api {
-                action: "list",
-                object: format!(
-                    "{} {}",
-                    resolved.resource.api_version, resolved.resource.plural
-                ),
-                source,
-            })?;
+            let page: Value = self
+                .call("list", || {
+                    let req = Request::new(url.clone()).list(&lp);
+                    async move {
+                        let req = req.map_err(kube::Error::BuildRequest)?;
+                        self.client.request::<Value>(req).await
+                    }
+                })
+                .await
+                .map_err(|source| Error::Api {
+                    action: "list",
+                    object: format!(
+                        "{} {}",
+                        resolved.resource.api_version, resolved.resource.plural
+                    ),
+                    source,
+                })?;
             if let Some(Value::Array(page_items)) = page.get("items") {
                 for item in page_items {
                     let mut item = item.clone();
@@ -537,18 +574,19 @@ impl Cluster {
             field_validation: Some(ValidationDirective::Strict),
         };
         self.count_write(dry_run);
-        let result = retry(&self.backoff, "apply", || {
-            let req =
-                Request::new(url.clone()).patch(&object.name, &params, &Patch::Apply(desired));
-            async move {
-                let req = req.map_err(kube::Error::BuildRequest)?;
-                self.client.request::<Value>(req).await
-            }
-        })
-        .await;
+        let result = self
+            .call("apply", || {
+                let req =
+                    Request::new(url.clone()).patch(&object.name, &params, &Patch::Apply(desired));
+                async move {
+                    let req = req.map_err(kube::Error::BuildRequest)?;
+                    self.client.request::<Value>(req).await
+                }
+            })
+            .await;
         result.map_err(|source| match &source {
             kube::Error::Api(status) if status.code == 409 => Error::Conflict {
-                object: object.clone(),
+                object: Box::new(object.clone()),
                 conflicts: parse_conflicts(status),
             },
             _ => Error::Api {
@@ -613,12 +651,14 @@ impl Cluster {
 
     /// Applies many objects with at most `options.concurrency` requests in
     /// flight. `live` is what [`fetch_live`](Self::fetch_live) returned.
-    /// Results come back in the order of `objects`.
+    /// `on_done` sees each result as it completes; the results come back in
+    /// the order of `objects`.
     pub async fn apply_all(
         &self,
         objects: &[Value],
         live: &HashMap<ObjectRef, Option<Value>>,
         options: &ApplyOptions,
+        on_done: &(dyn Fn(&Result<Applied>) + Send + Sync),
     ) -> Vec<Result<Applied>> {
         let applies: Vec<_> = objects
             .iter()
@@ -627,7 +667,9 @@ impl Cluster {
                 let current = ObjectRef::from_value(desired)
                     .ok()
                     .and_then(|r| live.get(&r).cloned().flatten());
-                (i, self.apply(desired, current.as_ref(), options).await)
+                let result = self.apply(desired, current.as_ref(), options).await;
+                on_done(&result);
+                (i, result)
             })
             .collect();
         let mut results: Vec<(usize, Result<Applied>)> = stream::iter(applies)
@@ -658,14 +700,15 @@ impl Cluster {
             ..DeleteParams::default()
         };
         self.count_write(dry_run);
-        let result = retry(&self.backoff, "delete", || {
-            let req = Request::new(url.clone()).delete(&object.name, &params);
-            async move {
-                let req = req.map_err(kube::Error::BuildRequest)?;
-                self.client.request_text(req).await
-            }
-        })
-        .await;
+        let result = self
+            .call("delete", || {
+                let req = Request::new(url.clone()).delete(&object.name, &params);
+                async move {
+                    let req = req.map_err(kube::Error::BuildRequest)?;
+                    self.client.request_text(req).await
+                }
+            })
+            .await;
         match result {
             Ok(_) => Ok(true),
             Err(e) if is_not_found(&e) => Ok(false),

@@ -294,6 +294,11 @@ impl<'a> Engine<'a> {
                 message: e.to_string(),
             });
         }
+        if let Some(w) = report.waves.last_mut()
+            && w.seconds == 0.0
+        {
+            w.seconds = self.wave_started.elapsed().as_secs_f64();
+        }
         report.requests = self.cluster().requests();
         report.seconds = self.started.elapsed().as_secs_f64();
         report
@@ -661,14 +666,24 @@ impl<'a> Engine<'a> {
             .fetch_live(&refs, self.ctx.options.concurrency)
             .await?;
         let values: Vec<Value> = batch.iter().map(|o| o.value.clone()).collect();
+        let index = w.index;
+        let on_done = |r: &Result<Applied, apply::Error>| {
+            if let Ok(a) = r {
+                self.emit(Event::Applied {
+                    wave: index,
+                    object: a.object.clone(),
+                    action: a.action,
+                });
+            }
+        };
         let results = self
             .cluster()
-            .apply_all(&values, &live, &self.apply_options())
+            .apply_all(&values, &live, &self.apply_options(), &on_done)
             .await;
         let mut errors = Vec::new();
         for result in results {
             match result {
-                Ok(applied) => self.record_applied(w.index, applied),
+                Ok(applied) => self.record_applied(applied),
                 Err(e) => errors.push(e),
             }
         }
@@ -712,7 +727,7 @@ impl<'a> Engine<'a> {
         })
     }
 
-    fn record_applied(&mut self, wave: u32, applied: Applied) {
+    fn record_applied(&mut self, applied: Applied) {
         let Applied {
             object,
             action,
@@ -735,11 +750,6 @@ impl<'a> Engine<'a> {
                 });
             }
         }
-        self.emit(Event::Applied {
-            wave,
-            object: object.clone(),
-            action,
-        });
         self.wave_live.insert(object, live);
     }
 
@@ -1092,13 +1102,13 @@ mod tests {
         let e = Error::Apply {
             wave: "0".into(),
             errors: vec![apply::Error::Conflict {
-                object: ObjectRef {
+                object: Box::new(ObjectRef {
                     group: String::new(),
                     version: "v1".into(),
                     kind: "ConfigMap".into(),
                     namespace: Some("a".into()),
                     name: "b".into(),
-                },
+                }),
                 conflicts: vec![],
             }],
         };

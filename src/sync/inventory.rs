@@ -109,10 +109,11 @@ impl Inventory {
         inv.normalise();
         let json = serde_json::to_vec(&inv.entries).unwrap_or_default();
         let mut gz = flate2::GzBuilder::new().write(Vec::new(), flate2::Compression::best());
-        let compressed = match gz.write_all(&json).and_then(|()| gz.finish()) {
-            Ok(bytes) => bytes,
-            Err(_) => Vec::new(),
-        };
+        // Writing to a Vec cannot fail.
+        let compressed = gz
+            .write_all(&json)
+            .and_then(|()| gz.finish())
+            .unwrap_or_default();
         json!({
             "apiVersion": "v1",
             "kind": "ConfigMap",

@@ -18,13 +18,13 @@ pub struct Backoff {
 }
 
 impl Default for Backoff {
-    /// 200 ms doubling to 5 s, 10 attempts: rides out an API server restart
-    /// of about half a minute.
+    /// 200 ms doubling to 5 s, 16 attempts: rides out an API server that is
+    /// away for 30 to 60 seconds (a restart or an upgrade).
     fn default() -> Self {
         Self {
             initial: Duration::from_millis(200),
             max_delay: Duration::from_secs(5),
-            max_attempts: 10,
+            max_attempts: 16,
         }
     }
 }

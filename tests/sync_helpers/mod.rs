@@ -65,8 +65,8 @@ pub async fn run(
         progress: &progress,
     };
     let result = weir::sync::reconcile(plan, &ctx).await;
-    drop(ctx);
-    (result, events.into_inner().unwrap())
+    let events = events.lock().unwrap().clone();
+    (result, events)
 }
 
 /// Runs a sync that must succeed.
@@ -133,4 +133,77 @@ pub async fn inventory(
         .await
         .unwrap()
         .map(|cm| weir::sync::inventory::Inventory::from_config_map(&cm).unwrap())
+}
+
+/// Restarts the test control plane's kube-apiserver: stops it (SIGTERM to
+/// its process group), waits `down`, and starts it again with the same
+/// command line, as `cargo xtask testenv` recorded it in its state
+/// directory (the kubeconfig's directory): `pids/kube-apiserver.pid` and
+/// `logs/kube-apiserver.cmd`. Blocking; call it from a thread.
+pub fn restart_apiserver(down: Duration) {
+    use std::os::unix::process::CommandExt;
+    let state = support::kubeconfig_path()
+        .parent()
+        .expect("the kubeconfig is in the testenv state directory")
+        .to_path_buf();
+    let pid_file = state.join("pids/kube-apiserver.pid");
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", pid_file.display()))
+        .trim()
+        .parse()
+        .unwrap();
+    let cmd = std::fs::read_to_string(state.join("logs/kube-apiserver.cmd")).unwrap();
+    let mut words = cmd.split_whitespace();
+    let bin = words.next().unwrap().to_owned();
+    let args: Vec<String> = words.map(str::to_owned).collect();
+    // The testenv starts it as a process group leader; fall back to the pid.
+    let kill = |target: String| {
+        std::process::Command::new("kill")
+            .args(["-TERM", "--", &target])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    assert!(
+        kill(format!("-{pid}")) || kill(pid.to_string()),
+        "could not stop the kube-apiserver (pid {pid})"
+    );
+    let alive = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                let state = s
+                    .rsplit_once(')')
+                    .and_then(|(_, r)| r.split_whitespace().next());
+                !matches!(state, Some("Z" | "X"))
+            })
+            .unwrap_or(false)
+    };
+    // It drains in-flight requests first; a crash is a fair test too.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while alive(pid) {
+        if std::time::Instant::now() > deadline {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(down);
+    let log = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(state.join("logs/kube-apiserver.log"))
+        .unwrap();
+    // It outlives this test: the testenv stops it by its pid file.
+    #[allow(clippy::zombie_processes)]
+    let child = std::process::Command::new(bin)
+        .args(args)
+        .current_dir(&state)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .expect("restarting kube-apiserver");
+    std::fs::write(&pid_file, format!("{}\n", child.id())).unwrap();
 }

@@ -1,0 +1,149 @@
+//! A sync that is interrupted converges when run again: the engine's future
+//! dropped mid-wave, and the `weir` process killed mid-wave. (The API server
+//! restart is in `sync_apiserver_restart.rs`, alone in its binary so that
+//! no other test runs during the outage.) Against the real control plane
+//! (`cargo xtask test`).
+
+mod support;
+mod sync_helpers;
+
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+use serde_json::{Value, json};
+use sync_helpers::*;
+use weir::sync::{Context, Event};
+
+fn objects(ns: &str, prefix: &str, n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| config_map(ns, &format!("{prefix}-{i}"), json!({"i": i.to_string()})))
+        .collect()
+}
+
+#[tokio::test]
+async fn interrupted_sync_converges_when_run_again() {
+    let (client, cluster) = connect().await;
+    let ns = support::namespace(&client, "resume").await;
+    let target = support::unique_name("resume");
+    let mut wave0 = objects(&ns.name, "a", 30);
+    wave0.push(deployment(&ns.name, "web", 2));
+    let wave1 = objects(&ns.name, "b", 60);
+    let p = plan(&target, vec![wave0.clone(), wave1.clone()]);
+
+    // Stop the sync as soon as wave 1 starts applying.
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let tx = Mutex::new(Some(tx));
+    let progress = |e: &Event| {
+        if matches!(e, Event::Applied { wave: 1, .. })
+            && let Some(tx) = tx.lock().unwrap().take()
+        {
+            let _ = tx.send(());
+        }
+    };
+    let ctx = Context {
+        cluster: &cluster,
+        options: options(),
+        progress: &progress,
+    };
+    tokio::select! {
+        r = weir::sync::reconcile(&p, &ctx) => panic!("the sync finished before it was interrupted: {:?}", r.map(|_| ())),
+        _ = rx => {}
+    }
+    // Written ahead: the inventory already knows all of wave 1.
+    let inv = inventory(&cluster, &target).await.unwrap();
+    assert_eq!(inv.entries.len(), 91, "inventory after the interruption");
+    let present = {
+        let mut n = 0;
+        for o in &wave1 {
+            n += usize::from(get(&cluster, o).await.is_some());
+        }
+        n
+    };
+    assert!(
+        present < wave1.len(),
+        "wave 1 was complete before the interruption"
+    );
+
+    let report = sync_ok(&weir::sync::Cluster::new(client.clone()), &p, options()).await;
+    assert_eq!(report.waves[1].created + report.waves[1].unchanged, 60);
+    for o in wave0.iter().chain(&wave1) {
+        assert!(get(&cluster, o).await.is_some(), "{} missing", obj_ref(o));
+    }
+    forget_target(&cluster, &target).await;
+}
+
+#[tokio::test]
+async fn killed_process_converges_when_run_again() {
+    let (client, cluster) = connect().await;
+    let ns = support::namespace(&client, "kill").await;
+    let target = support::unique_name("kill");
+    let dir = tempfile::tempdir().unwrap();
+    let mut wave0 = objects(&ns.name, "a", 20);
+    wave0.push(deployment(&ns.name, "web", 3));
+    let mut wave1 = objects(&ns.name, "b", 80);
+    for o in &mut wave1 {
+        o["metadata"]["annotations"] = json!({"weir.dev/wave": "1"});
+    }
+    let yaml = |objs: &[Value]| {
+        objs.iter()
+            .map(|o| serde_yaml::to_string(o).unwrap())
+            .collect::<Vec<_>>()
+            .join("---\n")
+    };
+    std::fs::write(dir.path().join("wave0.yaml"), yaml(&wave0)).unwrap();
+    std::fs::write(dir.path().join("wave1.yaml"), yaml(&wave1)).unwrap();
+    let weir = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_weir"));
+        cmd.arg("sync")
+            .arg(dir.path())
+            .args([
+                "--target",
+                &target,
+                "--timeout",
+                "60s",
+                "--concurrency",
+                "2",
+            ])
+            .arg("--kubeconfig")
+            .arg(support::kubeconfig_path());
+        cmd
+    };
+
+    let mut child = weir()
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        let applying_wave1 = line.starts_with("wave 1: ConfigMap");
+        seen.push(line);
+        if applying_wave1 {
+            child.kill().unwrap(); // SIGKILL: no cleanup at all
+            break;
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "weir finished before it was killed: {seen:#?}"
+    );
+
+    let out = weir().output().unwrap();
+    assert!(
+        out.status.success(),
+        "second run failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for o in wave0.iter().chain(&wave1) {
+        assert!(get(&cluster, o).await.is_some(), "{} missing", obj_ref(o));
+    }
+    assert_eq!(
+        inventory(&cluster, &target).await.unwrap().entries.len(),
+        101
+    );
+    forget_target(&cluster, &target).await;
+}

@@ -1,0 +1,315 @@
+//! What a sync must never do: apply anything when a preflight requirement
+//! is missing; prune data (PVCs, Namespaces) without an opt-in, or a large
+//! share of what it manages without `--allow-mass-prune`; upgrade a CRD so
+//! that existing resources become invalid. Against the real control plane
+//! (`cargo xtask test`).
+
+mod support;
+mod sync_helpers;
+
+use serde_json::json;
+use sync_helpers::*;
+use weir::spec::model::{ComponentPrune, Preflight, PrunePolicy, RequiredSecret, Selector};
+use weir::sync::Options;
+
+#[tokio::test]
+async fn missing_preflight_secret_stops_before_anything_is_applied() {
+    let (client, cluster) = connect().await;
+    let ns = support::namespace(&client, "preflight").await;
+    let target = support::unique_name("preflight");
+    let cm = config_map(&ns.name, "app", json!({}));
+    let mut plan = plan(&target, vec![vec![cm.clone()]]);
+    plan.waves[0].units[0].namespace = Some(ns.name.clone());
+    plan.waves[0].units[0].preflight = Preflight {
+        secrets: vec![RequiredSecret {
+            name: "license".into(),
+            namespace: None,
+            keys: vec!["license".into()],
+            secret_type: None,
+            description: Some("the vendor's license file".into()),
+        }],
+        crds: vec!["nothings.weir.test".into()],
+        min_kubernetes_version: Some("1.20".into()),
+    };
+    let (result, _) = run(&cluster, &plan, options()).await;
+    let failed = result.expect_err("preflight must fail");
+    let message = failed.error.to_string();
+    assert!(
+        message.contains(&format!(
+            "kubectl -n {} create secret generic license --from-file=license=./license",
+            ns.name
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains("nothings.weir.test must be installed"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("Kubernetes 1.20"),
+        "the version requirement is met: {message}"
+    );
+    assert_eq!(failed.report.error.as_ref().unwrap().kind, "preflight");
+    assert!(get(&cluster, &cm).await.is_none(), "something was applied");
+    assert!(inventory(&cluster, &target).await.is_none());
+
+    // A Secret with the wrong keys: named by key, values never shown.
+    let secret = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "license", "namespace": ns.name},
+        "stringData": {"other": "top-secret-value"}});
+    let (_, other) = connect().await;
+    sync_ok(&other, &plan_of_secret(&secret), options()).await;
+    plan.waves[0].units[0].preflight.crds.clear();
+    let (result, _) = run(&cluster, &plan, options()).await;
+    let message = result.expect_err("key is missing").error.to_string();
+    assert!(
+        message.contains("lacks key license (it has: other)"),
+        "{message}"
+    );
+    assert!(!message.contains("top-secret-value"));
+    assert!(
+        !message.contains("dG9wLXNlY3JldC12YWx1ZQ"),
+        "base64 of the value leaked"
+    );
+    forget_target(&cluster, &format!("{target}-secret")).await;
+
+    fn plan_of_secret(secret: &serde_json::Value) -> weir::sync::SyncPlan {
+        let ns = secret["metadata"]["namespace"].as_str().unwrap();
+        let target = format!("{}-secret", ns);
+        sync_helpers::plan(&target, vec![vec![secret.clone()]])
+    }
+}
+
+#[tokio::test]
+async fn prune_keeps_data_and_protected_objects() {
+    let (client, cluster) = connect().await;
+    let ns = support::namespace(&client, "prune").await;
+    let target = support::unique_name("prune");
+    let extra_ns = support::unique_name("t-prune-ns");
+    let keep = config_map(&ns.name, "keep", json!({}));
+    let old = config_map(&ns.name, "old", json!({}));
+    let protected = config_map(&ns.name, "protected", json!({}));
+    let pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data", "namespace": ns.name},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},
+                 "storageClassName": "weir-test-none"}});
+    let mut fillers: Vec<_> = (0..8)
+        .map(|i| config_map(&ns.name, &format!("filler-{i}"), json!({})))
+        .collect();
+    let mut first = vec![
+        keep.clone(),
+        old.clone(),
+        protected.clone(),
+        pvc.clone(),
+        namespace(&extra_ns),
+    ];
+    first.append(&mut fillers.clone());
+    let mut p = plan(&target, vec![first]);
+    // The PVC never binds (no such StorageClass): do not wait for it.
+    p.waves[0].units[0].health.ignore = vec![Selector {
+        kind: Some("PersistentVolumeClaim".into()),
+        ..Default::default()
+    }];
+    sync_ok(&cluster, &p, options()).await;
+
+    // Second revision: only `keep` and the fillers remain.
+    let mut second = vec![keep.clone()];
+    second.append(&mut fillers);
+    let mut p2 = plan(&target, vec![second]);
+    p2.waves[0].units[0].prune = ComponentPrune {
+        protect: vec![Selector {
+            name: Some("protected".into()),
+            ..Default::default()
+        }],
+        allow: vec![],
+    };
+
+    // Without --prune nothing is deleted, but the report says what would be.
+    let report = sync_ok(&cluster, &p2, options()).await;
+    assert_eq!(report.prune.pending.len(), 4, "{:?}", report.prune);
+    assert!(get(&cluster, &old).await.is_some());
+
+    let prune = Options {
+        prune: true,
+        ..options()
+    };
+    let report = sync_ok(&cluster, &p2, prune.clone()).await;
+    assert_eq!(
+        report.prune.pruned,
+        vec![format!("ConfigMap {}/old", ns.name)]
+    );
+    assert!(get(&cluster, &old).await.is_none(), "old was not pruned");
+    for kept in [&protected, &pvc, &namespace(&extra_ns)] {
+        assert!(
+            get(&cluster, kept).await.is_some(),
+            "{} was pruned",
+            obj_ref(kept)
+        );
+    }
+    let reasons: Vec<&str> = report
+        .prune
+        .kept
+        .iter()
+        .map(|k| k.reason.as_str())
+        .collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("protected")));
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("PersistentVolumeClaim is only pruned with an opt-in"))
+    );
+
+    // Opt in for the PVC: now it goes.
+    p2.waves[0].units[0].prune.allow = vec![Selector {
+        kind: Some("PersistentVolumeClaim".into()),
+        ..Default::default()
+    }];
+    let report = sync_ok(&cluster, &p2, prune).await;
+    assert_eq!(report.prune.pruned.len(), 1, "{:?}", report.prune);
+    support::eventually("the PVC to be gone", support::TIMEOUT, || async {
+        get(&cluster, &pvc).await.is_none().then_some(())
+    })
+    .await;
+    let _ = cluster
+        .delete(
+            &obj_ref(&namespace(&extra_ns)),
+            kube::api::PropagationPolicy::Background,
+            false,
+        )
+        .await;
+    forget_target(&cluster, &target).await;
+}
+
+#[tokio::test]
+async fn mass_prune_stops_and_asks() {
+    let (client, cluster) = connect().await;
+    let ns = support::namespace(&client, "mass").await;
+    let target = support::unique_name("mass");
+    let objects: Vec<_> = (0..6)
+        .map(|i| config_map(&ns.name, &format!("cm-{i}"), json!({})))
+        .collect();
+    sync_ok(&cluster, &plan(&target, vec![objects.clone()]), options()).await;
+
+    // The repo came out empty (a wrong path?): 6 of 6 would go.
+    let mut empty = plan(&target, vec![vec![]]);
+    empty.prune = PrunePolicy {
+        max_fraction: None,
+        max_objects: Some(50),
+    };
+    let prune = Options {
+        prune: true,
+        ..options()
+    };
+    let (result, _) = run(&cluster, &empty, prune.clone()).await;
+    let failed = result.expect_err("mass prune must stop");
+    let message = failed.error.to_string();
+    assert!(message.contains("refusing to prune 6 of 6"), "{message}");
+    assert!(message.contains("--allow-mass-prune"), "{message}");
+    assert_eq!(failed.report.error.as_ref().unwrap().kind, "massPrune");
+    for o in &objects {
+        assert!(
+            get(&cluster, o).await.is_some(),
+            "{} was pruned",
+            obj_ref(o)
+        );
+    }
+    let allowed = Options {
+        allow_mass_prune: true,
+        ..prune
+    };
+    let report = sync_ok(&cluster, &empty, allowed).await;
+    assert_eq!(report.prune.pruned.len(), 6);
+    assert_eq!(inventory(&cluster, &target).await.unwrap().entries.len(), 0);
+    forget_target(&cluster, &target).await;
+}
+
+#[tokio::test]
+async fn crd_upgrade_that_invalidates_resources_stops() {
+    let (client, cluster) = connect().await;
+    let ns = support::namespace(&client, "crdup").await;
+    let target = support::unique_name("crdup");
+    let group = format!("{}.weir.test", support::unique_name("g"));
+    let crd = |size_type: &str, required: bool| {
+        let mut spec = json!({"type": "object", "properties": {
+            "size": {"type": size_type}, "mode": {"type": "string", "enum": ["a", "b"]}}});
+        if required {
+            spec["required"] = json!(["owner"]);
+            spec["properties"]["owner"] = json!({"type": "string"});
+        }
+        json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": format!("widgets.{group}")},
+            "spec": {"group": group, "scope": "Namespaced",
+                "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": spec}}}}]}})
+    };
+    let cr = json!({"apiVersion": format!("{group}/v1"), "kind": "Widget",
+        "metadata": {"name": "w1", "namespace": ns.name}, "spec": {"size": 3, "mode": "b"}});
+    sync_ok(
+        &cluster,
+        &plan(&target, vec![vec![crd("integer", false)], vec![cr.clone()]]),
+        options(),
+    )
+    .await;
+
+    // The new CRD makes `size` a string and requires `owner`.
+    let upgrade = plan(&target, vec![vec![crd("string", true)], vec![cr.clone()]]);
+    let (result, _) = run(&cluster, &upgrade, options()).await;
+    let failed = result.expect_err("the upgrade must stop");
+    let message = failed.error.to_string();
+    assert!(
+        message.contains(&format!(
+            "Widget {}/w1: .spec.size: must be string, is integer",
+            ns.name
+        )),
+        "{message}"
+    );
+    assert!(message.contains(".spec.owner: is required"), "{message}");
+    assert!(message.contains("--force-crd-upgrade"), "{message}");
+    let live = get(&cluster, &crd("integer", false)).await.unwrap();
+    assert_eq!(
+        live["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+            ["size"]["type"],
+        "integer",
+        "the CRD was changed"
+    );
+
+    // A compatible change goes through.
+    let mut compatible = crd("integer", false);
+    compatible["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+        ["color"] = json!({"type": "string"});
+    sync_ok(
+        &cluster,
+        &plan(&target, vec![vec![compatible], vec![cr.clone()]]),
+        options(),
+    )
+    .await;
+
+    // Forced: applied despite the findings (the resource is rejected by the
+    // API server only when written again).
+    let forced = Options {
+        force_crd_upgrade: true,
+        ..options()
+    };
+    let (result, _) = run(
+        &cluster,
+        &plan(&target, vec![vec![crd("string", true)]]),
+        forced,
+    )
+    .await;
+    assert!(
+        result.is_ok(),
+        "{:?}",
+        result.err().map(|f| f.error.to_string())
+    );
+    cluster
+        .delete(
+            &obj_ref(&crd("string", true)),
+            kube::api::PropagationPolicy::Background,
+            false,
+        )
+        .await
+        .unwrap();
+    forget_target(&cluster, &target).await;
+}
