@@ -47,12 +47,12 @@ pub fn build(root: &Path, target: Option<&str>) -> Result<Built> {
             if value.is_null() {
                 continue;
             }
-            docs.push(Document {
-                file: rel.clone(),
+            docs.push(Document::from_value(
+                rel.clone(),
                 index,
-                span: Default::default(),
+                Default::default(),
                 value,
-            });
+            ));
         }
     }
     let (repo, diags) = ConfigRepo::assemble(docs);

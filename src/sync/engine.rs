@@ -635,22 +635,32 @@ impl<'a> Engine<'a> {
             }
         }
         // Write ahead: the inventory knows an object before it exists.
+        let protected = |unit: &SyncUnit, object: &ObjectRef, value: &Value| {
+            let labels = value.pointer("/metadata/labels");
+            unit.prune
+                .protect
+                .iter()
+                .any(|s| selector_matches(s, object, labels))
+        };
         let entries: Vec<Entry> = batch
             .iter()
             .map(|o| Entry {
                 object: o.object.clone(),
                 wave: w.index,
                 component: w.units[o.unit].name.clone(),
+                protected: protected(&w.units[o.unit], &o.object, &o.value),
             })
             .chain(unserved.iter().map(|(object, u)| Entry {
                 object: object.clone(),
                 wave: w.index,
                 component: w.units[*u].name.clone(),
+                protected: protected(&w.units[*u], object, &Value::Null),
             }))
             .collect();
+        let known: HashSet<&Entry> = self.inventory.entries.iter().collect();
         let missing: Vec<Entry> = entries
             .iter()
-            .filter(|e| !self.inventory.contains(&e.object.key()))
+            .filter(|e| !known.contains(e))
             .cloned()
             .collect();
         if !missing.is_empty() {

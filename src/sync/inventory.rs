@@ -50,7 +50,7 @@ pub enum Error {
 }
 
 /// One object weir applied.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Entry {
     #[serde(flatten)]
     pub object: ObjectRef,
@@ -60,6 +60,10 @@ pub struct Entry {
     /// The component it belonged to.
     #[serde(rename = "c", default, skip_serializing_if = "String::is_empty")]
     pub component: String,
+    /// Matched its component's `prune.protect` when applied: stays
+    /// protected even after the component left the repo.
+    #[serde(rename = "p", default, skip_serializing_if = "std::ops::Not::not")]
+    pub protected: bool,
 }
 
 /// What weir manages for one target.
@@ -227,6 +231,7 @@ mod tests {
             },
             wave,
             component: "c".into(),
+            protected: false,
         }
     }
 

@@ -3,8 +3,10 @@
 //! deleting, in reverse wave order.
 //!
 //! An object is kept (never deleted) when:
-//! - its live object says `weir.dev/prune: never`, or a `spec.prune.protect`
-//!   selector of its component matches it;
+//! - its live object says `weir.dev/prune: never` (or `protect`), or a
+//!   `spec.prune.protect` selector of its component matches it, now or when
+//!   it was applied (recorded in the inventory, so protection outlives the
+//!   component);
 //! - it is a PersistentVolumeClaim, PersistentVolume, Namespace or
 //!   CustomResourceDefinition, unless its live object says
 //!   `weir.dev/prune: allow` or a `spec.prune.allow` selector of its
@@ -85,7 +87,8 @@ pub fn decide(entry: &Entry, live: Option<&Value>, rules: Option<&ComponentPrune
         .and_then(|a| a.get(ANNOTATION))
         .and_then(Value::as_str);
     let object = &entry.object;
-    let protected = annotation == Some("never")
+    let protected = entry.protected
+        || matches!(annotation, Some("never" | "protect"))
         || rules.is_some_and(|r| {
             r.protect
                 .iter()
@@ -171,6 +174,7 @@ mod tests {
             },
             wave: 0,
             component: "c".into(),
+            protected: false,
         }
     }
 
@@ -236,6 +240,16 @@ mod tests {
         );
         assert_eq!(
             decide(&cm, Some(&live(json!({ANNOTATION: "never"}))), None),
+            Verdict::Keep(KeepReason::Protected)
+        );
+    }
+
+    #[test]
+    fn protection_recorded_in_the_inventory_survives_the_component() {
+        let mut cm = entry("", "ConfigMap", "a");
+        cm.protected = true;
+        assert_eq!(
+            decide(&cm, Some(&live(json!({}))), None),
             Verdict::Keep(KeepReason::Protected)
         );
     }
