@@ -8,6 +8,8 @@
 
 pub mod cli;
 pub mod diagnostic;
+pub mod plan;
+pub mod render;
 pub mod repo;
 pub mod spec;
 pub mod sync;

@@ -1,6 +1,8 @@
 //! clap derive types for every subcommand. Doc comments here are the
 //! `--help` text, so they are written for the person at the terminal.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// weir: GitOps for whole platforms.
@@ -66,6 +68,22 @@ pub enum Command {
     /// failed (preflight, conflicts, health, …) or could not reach the cluster.
     #[command(after_help = SYNC_EXAMPLES)]
     Sync(SyncArgs),
+    /// Render the config repo to Kubernetes objects, as YAML in apply order.
+    ///
+    /// Every component (manifest directory or local Helm chart) and workload
+    /// is rendered, namespaced, patched and labelled the way weir will apply
+    /// it, then ordered by wave and kind. Exits 1 (printing the problems on
+    /// stderr) when the repo does not render or plan. Secret values are
+    /// shown as `<redacted>` unless `--show-secrets` is given.
+    #[command(after_help = RENDER_EXAMPLES)]
+    Render(RenderArgs),
+    /// Show the wave plan: which component or workload is applied when, with
+    /// what, after what, and what each wave waits for.
+    ///
+    /// Exits 1 (printing the problems on stderr) when the repo does not
+    /// render or plan, e.g. on a dependency cycle.
+    #[command(after_help = PLAN_EXAMPLES)]
+    Plan(PlanArgs),
 }
 
 const SYNC_EXAMPLES: &str = "\
@@ -130,5 +148,70 @@ pub struct SyncArgs {
 
     /// Output: a live view (text) or a final JSON report (json).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+const RENDER_EXAMPLES: &str = "Examples:
+  weir render                             render the repo in the current directory
+  weir render ./platform --component db   only the objects of component `db`
+  weir render --wave 0 --wave 1           only the first two waves
+  weir render --rev origin/main           render another Git revision (no checkout)
+  weir render | kubeconform -            check the objects against Kubernetes schemas";
+
+const PLAN_EXAMPLES: &str = "Examples:
+  weir plan                       the waves of the repo in the current directory
+  weir plan ./platform -o json    the same as one JSON document (see README)
+  weir plan --rev HEAD~1          the plan of the previous commit";
+
+/// Which repository, and which state of it, to work on.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// Config repository directory (a subdirectory of a Git repo works too).
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Use this Git revision (branch, tag, commit) of the repository at PATH
+    /// instead of the files on disk; it is read without a checkout.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+    /// Kubernetes version Helm charts are rendered for (`helm
+    /// --kube-version`). Default: weir.yaml's `defaults.kubernetesVersion`,
+    /// else 1.35.4.
+    #[arg(long, value_name = "VERSION")]
+    pub kube_version: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Only objects of this component or workload (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub component: Vec<String>,
+    /// Only objects of this wave (repeatable).
+    #[arg(long, value_name = "N")]
+    pub wave: Vec<u32>,
+    /// Also print hook Jobs, after the objects.
+    #[arg(long)]
+    pub hooks: bool,
+    /// Print Secret values instead of `<redacted>`.
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// `yaml`: `---`-separated documents; `json`: one JSON array.
+    #[arg(long, short, value_enum, default_value_t = RenderFormat::Yaml)]
+    pub output: RenderFormat,
+}
+
+/// How `weir render` prints objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }

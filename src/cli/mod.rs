@@ -6,14 +6,20 @@
 
 mod args;
 mod interim_plan;
+mod load;
 mod logging;
+mod plan;
+mod render;
 mod sync;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use args::{Cli, Command, GlobalArgs, LogFormat, OutputFormat, SyncArgs};
+pub use args::{
+    Cli, Command, GlobalArgs, LogFormat, OutputFormat, PlanArgs, RenderArgs, RenderFormat,
+    SourceArgs, SyncArgs,
+};
 
 /// What a subcommand reports back to [`main`], mapped to the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,5 +62,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Success)
         }
         Command::Sync(args) => sync::run(args),
+        Command::Render(args) => render::run(args),
+        Command::Plan(args) => plan::run(args),
     }
 }

@@ -1,0 +1,172 @@
+//! `weir plan`: the waves as a tree for people, or one JSON document (its
+//! shape is documented in README's "weir plan --output json").
+
+use std::fmt::Write as _;
+
+use crate::plan::{Plan, PlanUnit};
+use crate::render::scope::is_built_in_group;
+use crate::spec::model::HookPhase;
+
+use super::Outcome;
+use super::args::{OutputFormat, PlanArgs};
+use super::render::{print_diagnostics, print_diagnostics_json, run_pipeline};
+
+/// Version of the JSON document `weir plan --output json` prints.
+const FORMAT_VERSION: u32 = 1;
+
+pub(super) fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
+    let pipeline = run_pipeline(&args.source)?;
+    let json = args.output == OutputFormat::Json;
+    let Some(plan) = pipeline.plan else {
+        if json {
+            print_diagnostics_json(&pipeline.diagnostics)?;
+        }
+        print_diagnostics(&pipeline.diagnostics);
+        return Ok(Outcome::Findings);
+    };
+    print_diagnostics(&pipeline.diagnostics);
+    if json {
+        let doc = serde_json::json!({
+            "formatVersion": FORMAT_VERSION,
+            "waves": plan.waves,
+            "diagnostics": pipeline.diagnostics,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        print!("{}", text(&plan));
+    }
+    Ok(Outcome::Success)
+}
+
+/// The plan as a tree:
+///
+/// ```text
+/// wave 0 (crds)
+/// └─ serving-crds  (component in knative-serving, 4 objects: 4 CustomResourceDefinition)
+///      health: 4 CustomResourceDefinition Established
+/// ```
+pub(super) fn text(plan: &Plan) -> String {
+    let mut out = String::new();
+    if plan.waves.is_empty() {
+        out.push_str("nothing to apply: the repo renders no objects\n");
+        return out;
+    }
+    let (mut units, mut objects) = (0, 0);
+    for wave in &plan.waves {
+        match &wave.name {
+            Some(name) => {
+                let _ = writeln!(out, "wave {} ({name})", wave.index);
+            }
+            None => {
+                let _ = writeln!(out, "wave {}", wave.index);
+            }
+        }
+        for (i, unit) in wave.units.iter().enumerate() {
+            let last = i + 1 == wave.units.len();
+            let (branch, rail) = if last {
+                ("└─ ", "   ")
+            } else {
+                ("├─ ", "│  ")
+            };
+            units += 1;
+            objects += unit.objects.len();
+            let _ = writeln!(out, "{branch}{}  ({})", unit.name, summary(unit));
+            for line in details(unit) {
+                let _ = writeln!(out, "{rail}  {line}");
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n{} wave{}, {units} unit{}, {objects} object{}",
+        plan.waves.len(),
+        plural(plan.waves.len()),
+        plural(units),
+        plural(objects)
+    );
+    out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// `Kind` for built-in kinds, `Kind.group` for custom resources (a Knative
+/// `Service` is not a `Service`).
+fn kind_name(kind: &str, group: &str) -> String {
+    if is_built_in_group(group) {
+        kind.to_owned()
+    } else {
+        format!("{kind}.{group}")
+    }
+}
+
+fn summary(unit: &PlanUnit) -> String {
+    let n = unit.objects.len();
+    let mut s = format!(
+        "{} in {}, {n} object{}",
+        unit.kind,
+        unit.namespace,
+        plural(n)
+    );
+    if !unit.counts.is_empty() {
+        let counts: Vec<String> = unit
+            .counts
+            .iter()
+            .map(|c| format!("{} {}", c.count, kind_name(&c.kind, &c.group)))
+            .collect();
+        let _ = write!(s, ": {}", counts.join(", "));
+    }
+    s
+}
+
+fn details(unit: &PlanUnit) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !unit.after.is_empty() {
+        // One entry per unit, its reasons together.
+        let mut after: Vec<(&str, Vec<String>)> = Vec::new();
+        for d in &unit.after {
+            let reason = d.reason.describe();
+            match after.iter_mut().find(|(u, _)| *u == d.unit) {
+                Some((_, reasons)) => reasons.push(reason),
+                None => after.push((&d.unit, vec![reason])),
+            }
+        }
+        let after: Vec<String> = after
+            .into_iter()
+            .map(|(u, reasons)| format!("{u} ({})", reasons.join("; ")))
+            .collect();
+        lines.push(format!("after: {}", after.join(", ")));
+    }
+    if !unit.health.is_empty() {
+        let gates: Vec<String> = unit
+            .health
+            .iter()
+            .map(|g| {
+                format!(
+                    "{} {} {}",
+                    g.count,
+                    kind_name(&g.kind, &g.group),
+                    g.condition
+                )
+            })
+            .collect();
+        lines.push(format!("health: {}", gates.join(", ")));
+    }
+    if !unit.hooks.is_empty() {
+        let hooks: Vec<String> = unit
+            .hooks
+            .iter()
+            .map(|h| {
+                let phase = match h.phase {
+                    HookPhase::PreApply => "pre-apply",
+                    HookPhase::PostApply => "post-apply",
+                    HookPhase::PostSync => "post-sync",
+                };
+                format!("{phase} {} ({})", h.name, h.object.kind)
+            })
+            .collect();
+        lines.push(format!("hooks: {}", hooks.join(", ")));
+    }
+    lines
+}

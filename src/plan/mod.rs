@@ -1,0 +1,461 @@
+//! The wave plan: which unit (component or workload) is applied in which
+//! wave, and every object's place in the apply order.
+//!
+//! A unit's wave:
+//!
+//! - a unit with an explicit `wave` (a number, or a name from weir.yaml's
+//!   `waves`, the first name being wave 0) is applied in exactly that wave;
+//!   if one of its dependencies is applied in the same or a later wave, that
+//!   is an error (`E0404`) naming both — weir never moves an explicit wave;
+//! - any other unit goes in the first wave after all of its dependencies
+//!   (wave 0 when it has none).
+//!
+//! A unit depends on the units its `dependsOn` names, on those it reads
+//! values from (`valuesFrom`), on the unit that installs the CRD of any of
+//! its custom resources, and on the unit that renders a Namespace its
+//! objects live in. A dependency cycle is an error (`E0403`) that prints
+//! the cycle and the file declaring each edge.
+//!
+//! Inside a wave, objects follow the kind order of [`order`]. A Namespace
+//! that several units imply (`createNamespace`) is kept once, for the unit
+//! applied first (ties: by name). Two units rendering the same object is an
+//! error (`E0405`).
+
+pub mod graph;
+pub mod order;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::diagnostic::Diagnostic;
+use crate::render::patch;
+use crate::render::{ObjectId, Rendered, UnitKind};
+use crate::spec::model::{HookDeletePolicy, HookPhase, RepositorySpec, WaveRef};
+
+pub use graph::Reason;
+
+/// Codes of the findings made while planning.
+pub mod codes {
+    use crate::diagnostic::Code;
+    /// A `wave` name that weir.yaml's `waves` does not list.
+    pub const UNKNOWN_WAVE: Code = Code("E0401");
+    /// `dependsOn` names no component or workload.
+    pub const UNKNOWN_DEPENDENCY: Code = Code("E0402");
+    /// Units that depend on each other in a circle.
+    pub const CYCLE: Code = Code("E0403");
+    /// An explicit wave that is not after a dependency's wave.
+    pub const WAVE_CONFLICT: Code = Code("E0404");
+    /// Two units (or one unit twice) render the same object.
+    pub const DUPLICATE_OBJECT: Code = Code("E0405");
+}
+
+/// The plan of a repo: its non-empty waves in order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub waves: Vec<Wave>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Wave {
+    pub index: u32,
+    /// Its name from weir.yaml's `waves`, if it has one.
+    pub name: Option<String>,
+    /// Units of the wave, by name.
+    pub units: Vec<PlanUnit>,
+}
+
+/// One component or workload in its wave.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanUnit {
+    pub name: String,
+    pub kind: UnitKind,
+    /// The file declaring it; `null` for the implicit component.
+    pub file: Option<String>,
+    pub namespace: String,
+    /// What it waits for, and why.
+    pub after: Vec<Dependency>,
+    /// Its objects, in apply order.
+    pub objects: Vec<ObjectId>,
+    /// Objects counted by kind, in apply order.
+    pub counts: Vec<KindCount>,
+    pub hooks: Vec<PlanHook>,
+    /// What the wave's health gate waits for on this unit's objects.
+    pub health: Vec<HealthGate>,
+}
+
+/// A unit this one comes after.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Dependency {
+    pub unit: String,
+    #[serde(flatten)]
+    pub reason: Reason,
+    /// The file that declares the dependency.
+    pub file: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KindCount {
+    pub kind: String,
+    pub group: String,
+    pub count: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanHook {
+    pub name: String,
+    pub phase: HookPhase,
+    pub delete_policy: HookDeletePolicy,
+    /// The Job.
+    pub object: ObjectId,
+}
+
+/// Objects of one kind and what their health gate waits for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthGate {
+    pub kind: String,
+    pub group: String,
+    pub count: usize,
+    /// e.g. `Established`, `rolled out`, `Complete`, or `Type=Status` for
+    /// a component's extra `health.conditions`.
+    pub condition: String,
+}
+
+/// Plans `rendered`: sets every object's and hook's wave, sorts objects in
+/// apply order and drops the implied Namespaces another unit provides.
+/// Returns the plan, or `None` when a diagnostic is an error.
+pub fn plan(rendered: &mut Rendered, settings: &RepositorySpec) -> (Option<Plan>, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let names: Vec<&str> = rendered.units.iter().map(|u| u.name.as_str()).collect();
+    let unit_error = |i: usize, code, message: String| {
+        let unit = &rendered.units[i];
+        let mut d = Diagnostic::error(code, message);
+        if let Some(file) = &unit.file {
+            d = d.in_file(file.clone());
+        }
+        if let Some(span) = unit.span {
+            d = d.at(span);
+        }
+        d
+    };
+
+    // Explicit waves.
+    let mut explicit: Vec<Option<u32>> = Vec::with_capacity(names.len());
+    for (i, unit) in rendered.units.iter().enumerate() {
+        explicit.push(match &unit.wave {
+            None => None,
+            Some(WaveRef::Number(n)) => Some(*n),
+            Some(WaveRef::Name(name)) => match settings.waves.iter().position(|w| w == name) {
+                Some(p) => u32::try_from(p).ok(),
+                None => {
+                    let hint = if settings.waves.is_empty() {
+                        "weir.yaml defines no wave names; name them under `spec.waves` or give a number".to_owned()
+                    } else {
+                        format!("weir.yaml's waves are: {}", settings.waves.join(", "))
+                    };
+                    diags.push(
+                        unit_error(i, codes::UNKNOWN_WAVE, format!("`{}` is in wave `{name}`, which weir.yaml does not name", unit.name))
+                            .with_path(".spec.wave")
+                            .with_hint(hint),
+                    );
+                    None
+                }
+            },
+        });
+    }
+
+    let (edges, unknown) = graph::edges(rendered);
+    for (i, k, name) in unknown {
+        diags.push(
+            unit_error(
+                i,
+                codes::UNKNOWN_DEPENDENCY,
+                format!(
+                    "`{}` depends on `{name}`, which is no component or workload of this repo",
+                    names[i]
+                ),
+            )
+            .with_path(format!(".spec.dependsOn[{k}]")),
+        );
+    }
+
+    let cycles = graph::cycles(&names, &edges);
+    for cycle in &cycles {
+        let mut chain: Vec<&str> = cycle.iter().map(|e| names[e.from]).collect();
+        chain.push(names[cycle[0].from]);
+        let mut message = format!("dependency cycle: {}", chain.join(" -> "));
+        for e in cycle {
+            message.push_str(&format!(
+                "\n  {} -> {}: {} ({})",
+                names[e.from],
+                names[e.to],
+                e.reason.describe(),
+                e.file
+            ));
+        }
+        diags.push(unit_error(cycle[0].from, codes::CYCLE, message).with_hint(
+            "break the cycle: remove one of these dependencies, or move objects between components",
+        ));
+    }
+    if !cycles.is_empty() {
+        return (None, diags);
+    }
+
+    // Waves.
+    let order = graph::topological(&names, &edges);
+    let mut wave = vec![0u32; names.len()];
+    for &u in &order {
+        let mut required = 0u32;
+        let mut binding: Option<&graph::Edge> = None;
+        for e in edges.iter().filter(|e| e.from == u) {
+            let after = wave[e.to].saturating_add(1);
+            if after > required || binding.is_none() && after == required {
+                required = after;
+                binding = Some(e);
+            }
+        }
+        wave[u] = match (explicit[u], binding) {
+            (Some(w), Some(e)) if w < required => {
+                let message = match &e.reason {
+                    graph::Reason::Crd { kind, group } => format!(
+                        "`{}` is in explicit wave {w}, but its custom resource {kind}.{group} ({}) needs the CRD that component `{}` installs in wave {}",
+                        names[u], e.file, names[e.to], wave[e.to]
+                    ),
+                    reason => format!(
+                        "`{}` is in explicit wave {w}, but it must come after `{}` ({}, {}), which is applied in wave {}",
+                        names[u],
+                        names[e.to],
+                        reason.describe(),
+                        e.file,
+                        wave[e.to]
+                    ),
+                };
+                diags.push(
+                    unit_error(u, codes::WAVE_CONFLICT, message)
+                        .with_path(".spec.wave")
+                        .with_hint(format!("put `{}` in wave {required} or later, or remove its `wave` and let weir place it", names[u])),
+                );
+                w
+            }
+            (Some(w), _) => w,
+            (None, _) => required,
+        };
+    }
+
+    // One implied Namespace per namespace: the earliest unit's.
+    let index: BTreeMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let mut keep: BTreeMap<String, (u32, String)> = BTreeMap::new();
+    for o in rendered.objects.iter().filter(|o| o.implied) {
+        let Some(&u) = index.get(o.component.as_str()) else {
+            continue;
+        };
+        let candidate = (wave[u], o.component.clone());
+        keep.entry(o.id.name.clone())
+            .and_modify(|best| {
+                if candidate < *best {
+                    *best = candidate.clone();
+                }
+            })
+            .or_insert(candidate);
+    }
+    rendered.objects.retain(|o| {
+        !o.implied
+            || keep
+                .get(&o.id.name)
+                .is_some_and(|(_, unit)| *unit == o.component)
+    });
+
+    for o in rendered.objects.iter_mut() {
+        o.wave = index.get(o.component.as_str()).map(|&u| wave[u]);
+    }
+    for h in rendered.hooks.iter_mut() {
+        h.object.wave = index.get(h.component.as_str()).map(|&u| wave[u]);
+    }
+    rendered.objects.sort_by(|a, b| {
+        let (ra, rb) = (
+            order::rank(&a.id.group, &a.id.kind),
+            order::rank(&b.id.group, &b.id.kind),
+        );
+        (
+            a.wave,
+            ra,
+            &a.id.kind,
+            &a.id.group,
+            &a.id.namespace,
+            &a.id.name,
+            &a.component,
+        )
+            .cmp(&(
+                b.wave,
+                rb,
+                &b.id.kind,
+                &b.id.group,
+                &b.id.namespace,
+                &b.id.name,
+                &b.component,
+            ))
+    });
+
+    // The same object from two places.
+    let mut seen: BTreeMap<crate::render::ObjectKey, usize> = BTreeMap::new();
+    for (i, o) in rendered.objects.iter().enumerate() {
+        let Some(&first) = seen.get(&o.id.key()) else {
+            seen.insert(o.id.key(), i);
+            continue;
+        };
+        let a = &rendered.objects[first];
+        let mut d = Diagnostic::error(
+            codes::DUPLICATE_OBJECT,
+            format!(
+                "{} is rendered twice: by `{}` from {} and by `{}` from {}",
+                o.id, a.component, a.source_file, o.component, o.source_file
+            ),
+        )
+        .in_file(o.source_file.clone())
+        .with_hint("an object must come from exactly one place; remove one of them");
+        if let Some(span) = o.source_span {
+            d = d.at(span);
+        }
+        diags.push(d);
+    }
+    if diags.iter().any(Diagnostic::is_error) {
+        return (None, diags);
+    }
+
+    (
+        Some(build(rendered, settings, &names, &wave, &edges)),
+        diags,
+    )
+}
+
+fn build(
+    rendered: &Rendered,
+    settings: &RepositorySpec,
+    names: &[&str],
+    wave: &[u32],
+    edges: &[graph::Edge],
+) -> Plan {
+    let mut by_wave: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    for (u, &w) in wave.iter().enumerate() {
+        by_wave.entry(w).or_default().push(u);
+    }
+    let waves = by_wave
+        .into_iter()
+        .map(|(index, mut units)| {
+            units.sort_by_key(|&u| names[u]);
+            Wave {
+                index,
+                name: usize::try_from(index)
+                    .ok()
+                    .and_then(|i| settings.waves.get(i))
+                    .cloned(),
+                units: units
+                    .into_iter()
+                    .map(|u| plan_unit(rendered, u, names, edges))
+                    .collect(),
+            }
+        })
+        .collect();
+    Plan { waves }
+}
+
+fn plan_unit(rendered: &Rendered, u: usize, names: &[&str], edges: &[graph::Edge]) -> PlanUnit {
+    let unit = &rendered.units[u];
+    let objects: Vec<_> = rendered
+        .objects
+        .iter()
+        .filter(|o| o.component == unit.name)
+        .collect();
+
+    let mut counts: Vec<KindCount> = Vec::new();
+    let mut health: Vec<HealthGate> = Vec::new();
+    let bump = |gates: &mut Vec<HealthGate>, kind: &str, group: &str, condition: String| match gates
+        .iter_mut()
+        .find(|g| g.kind == kind && g.group == group && g.condition == condition)
+    {
+        Some(g) => g.count += 1,
+        None => gates.push(HealthGate {
+            kind: kind.to_owned(),
+            group: group.to_owned(),
+            count: 1,
+            condition,
+        }),
+    };
+    for o in &objects {
+        match counts.last_mut() {
+            Some(c) if c.kind == o.id.kind && c.group == o.id.group => c.count += 1,
+            _ => counts.push(KindCount {
+                kind: o.id.kind.clone(),
+                group: o.id.group.clone(),
+                count: 1,
+            }),
+        }
+        if unit.health.ignore.iter().any(|s| patch::matches(s, o)) {
+            continue;
+        }
+        let extras: Vec<_> = unit
+            .health
+            .conditions
+            .iter()
+            .filter(|c| c.kind == o.id.kind)
+            .collect();
+        // A custom resource's explicit conditions replace the generic
+        // "Ready when reported"; a built-in kind keeps its own rule too.
+        let replaced = !extras.is_empty() && order::is_custom(&o.id.group);
+        if let Some(condition) = order::health_condition(&o.id.group, &o.id.kind)
+            && !replaced
+        {
+            bump(&mut health, &o.id.kind, &o.id.group, condition.to_owned());
+        }
+        for extra in extras {
+            let status = extra.status.as_deref().unwrap_or("True");
+            bump(
+                &mut health,
+                &o.id.kind,
+                &o.id.group,
+                format!("{}={status}", extra.condition_type),
+            );
+        }
+    }
+
+    let hooks = rendered
+        .hooks
+        .iter()
+        .filter(|h| h.component == unit.name)
+        .map(|h| PlanHook {
+            name: h.name.clone(),
+            phase: h.phase,
+            delete_policy: h.delete_policy,
+            object: h.object.id.clone(),
+        })
+        .collect();
+
+    let after = edges
+        .iter()
+        .filter(|e| e.from == u)
+        .map(|e| Dependency {
+            unit: names[e.to].to_owned(),
+            reason: e.reason.clone(),
+            file: e.file.clone(),
+        })
+        .collect();
+
+    PlanUnit {
+        name: unit.name.clone(),
+        kind: unit.kind,
+        file: unit.file.clone(),
+        namespace: unit.namespace.clone(),
+        after,
+        objects: objects.iter().map(|o| o.id.clone()).collect(),
+        counts,
+        hooks,
+        health,
+    }
+}

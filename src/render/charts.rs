@@ -1,0 +1,356 @@
+//! Chart components: their values (files, `valuesFrom` resolved in
+//! dependency order, inline; see [`super::values`]) and their rendering
+//! by `helm template`, several charts at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::{Map, Value};
+
+use super::helm::{ChartOutput, ChartRenderer, ChartRequest, split_output};
+use super::object::RenderedObject;
+use super::sources::{Context, Source};
+use super::{Result, codes, values, yaml};
+use crate::diagnostic::Diagnostic;
+
+/// Upper bound on charts rendered at once by default.
+const MAX_PARALLEL: usize = 4;
+
+/// Computes every chart component's values, renders the charts, and adds
+/// their objects (and Helm hook Jobs) to the context.
+pub(super) fn render_charts(
+    ctx: &mut Context<'_>,
+    charts: &dyn ChartRenderer,
+    kube_version: &str,
+    parallelism: Option<usize>,
+) -> Result<()> {
+    let user_values = resolve_values(ctx);
+    let repo = ctx.repo;
+    let files = ctx.files;
+
+    let mut jobs = Vec::new();
+    for (c, source) in repo.components.iter().zip(&ctx.sources) {
+        let name = c.value.metadata.name.as_str();
+        let (Source::Chart(chart), Some(values)) = (source, user_values.get(name)) else {
+            continue;
+        };
+        let prefix_len = if chart.dir.is_empty() {
+            0
+        } else {
+            chart.dir.len() + 1
+        };
+        let chart_files = files
+            .under(&chart.dir)
+            .into_iter()
+            .map(|(path, bytes)| (&path[prefix_len.min(path.len())..], bytes))
+            .collect();
+        let namespace = ctx
+            .units
+            .iter()
+            .find(|u| u.name == name)
+            .map_or(ctx.default_namespace.as_str(), |u| u.namespace.as_str());
+        jobs.push(ChartRequest {
+            component: name,
+            chart_dir: &chart.dir,
+            files: chart_files,
+            release_name: &chart.release,
+            namespace,
+            values,
+            kube_version,
+        });
+    }
+    if jobs.is_empty() {
+        return Ok(());
+    }
+
+    let workers = parallelism
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(1, usize::from)
+                .min(MAX_PARALLEL)
+        })
+        .clamp(1, jobs.len());
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<ChartOutput>>>> =
+        Mutex::new((0..jobs.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else { break };
+                    let outcome = charts.template(job);
+                    if let Ok(mut slots) = results.lock()
+                        && let Some(slot) = slots.get_mut(i)
+                    {
+                        *slot = Some(outcome);
+                    }
+                }
+            });
+        }
+    });
+    let results = results
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+
+    let mut rendered = Vec::new();
+    for (job, outcome) in jobs.iter().zip(results) {
+        match outcome {
+            // A worker that died left no result: treat it like helm failing.
+            None => rendered.push((
+                job.component.to_owned(),
+                job.chart_dir.to_owned(),
+                Err("helm did not report a result".to_owned()),
+            )),
+            Some(Err(e)) => return Err(e),
+            Some(Ok(ChartOutput::Rendered(text))) => {
+                rendered.push((job.component.to_owned(), job.chart_dir.to_owned(), Ok(text)))
+            }
+            Some(Ok(ChartOutput::Failed(message))) => rendered.push((
+                job.component.to_owned(),
+                job.chart_dir.to_owned(),
+                Err(message),
+            )),
+        }
+    }
+    drop(jobs);
+
+    for (component, chart_dir, outcome) in rendered {
+        let Some(c) = repo.component(&component) else {
+            continue;
+        };
+        match outcome {
+            Err(message) => {
+                let d = ctx
+                    .component_error(
+                        c,
+                        codes::HELM_FAILED,
+                        format!(
+                            "helm could not render the chart of component `{component}`:\n{message}"
+                        ),
+                    )
+                    .with_path(".spec.source.helm");
+                ctx.diags.push(d);
+            }
+            Ok(text) => {
+                for (source, chunk) in split_output(&text, &chart_dir) {
+                    match yaml::parse(chunk.as_bytes()) {
+                        Err(e) => ctx.diags.push(
+                            Diagnostic::error(
+                                codes::BAD_YAML,
+                                format!(
+                                    "helm rendered invalid YAML for component `{component}`: {e}"
+                                ),
+                            )
+                            .in_file(source.clone()),
+                        ),
+                        Ok(docs) => {
+                            for (value, _) in docs {
+                                for (id, value) in ctx.objects_of(&source, None, value) {
+                                    let object = RenderedObject {
+                                        component: component.clone(),
+                                        source_file: source.clone(),
+                                        source_span: None,
+                                        id,
+                                        value,
+                                        wave: None,
+                                        implied: false,
+                                    };
+                                    if let Some(object) = ctx.helm_hook(object) {
+                                        ctx.objects.push(object);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Resolves the values of every chart component in `valuesFrom` order.
+/// Fills `ctx.values` with effective values and returns the values given
+/// to helm (without the chart's defaults, which helm adds itself).
+/// Components in a `valuesFrom` cycle are left out (`plan` reports the
+/// cycle), as are those whose values could not be built.
+fn resolve_values(ctx: &mut Context<'_>) -> BTreeMap<String, Value> {
+    let repo = ctx.repo;
+    let components = &repo.components;
+    let index: BTreeMap<&str, usize> = components
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.value.metadata.name.as_str(), i))
+        .collect();
+
+    // Kahn's algorithm over valuesFrom edges, ties broken by name.
+    let mut pending: Vec<BTreeSet<usize>> = components
+        .iter()
+        .map(|c| {
+            c.value
+                .spec
+                .values_from
+                .iter()
+                .filter_map(|v| index.get(v.component.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    let mut ready: BTreeSet<(&str, usize)> = components
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| pending[*i].is_empty())
+        .map(|(i, c)| (c.value.metadata.name.as_str(), i))
+        .collect();
+    let mut order = Vec::new();
+    while let Some(first) = ready.pop_first() {
+        let (_, done) = first;
+        order.push(done);
+        for (i, deps) in pending.iter_mut().enumerate() {
+            if deps.remove(&done) && deps.is_empty() {
+                ready.insert((components[i].value.metadata.name.as_str(), i));
+            }
+        }
+    }
+
+    let mut user_values = BTreeMap::new();
+    for i in order {
+        let c = &components[i];
+        let name = c.value.metadata.name.as_str();
+        let spec = &c.value.spec;
+        let Source::Chart(chart) = ctx.sources[i].clone() else {
+            if !spec.values_from.is_empty() && matches!(ctx.sources[i], Source::Dir(_)) {
+                let d = ctx
+                    .component_error(
+                        c,
+                        codes::VALUES_FROM_NOT_CHART,
+                        format!("component `{name}` reads values with `valuesFrom`, but only Helm chart components have values"),
+                    )
+                    .with_path(".spec.valuesFrom");
+                ctx.diags.push(d);
+            }
+            continue;
+        };
+        let mut ok = true;
+
+        let mut defaults = Value::Object(Map::new());
+        let values_yaml = if chart.dir.is_empty() {
+            "values.yaml".to_owned()
+        } else {
+            format!("{}/values.yaml", chart.dir)
+        };
+        if let Some(bytes) = ctx.files.get(&values_yaml) {
+            ok &= merge_file(ctx, &values_yaml, bytes, &mut defaults);
+        }
+
+        let mut user = Value::Object(Map::new());
+        for path in chart.values_files.iter().flatten() {
+            match ctx.files.get(path) {
+                Some(bytes) => ok &= merge_file(ctx, path, bytes, &mut user),
+                None => ok = false, // reported while resolving sources
+            }
+        }
+        for (k, from) in spec.values_from.iter().enumerate() {
+            let field = format!(".spec.valuesFrom[{k}]");
+            let Some(&source_index) = index.get(from.component.as_str()) else {
+                let d = ctx
+                    .component_error(
+                        c,
+                        codes::VALUES_FROM_UNKNOWN,
+                        format!("component `{name}` reads values from `{}`, which is not a component of this repo", from.component),
+                    )
+                    .with_path(format!("{field}.component"));
+                ctx.diags.push(d);
+                ok = false;
+                continue;
+            };
+            if !matches!(ctx.sources[source_index], Source::Chart(_)) {
+                if matches!(ctx.sources[source_index], Source::Dir(_)) {
+                    let d = ctx
+                        .component_error(
+                            c,
+                            codes::VALUES_FROM_NOT_CHART,
+                            format!("component `{name}` reads values from `{}`, which is not a Helm chart component and has no values", from.component),
+                        )
+                        .with_path(format!("{field}.component"));
+                    ctx.diags.push(d);
+                }
+                ok = false;
+                continue;
+            }
+            let Some(source_values) = ctx.values.get(&from.component) else {
+                // Its values failed to build; that is reported already.
+                ok = false;
+                continue;
+            };
+            let path = from.path.as_deref().unwrap_or("");
+            match values::get(source_values, path) {
+                Some(v) => {
+                    let v = v.clone();
+                    values::set(&mut user, &from.to, v);
+                }
+                None => {
+                    let d = ctx
+                        .component_error(
+                            c,
+                            codes::VALUES_FROM_MISSING_PATH,
+                            format!(
+                                "component `{name}` reads `{path}` from the values of `{}`, which have no such path",
+                                from.component
+                            ),
+                        )
+                        .with_path(format!("{field}.path"))
+                        .with_hint(format!(
+                            "the values of `{}` are its chart's values.yaml, then its valuesFiles, valuesFrom and inline values; check the dotted path against them",
+                            from.component
+                        ));
+                    ctx.diags.push(d);
+                    ok = false;
+                }
+            }
+        }
+        if let Some(inline) = &spec.source.helm.as_ref().and_then(|h| h.values.clone()) {
+            values::merge(&mut user, inline.clone());
+        }
+        if ok {
+            values::coalesce(&mut defaults, &user);
+            ctx.values.insert(name.to_owned(), defaults);
+            user_values.insert(name.to_owned(), user);
+        }
+    }
+    user_values
+}
+
+/// Merges every document of a values file into `into`; reports bad YAML.
+fn merge_file(ctx: &mut Context<'_>, path: &str, bytes: &[u8], into: &mut Value) -> bool {
+    match yaml::parse(bytes) {
+        Ok(docs) => {
+            for (doc, _) in docs {
+                if doc.is_object() {
+                    values::merge(into, doc);
+                } else {
+                    ctx.diags.push(
+                        Diagnostic::error(
+                            codes::BAD_YAML,
+                            "a values file must be a mapping of values",
+                        )
+                        .in_file(path),
+                    );
+                    return false;
+                }
+            }
+            true
+        }
+        Err(e) => {
+            ctx.diags.push(
+                Diagnostic::error(
+                    codes::BAD_YAML,
+                    format!("values file is not valid YAML: {e}"),
+                )
+                .in_file(path),
+            );
+            false
+        }
+    }
+}

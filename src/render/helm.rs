@@ -1,0 +1,232 @@
+//! The edge where rendering runs the real `helm template`: the
+//! [`ChartRenderer`] trait (so the pure parts can be tested with a fake),
+//! [`HelmBinary`] which writes a chart from the repo's file tree to a
+//! temporary directory and runs helm on it, and the parsing of helm's
+//! output into documents with the chart file each came from.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use super::{Error, Result};
+
+/// Environment variable naming the helm binary to use (before `PATH`).
+pub const HELM_ENV: &str = "WEIR_HELM";
+
+/// Everything `helm template` needs for one chart component.
+#[derive(Debug, Clone)]
+pub struct ChartRequest<'a> {
+    pub component: &'a str,
+    /// Repo-relative chart directory.
+    pub chart_dir: &'a str,
+    /// The chart's files, paths relative to `chart_dir`.
+    pub files: Vec<(&'a str, &'a [u8])>,
+    pub release_name: &'a str,
+    pub namespace: &'a str,
+    /// Values given to helm (files, `valuesFrom` and inline, merged).
+    pub values: &'a Value,
+    /// `--kube-version`.
+    pub kube_version: &'a str,
+}
+
+/// What came out of one `helm template` run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChartOutput {
+    /// The rendered manifests (helm's stdout).
+    Rendered(String),
+    /// Helm refused the chart; its error message.
+    Failed(String),
+}
+
+/// Renders a chart. Implemented by [`HelmBinary`]; tests may fake it.
+pub trait ChartRenderer: Sync {
+    /// `Err` only for failures of the machine (no helm, no temp dir);
+    /// problems of the chart itself are [`ChartOutput::Failed`].
+    fn template(&self, request: &ChartRequest<'_>) -> Result<ChartOutput>;
+}
+
+/// The `helm` binary: `$WEIR_HELM`, else `helm` on `PATH`, looked up on
+/// first use (a repo without charts never needs it).
+#[derive(Debug, Default)]
+pub struct HelmBinary {
+    path: OnceLock<Option<PathBuf>>,
+}
+
+impl HelmBinary {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A helm binary at a known path.
+    pub fn at(path: impl Into<PathBuf>) -> Self {
+        let found = OnceLock::new();
+        let _ = found.set(Some(path.into()));
+        Self { path: found }
+    }
+
+    /// Where helm is, or the error that tells how to get it.
+    pub fn locate(&self) -> Result<&Path> {
+        self.path
+            .get_or_init(find_helm)
+            .as_deref()
+            .ok_or_else(|| Error::HelmNotFound {
+                from_env: std::env::var_os(HELM_ENV).map(PathBuf::from),
+            })
+    }
+}
+
+fn find_helm() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(HELM_ENV) {
+        let path = PathBuf::from(path);
+        return path.is_file().then_some(path);
+    }
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .map(|dir| dir.join("helm"))
+        .find(|candidate| candidate.is_file())
+}
+
+impl ChartRenderer for HelmBinary {
+    fn template(&self, request: &ChartRequest<'_>) -> Result<ChartOutput> {
+        let helm = self.locate()?;
+        let tmp_err = |source| Error::TempDir {
+            component: request.component.to_owned(),
+            source,
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix("weir-helm-")
+            .tempdir()
+            .map_err(tmp_err)?;
+        let chart = tmp.path().join("chart");
+        for (relative, bytes) in &request.files {
+            // Paths come from the repo tree below the chart directory;
+            // refuse anything that could step outside the temp dir anyway.
+            if relative
+                .split('/')
+                .any(|p| p.is_empty() || p == "." || p == "..")
+            {
+                continue;
+            }
+            let target = chart.join(relative);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(tmp_err)?;
+            }
+            std::fs::write(&target, bytes).map_err(tmp_err)?;
+        }
+        let values = tmp.path().join("values.json");
+        let mut file = std::fs::File::create(&values).map_err(tmp_err)?;
+        serde_json::to_writer(&mut file, request.values)
+            .map_err(|e| tmp_err(std::io::Error::other(e)))?;
+        file.flush().map_err(tmp_err)?;
+        drop(file);
+
+        let output = Command::new(helm)
+            .arg("template")
+            .arg(request.release_name)
+            .arg(&chart)
+            .arg("--namespace")
+            .arg(request.namespace)
+            .arg("--values")
+            .arg(&values)
+            .arg("--include-crds")
+            .arg("--skip-tests")
+            .arg("--kube-version")
+            .arg(request.kube_version)
+            // Keep helm away from the user's repositories and caches: a
+            // local chart needs none of them.
+            .env("HELM_CACHE_HOME", tmp.path().join("cache"))
+            .env("HELM_CONFIG_HOME", tmp.path().join("config"))
+            .env("HELM_DATA_HOME", tmp.path().join("data"))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|source| Error::HelmRun {
+                path: helm.to_owned(),
+                source,
+            })?;
+        if output.status.success() {
+            Ok(ChartOutput::Rendered(
+                String::from_utf8_lossy(&output.stdout).into_owned(),
+            ))
+        } else {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let chart_path = chart.to_string_lossy();
+            let message = stderr
+                .replace(chart_path.as_ref(), request.chart_dir)
+                .trim()
+                .to_owned();
+            Ok(ChartOutput::Failed(if message.is_empty() {
+                format!("helm exited with {}", output.status)
+            } else {
+                message
+            }))
+        }
+    }
+}
+
+/// Splits `helm template` output into its documents' texts, each with the
+/// repo-relative chart file it came from (helm's `# Source:` comments,
+/// `<chart name>/templates/x.yaml`, mapped under `chart_dir`).
+pub fn split_output<'a>(output: &'a str, chart_dir: &str) -> Vec<(String, &'a str)> {
+    let mut chunks = Vec::new();
+    let mut source = chart_dir.to_owned();
+    let mut start = 0;
+    let mut offset = 0;
+    let mut push = |text: &'a str, source: &mut String| {
+        let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        if let Some(path) = first.strip_prefix("# Source: ") {
+            let path = path.trim();
+            let rest = path.split_once('/').map_or(path, |(_, rest)| rest);
+            *source = if chart_dir.is_empty() {
+                rest.to_owned()
+            } else {
+                format!("{chart_dir}/{rest}")
+            };
+        }
+        if !text.trim().is_empty() {
+            chunks.push((source.clone(), text));
+        }
+    };
+    for line in output.split_inclusive('\n') {
+        let bare = line.trim_end();
+        if bare == "---" || bare.starts_with("--- ") {
+            push(&output[start..offset], &mut source);
+            start = offset + line.len();
+        }
+        offset += line.len();
+    }
+    push(&output[start..], &mut source);
+    chunks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_is_split_by_source() {
+        let out = "---\n# Source: db/crds/crd.yaml\nkind: A\n---\n# Source: db/templates/svc.yaml\nkind: B\n---\nkind: C\n";
+        let chunks = split_output(out, "components/db/chart");
+        let sources: Vec<_> = chunks.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(
+            sources,
+            [
+                "components/db/chart/crds/crd.yaml",
+                "components/db/chart/templates/svc.yaml",
+                "components/db/chart/templates/svc.yaml"
+            ]
+        );
+        assert!(chunks[2].1.contains("kind: C"));
+    }
+
+    #[test]
+    fn missing_helm_is_a_clear_error() {
+        let helm = HelmBinary {
+            path: OnceLock::from(None),
+        };
+        let err = helm.locate().unwrap_err().to_string();
+        assert!(err.contains("cargo xtask testenv"), "{err}");
+    }
+}

@@ -1,0 +1,258 @@
+//! The values rendering produces: [`RenderedObject`] (one Kubernetes object
+//! with the unit it belongs to and the file it came from), its identity
+//! [`ObjectId`], [`RenderedHook`], the plan [`Unit`]s, and the labels and
+//! annotation weir puts on everything it renders.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::diagnostic::Span;
+use crate::spec::model::{Health, HookDeletePolicy, HookPhase, WaveRef};
+
+/// Label that marks an object as managed by weir (value [`MANAGED_BY`]).
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// Value of [`MANAGED_BY_LABEL`].
+pub const MANAGED_BY: &str = "weir";
+/// Label holding the name of the component (or workload) an object belongs to.
+pub const COMPONENT_LABEL: &str = "weir.dev/component";
+/// Annotation holding the repo-relative file an object was rendered from.
+pub const SOURCE_ANNOTATION: &str = "weir.dev/source";
+
+/// Identity of a Kubernetes object: `apiVersion` split into group and
+/// version, kind, namespace (`None` when cluster-scoped or not yet set) and
+/// name.
+///
+/// Two ids name the same object in a cluster when [`ObjectId::key`] is equal:
+/// the version is only the representation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ObjectId {
+    /// API group, `""` for the core group.
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+/// What identifies an object in a cluster: [`ObjectId`] without the version.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectKey {
+    pub group: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectId {
+    /// Reads the id of a manifest. `Err` names what is missing.
+    pub fn from_value(value: &Value) -> Result<Self, String> {
+        let api_version = value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or("it has no `apiVersion`")?;
+        let kind = value
+            .get("kind")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or("it has no `kind`")?;
+        let metadata = value.get("metadata");
+        let name = metadata
+            .and_then(|m| m.get("name"))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or("it has no `metadata.name` (weir applies objects by name; `generateName` is not supported)")?;
+        let namespace = metadata
+            .and_then(|m| m.get("namespace"))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+        let (group, version) = split_api_version(api_version);
+        Ok(ObjectId {
+            group: group.to_owned(),
+            version: version.to_owned(),
+            kind: kind.to_owned(),
+            namespace,
+            name: name.to_owned(),
+        })
+    }
+
+    /// `apiVersion` as written in a manifest: `version` or `group/version`.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    pub fn key(&self) -> ObjectKey {
+        ObjectKey {
+            group: self.group.clone(),
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+/// `Kind.group namespace/name`, e.g. `Deployment.apps shop/web`,
+/// `Namespace shop`.
+impl fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.kind)?;
+        if !self.group.is_empty() {
+            write!(f, ".{}", self.group)?;
+        }
+        match &self.namespace {
+            Some(ns) => write!(f, " {ns}/{}", self.name),
+            None => write!(f, " {}", self.name),
+        }
+    }
+}
+
+/// Splits `apps/v1` into `("apps", "v1")` and `v1` into `("", "v1")`.
+pub fn split_api_version(api_version: &str) -> (&str, &str) {
+    api_version.rsplit_once('/').unwrap_or(("", api_version))
+}
+
+/// One object weir will apply.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RenderedObject {
+    /// The unit (component or workload) it belongs to; also the value of
+    /// its [`COMPONENT_LABEL`].
+    pub component: String,
+    /// Repo-relative file it was rendered from (a manifest, a chart
+    /// template, a Workload), also its [`SOURCE_ANNOTATION`].
+    pub source_file: String,
+    /// Where in `source_file`, when known.
+    #[serde(skip)]
+    pub source_span: Option<Span>,
+    /// Its id after namespace defaulting and patches; always agrees with
+    /// `value`.
+    pub id: ObjectId,
+    /// The full object as it will be applied.
+    pub value: Value,
+    /// The wave it is applied in; set by `plan`.
+    pub wave: Option<u32>,
+    /// True for a Namespace weir adds for a unit's target namespace
+    /// (`createNamespace`); `plan` keeps one per namespace.
+    #[serde(skip)]
+    pub implied: bool,
+}
+
+impl RenderedObject {
+    /// The object's `metadata.labels` (empty when it has none).
+    pub fn labels(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.value
+            .pointer("/metadata/labels")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| v.as_str().map(|v| (k.as_str(), v)))
+    }
+
+    /// Sets `metadata.namespace` (or removes it) in both `value` and `id`.
+    pub(crate) fn set_namespace(&mut self, namespace: Option<&str>) {
+        self.id.namespace = namespace.map(str::to_owned);
+        if let Some(meta) = metadata_mut(&mut self.value) {
+            match namespace {
+                Some(ns) => {
+                    meta.insert("namespace".into(), Value::String(ns.to_owned()));
+                }
+                None => {
+                    meta.remove("namespace");
+                }
+            }
+        }
+    }
+
+    /// Puts weir's tracking labels and annotation on the object.
+    pub(crate) fn track(&mut self) {
+        let component = self.component.clone();
+        let source = self.source_file.clone();
+        if let Some(meta) = metadata_mut(&mut self.value) {
+            if let Some(labels) = sub_object(meta, "labels") {
+                labels.insert(MANAGED_BY_LABEL.into(), Value::String(MANAGED_BY.into()));
+                labels.insert(COMPONENT_LABEL.into(), Value::String(component));
+            }
+            if let Some(annotations) = sub_object(meta, "annotations") {
+                annotations.insert(SOURCE_ANNOTATION.into(), Value::String(source));
+            }
+        }
+    }
+}
+
+/// `metadata` of an object as a mutable map, created when absent.
+pub(crate) fn metadata_mut(value: &mut Value) -> Option<&mut Map<String, Value>> {
+    sub_object(value.as_object_mut()?, "metadata")
+}
+
+/// The map under `key`, created (or replacing a non-map) when needed.
+/// `None` never happens in practice; it keeps the code free of panics.
+pub(crate) fn sub_object<'a>(
+    map: &'a mut Map<String, Value>,
+    key: &str,
+) -> Option<&'a mut Map<String, Value>> {
+    let entry = map
+        .entry(key.to_owned())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !entry.is_object() {
+        *entry = Value::Object(Map::new());
+    }
+    entry.as_object_mut()
+}
+
+/// A Job run at a point of a component's sync, kept apart from the objects
+/// the component applies.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RenderedHook {
+    pub component: String,
+    /// The hook's name in the Component (or the Job's name for a Helm hook).
+    pub name: String,
+    pub phase: HookPhase,
+    pub delete_policy: HookDeletePolicy,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// The Job, namespaced and tracked like any rendered object.
+    pub object: RenderedObject,
+}
+
+/// Whether a plan unit came from a Component or a Workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnitKind {
+    Component,
+    Workload,
+}
+
+impl fmt::Display for UnitKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UnitKind::Component => "component",
+            UnitKind::Workload => "workload",
+        })
+    }
+}
+
+/// A unit of the plan (a component or a workload) and what `plan` needs
+/// to know about it to order it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unit {
+    pub name: String,
+    pub kind: UnitKind,
+    /// The file that declares it; `None` for the implicit component.
+    pub file: Option<String>,
+    pub span: Option<Span>,
+    /// Target namespace of its namespaced objects.
+    pub namespace: String,
+    /// Explicit wave, when given.
+    pub wave: Option<WaveRef>,
+    pub depends_on: Vec<String>,
+    /// Components whose values it reads (`valuesFrom`), in order.
+    pub values_from: Vec<String>,
+    pub health: Health,
+}

@@ -1,0 +1,132 @@
+//! A component's `patches` applied to its rendered objects: a selector
+//! (group, kind, name, namespace, labels — all given fields must match)
+//! picks the targets, then a JSON merge patch (RFC 7386) or a JSON Patch
+//! (RFC 6902) changes each of them.
+//!
+//! Patches run after namespace defaulting (so a target's `namespace`
+//! matches the namespace the object will have) and before weir adds its
+//! tracking labels (so a patch cannot remove them).
+
+use serde_json::Value;
+
+use super::object::RenderedObject;
+use crate::spec::model::{Patch, Selector};
+
+/// True when `object` matches every field the selector gives.
+pub fn matches(selector: &Selector, object: &RenderedObject) -> bool {
+    let id = &object.id;
+    selector.group.as_ref().is_none_or(|g| *g == id.group)
+        && selector.kind.as_ref().is_none_or(|k| *k == id.kind)
+        && selector.name.as_ref().is_none_or(|n| *n == id.name)
+        && selector
+            .namespace
+            .as_ref()
+            .is_none_or(|ns| Some(ns) == id.namespace.as_ref())
+        && selector.labels.iter().all(|(k, v)| {
+            object
+                .labels()
+                .any(|(lk, lv)| lk == k.as_str() && lv == v.as_str())
+        })
+}
+
+/// Why a patch could not be applied to an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatchFailure {
+    /// `json` is not a list of JSON Patch operations.
+    BadOperations(String),
+    /// An operation failed (a path that does not exist, a failed `test`).
+    Failed(String),
+    /// Both or neither of `merge` and `json` are given.
+    NotExactlyOne,
+}
+
+/// Applies one patch to one object's value.
+pub fn apply(patch: &Patch, value: &mut Value) -> Result<(), PatchFailure> {
+    match (&patch.merge, &patch.json) {
+        (Some(merge), None) => {
+            json_patch::merge(value, merge);
+            Ok(())
+        }
+        (None, Some(ops)) => {
+            let ops: json_patch::Patch = serde_json::from_value(Value::Array(ops.clone()))
+                .map_err(|e| PatchFailure::BadOperations(e.to_string()))?;
+            json_patch::patch(value, &ops).map_err(|e| PatchFailure::Failed(e.to_string()))
+        }
+        _ => Err(PatchFailure::NotExactlyOne),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::render::object::ObjectId;
+
+    fn object(value: Value) -> RenderedObject {
+        RenderedObject {
+            component: "c".into(),
+            source_file: "f.yaml".into(),
+            source_span: None,
+            id: ObjectId::from_value(&value).unwrap(),
+            value,
+            wave: None,
+            implied: false,
+        }
+    }
+
+    #[test]
+    fn selects_by_kind_name_and_labels() {
+        let o = object(
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "n", "labels": {"app": "x"}}}),
+        );
+        let mut sel = Selector {
+            kind: Some("Service".into()),
+            ..Default::default()
+        };
+        assert!(matches(&sel, &o));
+        sel.labels.insert("app".into(), "x".into());
+        assert!(matches(&sel, &o));
+        sel.labels.insert("app".into(), "y".into());
+        assert!(!matches(&sel, &o));
+        let sel = Selector {
+            group: Some("apps".into()),
+            ..Default::default()
+        };
+        assert!(!matches(&sel, &o));
+    }
+
+    #[test]
+    fn merge_and_json_patches() {
+        let mut v = json!({"spec": {"a": 1, "b": 2}});
+        let merge = Patch {
+            target: Selector::default(),
+            merge: Some(json!({"spec": {"a": null, "c": 3}})),
+            json: None,
+        };
+        apply(&merge, &mut v).unwrap();
+        assert_eq!(v, json!({"spec": {"b": 2, "c": 3}}));
+        let json_ops = Patch {
+            target: Selector::default(),
+            merge: None,
+            json: Some(vec![
+                json!({"op": "replace", "path": "/spec/b", "value": 5}),
+            ]),
+        };
+        apply(&json_ops, &mut v).unwrap();
+        assert_eq!(v["spec"]["b"], 5);
+        let failing = Patch {
+            target: Selector::default(),
+            merge: None,
+            json: Some(vec![json!({"op": "remove", "path": "/spec/zzz"})]),
+        };
+        assert!(matches!(
+            apply(&failing, &mut v),
+            Err(PatchFailure::Failed(_))
+        ));
+        assert_eq!(
+            v["spec"]["b"], 5,
+            "a failed patch leaves the object as it was"
+        );
+    }
+}

@@ -1,0 +1,806 @@
+//! The rendering context and the steps that do not involve Helm: units,
+//! component sources, manifests sorted into components, workloads, hooks,
+//! and the finishing passes (namespaces, patches, tracking, implied
+//! Namespaces).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use super::files::{self, Files};
+use super::object::{ObjectId, RenderedHook, RenderedObject, Unit, UnitKind};
+use super::scope::{Scope, Scopes, is_crd};
+use super::{Rendered, SYSTEM_NAMESPACES, codes, patch, workload, yaml};
+use crate::diagnostic::{Diagnostic, Span};
+use crate::spec::model::{Component, HookDeletePolicy, HookPhase, RepositorySpec};
+use crate::spec::repo::{ConfigRepo, IMPLICIT_COMPONENT, Located};
+
+/// Where a component's objects come from, once its paths are resolved.
+#[derive(Debug, Clone)]
+pub(super) enum Source {
+    /// A manifest directory (or file), repo-relative.
+    Dir(String),
+    Chart(ChartSource),
+    /// Could not be resolved; already reported.
+    Invalid,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct ChartSource {
+    pub dir: String,
+    pub release: String,
+    /// Resolved values files; `None` for one that could not be resolved.
+    pub values_files: Vec<Option<String>>,
+}
+
+/// Everything a render accumulates.
+pub(super) struct Context<'a> {
+    pub repo: &'a ConfigRepo,
+    pub files: &'a dyn Files,
+    pub settings: &'a RepositorySpec,
+    pub default_namespace: String,
+    pub units: Vec<Unit>,
+    /// Parallel to `repo.components`.
+    pub sources: Vec<Source>,
+    /// Parallel to `repo.components`: each hook's resolved file.
+    hook_files: Vec<Vec<Option<String>>>,
+    pub objects: Vec<RenderedObject>,
+    pub hooks: Vec<RenderedHook>,
+    pub values: BTreeMap<String, Value>,
+    pub diags: Vec<Diagnostic>,
+    /// Values files and hook files: YAML that is not a manifest.
+    not_manifests: BTreeSet<String>,
+    /// Units whose target Namespace weir renders.
+    create_namespace: BTreeSet<String>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(repo: &'a ConfigRepo, files: &'a dyn Files, settings: &'a RepositorySpec) -> Self {
+        Self {
+            repo,
+            files,
+            settings,
+            default_namespace: settings
+                .defaults
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".to_owned()),
+            units: Vec::new(),
+            sources: Vec::new(),
+            hook_files: Vec::new(),
+            objects: Vec::new(),
+            hooks: Vec::new(),
+            values: BTreeMap::new(),
+            diags: Vec::new(),
+            not_manifests: BTreeSet::new(),
+            create_namespace: BTreeSet::new(),
+        }
+    }
+
+    pub fn into_rendered(self) -> Rendered {
+        Rendered {
+            units: self.units,
+            objects: self.objects,
+            hooks: self.hooks,
+            values: self.values,
+            diagnostics: self.diags,
+        }
+    }
+
+    /// An error about a component, at its document.
+    pub fn component_error(
+        &self,
+        component: &Located<Component>,
+        code: crate::diagnostic::Code,
+        message: String,
+    ) -> Diagnostic {
+        Diagnostic::error(code, message)
+            .in_file(component.file.clone())
+            .at(component.span)
+    }
+
+    // ------------------------------------------------------------- units
+
+    pub fn collect_units(&mut self) {
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        let mut check = |name: &str, file: &str, span: Span, diags: &mut Vec<Diagnostic>| {
+            if let Some(first) = seen.get(name) {
+                diags.push(
+                    Diagnostic::error(
+                        codes::DUPLICATE_UNIT,
+                        format!("`{name}` is already declared in {first}"),
+                    )
+                    .in_file(file)
+                    .at(span)
+                    .with_path(".metadata.name")
+                    .with_hint(
+                        "components and workloads share one set of names; rename one of them",
+                    ),
+                );
+            } else {
+                seen.insert(name.to_owned(), file.to_owned());
+            }
+        };
+        for c in &self.repo.components {
+            let spec = &c.value.spec;
+            check(&c.value.metadata.name, &c.file, c.span, &mut self.diags);
+            let namespace = spec
+                .namespace
+                .clone()
+                .unwrap_or_else(|| self.default_namespace.clone());
+            if spec.create_namespace.unwrap_or(true) {
+                self.create_namespace.insert(c.value.metadata.name.clone());
+            }
+            self.units.push(Unit {
+                name: c.value.metadata.name.clone(),
+                kind: UnitKind::Component,
+                file: Some(c.file.clone()),
+                span: Some(c.span),
+                namespace,
+                wave: spec.wave.clone(),
+                depends_on: spec.depends_on.clone(),
+                values_from: spec
+                    .values_from
+                    .iter()
+                    .map(|v| v.component.clone())
+                    .collect(),
+                health: spec.health.clone(),
+            });
+        }
+        for w in &self.repo.workloads {
+            check(&w.value.metadata.name, &w.file, w.span, &mut self.diags);
+            self.create_namespace.insert(w.value.metadata.name.clone());
+            self.units.push(Unit {
+                name: w.value.metadata.name.clone(),
+                kind: UnitKind::Workload,
+                file: Some(w.file.clone()),
+                span: Some(w.span),
+                namespace: self.workload_namespace(&w.value.metadata.namespace),
+                wave: w.value.spec.wave.clone(),
+                depends_on: w.value.spec.depends_on.clone(),
+                values_from: Vec::new(),
+                health: Default::default(),
+            });
+        }
+        if self.repo.components.is_empty() && !self.repo.manifests.is_empty() {
+            check(
+                IMPLICIT_COMPONENT,
+                "(implicit component)",
+                Span::default(),
+                &mut self.diags,
+            );
+            self.create_namespace.insert(IMPLICIT_COMPONENT.to_owned());
+            self.units.push(Unit {
+                name: IMPLICIT_COMPONENT.to_owned(),
+                kind: UnitKind::Component,
+                file: None,
+                span: None,
+                namespace: self.default_namespace.clone(),
+                wave: None,
+                depends_on: Vec::new(),
+                values_from: Vec::new(),
+                health: Default::default(),
+            });
+        }
+    }
+
+    fn workload_namespace(&self, namespace: &Option<String>) -> String {
+        namespace
+            .clone()
+            .unwrap_or_else(|| self.default_namespace.clone())
+    }
+
+    // ----------------------------------------------------------- sources
+
+    /// Resolves a path written in a component against its directory;
+    /// reports paths that leave the repo.
+    fn resolve(
+        &mut self,
+        component: &Located<Component>,
+        relative: &str,
+        field: &str,
+    ) -> Option<String> {
+        let resolved = files::resolve(component.dir(), relative);
+        if resolved.is_none() {
+            let d = self
+                .component_error(
+                    component,
+                    codes::PATH_OUTSIDE_REPO,
+                    format!("`{relative}` leaves the config repository"),
+                )
+                .with_path(field)
+                .with_hint(
+                    "paths are relative to the component's file and must stay inside the repo",
+                );
+            self.diags.push(d);
+        }
+        resolved
+    }
+
+    fn not_found(&mut self, component: &Located<Component>, field: &str, message: String) {
+        let d = self
+            .component_error(component, codes::PATH_NOT_FOUND, message)
+            .with_path(field);
+        self.diags.push(d);
+    }
+
+    pub fn resolve_sources(&mut self) {
+        let repo = self.repo;
+        for c in &repo.components {
+            let name = &c.value.metadata.name;
+            let spec = &c.value.spec;
+            let source = match (&spec.source.path, &spec.source.helm) {
+                (Some(path), None) => {
+                    match self.resolve(c, path, ".spec.source.path") {
+                        Some(dir) if self.files.under(&dir).is_empty() => {
+                            self.not_found(
+                            c,
+                            ".spec.source.path",
+                            format!("source path `{path}` of component `{name}` ({}) holds no files", show(&dir)),
+                        );
+                            Source::Invalid
+                        }
+                        Some(dir) => Source::Dir(dir),
+                        None => Source::Invalid,
+                    }
+                }
+                (None, Some(helm)) => match self.resolve(c, &helm.chart, ".spec.source.helm.chart")
+                {
+                    Some(dir) => {
+                        let chart_yaml = join(&dir, "Chart.yaml");
+                        if self.files.get(&chart_yaml).is_none() {
+                            self.not_found(
+                                c,
+                                ".spec.source.helm.chart",
+                                format!(
+                                    "chart `{}` of component `{name}` is not a Helm chart: {} does not exist",
+                                    helm.chart, chart_yaml
+                                ),
+                            );
+                        }
+                        let mut values_files = Vec::new();
+                        for (i, file) in helm.values_files.iter().enumerate() {
+                            let field = format!(".spec.source.helm.valuesFiles[{i}]");
+                            let resolved = self.resolve(c, file, &field);
+                            if let Some(path) = &resolved {
+                                self.not_manifests.insert(path.clone());
+                                if self.files.get(path).is_none() {
+                                    self.not_found(
+                                        c,
+                                        &field,
+                                        format!("values file `{file}` ({path}) does not exist"),
+                                    );
+                                }
+                            }
+                            values_files.push(resolved);
+                        }
+                        Source::Chart(ChartSource {
+                            dir,
+                            release: helm.release_name.clone().unwrap_or_else(|| name.clone()),
+                            values_files,
+                        })
+                    }
+                    None => Source::Invalid,
+                },
+                _ => {
+                    let d = self
+                        .component_error(
+                            c,
+                            codes::BAD_SOURCE,
+                            format!(
+                                "component `{name}` must have exactly one source: `path` or `helm`"
+                            ),
+                        )
+                        .with_path(".spec.source");
+                    self.diags.push(d);
+                    Source::Invalid
+                }
+            };
+            self.sources.push(source);
+            let mut hooks = Vec::new();
+            for (i, hook) in spec.hooks.iter().enumerate() {
+                let resolved = self.resolve(c, &hook.path, &format!(".spec.hooks[{i}].path"));
+                if let Some(path) = &resolved {
+                    self.not_manifests.insert(path.clone());
+                }
+                hooks.push(resolved);
+            }
+            self.hook_files.push(hooks);
+        }
+    }
+
+    // --------------------------------------------------------- manifests
+
+    pub fn assign_manifests(&mut self) {
+        let repo = self.repo;
+        let mut dirs: Vec<(&str, &str)> = Vec::new();
+        let mut chart_dirs: Vec<&str> = Vec::new();
+        for (c, source) in repo.components.iter().zip(&self.sources) {
+            match source {
+                Source::Dir(dir) => dirs.push((dir.as_str(), c.value.metadata.name.as_str())),
+                Source::Chart(chart) => chart_dirs.push(chart.dir.as_str()),
+                Source::Invalid => {}
+            }
+        }
+        let implicit = repo.components.is_empty();
+        let mut orphans: BTreeSet<&str> = BTreeSet::new();
+        let dirs_owned: Vec<(String, String)> = dirs
+            .iter()
+            .map(|(d, n)| ((*d).to_owned(), (*n).to_owned()))
+            .collect();
+        let chart_dirs_owned: Vec<String> = chart_dirs.iter().map(|d| (*d).to_owned()).collect();
+        for doc in &repo.manifests {
+            if self.not_manifests.contains(&doc.file)
+                || chart_dirs_owned
+                    .iter()
+                    .any(|d| files::is_within(&doc.file, d))
+            {
+                continue;
+            }
+            let owner = dirs_owned
+                .iter()
+                .filter(|(dir, _)| files::is_within(&doc.file, dir))
+                .max_by_key(|(dir, _)| dir.len())
+                .map(|(_, name)| name.clone());
+            match owner {
+                Some(name) => {
+                    self.push_document(&name, &doc.file, Some(doc.span), doc.value.clone())
+                }
+                None if implicit => {
+                    self.push_document(
+                        IMPLICIT_COMPONENT,
+                        &doc.file,
+                        Some(doc.span),
+                        doc.value.clone(),
+                    );
+                }
+                None => {
+                    if orphans.insert(doc.file.as_str()) {
+                        self.diags.push(
+                            Diagnostic::warning(
+                                codes::ORPHAN_MANIFEST,
+                                "this manifest is not part of any component and is not rendered",
+                            )
+                            .in_file(doc.file.clone())
+                            .at(doc.span)
+                            .with_hint("move it under a component's `source.path` directory, or exclude it in weir.yaml"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds the objects of one document (a `List` is flattened) to `component`.
+    pub fn push_document(&mut self, component: &str, file: &str, span: Option<Span>, value: Value) {
+        for object in self.objects_of(file, span, value) {
+            self.objects.push(RenderedObject {
+                component: component.to_owned(),
+                source_file: file.to_owned(),
+                source_span: span,
+                id: object.0,
+                value: object.1,
+                wave: None,
+                implied: false,
+            });
+        }
+    }
+
+    /// The objects of a document with their ids; reports non-objects.
+    pub fn objects_of(
+        &mut self,
+        file: &str,
+        span: Option<Span>,
+        value: Value,
+    ) -> Vec<(ObjectId, Value)> {
+        let is_list = value
+            .get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k.ends_with("List"))
+            && value.get("items").is_some_and(Value::is_array);
+        let items = match value {
+            Value::Object(mut map) if is_list => match map.remove("items") {
+                Some(Value::Array(items)) => items,
+                _ => Vec::new(),
+            },
+            other => vec![other],
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let problem = if item.is_object() {
+                match ObjectId::from_value(&item) {
+                    Ok(id) => {
+                        out.push((id, item));
+                        continue;
+                    }
+                    Err(why) => why.to_owned(),
+                }
+            } else {
+                "it is not a mapping".to_owned()
+            };
+            let mut d = Diagnostic::error(
+                codes::NOT_AN_OBJECT,
+                format!("this document is not a Kubernetes object: {problem}"),
+            )
+            .in_file(file)
+            .with_hint("every YAML document of a component must be a Kubernetes manifest; exclude other YAML files in weir.yaml");
+            if let Some(span) = span {
+                d = d.at(span);
+            }
+            self.diags.push(d);
+        }
+        out
+    }
+
+    // --------------------------------------------------------- workloads
+
+    pub fn render_workloads(&mut self) {
+        let pools = &self.settings.node_pools;
+        for w in &self.repo.workloads {
+            let namespace = self.workload_namespace(&w.value.metadata.namespace);
+            for value in workload::render(w, &namespace, pools, &mut self.diags) {
+                if let Ok(id) = ObjectId::from_value(&value) {
+                    self.objects.push(RenderedObject {
+                        component: w.value.metadata.name.clone(),
+                        source_file: w.file.clone(),
+                        source_span: Some(w.span),
+                        id,
+                        value,
+                        wave: None,
+                        implied: false,
+                    });
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------- hooks
+
+    pub fn render_hooks(&mut self) {
+        let repo = self.repo;
+        for (c, hook_files) in repo.components.iter().zip(self.hook_files.clone()) {
+            let name = &c.value.metadata.name;
+            for ((i, hook), path) in c.value.spec.hooks.iter().enumerate().zip(hook_files) {
+                let Some(path) = path else { continue };
+                let field = format!(".spec.hooks[{i}].path");
+                let mut docs: Vec<(Value, Option<Span>)> = repo
+                    .manifests
+                    .iter()
+                    .filter(|d| d.file == path)
+                    .map(|d| (d.value.clone(), Some(d.span)))
+                    .collect();
+                if docs.is_empty() {
+                    match self.files.get(&path).map(yaml::parse) {
+                        None => {
+                            self.not_found(
+                                c,
+                                &field,
+                                format!("hook file `{}` ({path}) does not exist", hook.path),
+                            );
+                            continue;
+                        }
+                        Some(Err(e)) => {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    codes::BAD_YAML,
+                                    format!("hook file is not valid YAML: {e}"),
+                                )
+                                .in_file(path.clone()),
+                            );
+                            continue;
+                        }
+                        Some(Ok(parsed)) => {
+                            docs = parsed.into_iter().map(|(v, s)| (v, Some(s))).collect()
+                        }
+                    }
+                }
+                let objects: Vec<_> = docs
+                    .into_iter()
+                    .flat_map(|(value, span)| {
+                        self.objects_of(&path, span, value)
+                            .into_iter()
+                            .map(move |o| (o, span))
+                    })
+                    .collect();
+                match <[_; 1]>::try_from(objects) {
+                    Ok([((id, value), span)]) if id.group == "batch" && id.kind == "Job" => {
+                        self.hooks.push(RenderedHook {
+                            component: name.clone(),
+                            name: hook.name.clone(),
+                            phase: hook.phase,
+                            delete_policy: hook.delete_policy,
+                            timeout: hook.timeout.clone(),
+                            object: RenderedObject {
+                                component: name.clone(),
+                                source_file: path.clone(),
+                                source_span: span,
+                                id,
+                                value,
+                                wave: None,
+                                implied: false,
+                            },
+                        });
+                    }
+                    _ => {
+                        let d = self
+                            .component_error(
+                                c,
+                                codes::BAD_HOOK,
+                                format!("hook `{}` of component `{name}`: {path} must hold exactly one Job (batch/v1)", hook.name),
+                            )
+                            .with_path(field);
+                        self.diags.push(d);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A Helm hook of a chart's output: a Job annotated `helm.sh/hook` with
+    /// an install or upgrade phase becomes a weir hook (pre-* → preApply,
+    /// post-* → postApply; `hook-succeeded` in its delete policy →
+    /// onSuccess, else keep). Returns the object back when it is not one.
+    /// Objects whose hooks are only test/delete/rollback are dropped.
+    pub fn helm_hook(&mut self, object: RenderedObject) -> Option<RenderedObject> {
+        let annotation = |key: &str| {
+            object
+                .value
+                .pointer(&format!("/metadata/annotations/{}", key.replace('/', "~1")))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let Some(hooks) = annotation("helm.sh/hook") else {
+            return Some(object);
+        };
+        let phases: Vec<&str> = hooks.split(',').map(str::trim).collect();
+        let phase = if phases
+            .iter()
+            .any(|p| matches!(*p, "pre-install" | "pre-upgrade"))
+        {
+            HookPhase::PreApply
+        } else if phases
+            .iter()
+            .any(|p| matches!(*p, "post-install" | "post-upgrade"))
+        {
+            HookPhase::PostApply
+        } else {
+            return None;
+        };
+        if !(object.id.group == "batch" && object.id.kind == "Job") {
+            return Some(object);
+        }
+        let delete_policy = match annotation("helm.sh/hook-delete-policy") {
+            Some(p) if p.contains("hook-succeeded") => HookDeletePolicy::OnSuccess,
+            _ => HookDeletePolicy::Keep,
+        };
+        self.hooks.push(RenderedHook {
+            component: object.component.clone(),
+            name: object.id.name.clone(),
+            phase,
+            delete_policy,
+            timeout: None,
+            object,
+        });
+        None
+    }
+
+    // ------------------------------------------------------------ finish
+
+    /// Namespaces, patches, implied Namespaces, tracking, a stable order.
+    pub fn finish(&mut self) {
+        let mut scopes = Scopes::default();
+        scopes.learn(
+            self.objects
+                .iter()
+                .filter(|o| is_crd(&o.id.group, &o.id.kind))
+                .map(|o| &o.value),
+        );
+        let namespaces: BTreeMap<String, String> = self
+            .units
+            .iter()
+            .map(|u| (u.name.clone(), u.namespace.clone()))
+            .collect();
+        let mut warnings = Vec::new();
+        let all = self
+            .objects
+            .iter_mut()
+            .chain(self.hooks.iter_mut().map(|h| &mut h.object));
+        for object in all {
+            default_namespace(object, &scopes, &namespaces, &mut warnings);
+        }
+        self.diags.extend(warnings);
+
+        self.apply_patches(&scopes);
+        self.add_implied_namespaces();
+        for object in self
+            .objects
+            .iter_mut()
+            .chain(self.hooks.iter_mut().map(|h| &mut h.object))
+        {
+            object.track();
+        }
+        self.objects.sort_by(|a, b| {
+            (
+                &a.component,
+                &a.id.group,
+                &a.id.kind,
+                &a.id.namespace,
+                &a.id.name,
+                &a.source_file,
+            )
+                .cmp(&(
+                    &b.component,
+                    &b.id.group,
+                    &b.id.kind,
+                    &b.id.namespace,
+                    &b.id.name,
+                    &b.source_file,
+                ))
+        });
+    }
+
+    fn apply_patches(&mut self, scopes: &Scopes) {
+        let repo = self.repo;
+        for c in &repo.components {
+            let name = &c.value.metadata.name;
+            for (i, p) in c.value.spec.patches.iter().enumerate() {
+                let mut matched = 0usize;
+                let mut problems = Vec::new();
+                for object in self.objects.iter_mut().filter(|o| &o.component == name) {
+                    if !patch::matches(&p.target, object) {
+                        continue;
+                    }
+                    matched += 1;
+                    let mut patched = object.value.clone();
+                    let failure = match patch::apply(p, &mut patched) {
+                        Ok(()) => match ObjectId::from_value(&patched) {
+                            Ok(mut id) => {
+                                if id.namespace.is_none()
+                                    && scopes.scope(&id.group, &id.kind) == Scope::Namespaced
+                                {
+                                    id.namespace = object.id.namespace.clone();
+                                    if let Some(ns) = &id.namespace
+                                        && let Some(meta) =
+                                            super::object::metadata_mut(&mut patched)
+                                    {
+                                        meta.insert("namespace".into(), json!(ns));
+                                    }
+                                }
+                                object.id = id;
+                                object.value = patched;
+                                continue;
+                            }
+                            Err(why) => format!(
+                                "the patched object is no longer a Kubernetes object: {why}"
+                            ),
+                        },
+                        Err(patch::PatchFailure::Failed(e)) => e,
+                        Err(patch::PatchFailure::BadOperations(e)) => {
+                            format!("`json` is not a list of JSON Patch operations: {e}")
+                        }
+                        Err(patch::PatchFailure::NotExactlyOne) => {
+                            "a patch needs exactly one of `merge` or `json`".to_owned()
+                        }
+                    };
+                    problems.push(format!(
+                        "patch {i} of component `{name}` failed on {} ({}): {failure}",
+                        object.id, object.source_file
+                    ));
+                }
+                for message in problems {
+                    let d = self
+                        .component_error(c, codes::PATCH_FAILED, message)
+                        .with_path(format!(".spec.patches[{i}]"));
+                    self.diags.push(d);
+                }
+                if matched == 0 {
+                    self.diags.push(
+                        Diagnostic::warning(
+                            codes::PATCH_UNMATCHED,
+                            format!("patch {i} of component `{name}` matches none of its objects"),
+                        )
+                        .in_file(c.file.clone())
+                        .at(c.span)
+                        .with_path(format!(".spec.patches[{i}].target"))
+                        .with_hint("check the target's kind, name, namespace and labels against `weir render --component`"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The Namespace of each unit's target namespace, when the unit wants
+    /// it (`createNamespace`, default true), has objects there, the
+    /// namespace is not a system one, and no object of the repo already
+    /// is that Namespace. Several units may claim one; `plan` keeps the
+    /// earliest.
+    fn add_implied_namespaces(&mut self) {
+        let explicit: BTreeSet<&str> = self
+            .objects
+            .iter()
+            .filter(|o| o.id.group.is_empty() && o.id.kind == "Namespace")
+            .map(|o| o.id.name.as_str())
+            .collect();
+        let mut implied = Vec::new();
+        for unit in &self.units {
+            let ns = unit.namespace.as_str();
+            if !self.create_namespace.contains(&unit.name)
+                || SYSTEM_NAMESPACES.contains(&ns)
+                || explicit.contains(ns)
+            {
+                continue;
+            }
+            let used = self
+                .objects
+                .iter()
+                .chain(self.hooks.iter().map(|h| &h.object))
+                .any(|o| o.component == unit.name && o.id.namespace.as_deref() == Some(ns));
+            if !used {
+                continue;
+            }
+            let value = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+            if let Ok(id) = ObjectId::from_value(&value) {
+                implied.push(RenderedObject {
+                    component: unit.name.clone(),
+                    source_file: unit.file.clone().unwrap_or_else(|| "weir.yaml".to_owned()),
+                    source_span: unit.span,
+                    id,
+                    value,
+                    wave: None,
+                    implied: true,
+                });
+            }
+        }
+        self.objects.extend(implied);
+    }
+}
+
+/// Gives a namespaced object without a namespace its unit's namespace, and
+/// takes the namespace off a cluster-scoped object (with a warning).
+fn default_namespace(
+    object: &mut RenderedObject,
+    scopes: &Scopes,
+    namespaces: &BTreeMap<String, String>,
+    warnings: &mut Vec<Diagnostic>,
+) {
+    match (
+        scopes.scope(&object.id.group, &object.id.kind),
+        object.id.namespace.clone(),
+    ) {
+        (Scope::Namespaced, None) => {
+            if let Some(ns) = namespaces.get(&object.component) {
+                object.set_namespace(Some(ns));
+            }
+        }
+        (Scope::Cluster, Some(ns)) => {
+            let mut d = Diagnostic::warning(
+                codes::CLUSTER_SCOPED_NAMESPACE,
+                format!(
+                    "{} is cluster-scoped; its namespace `{ns}` is ignored",
+                    object.id.kind
+                ),
+            )
+            .in_file(object.source_file.clone())
+            .with_path(".metadata.namespace")
+            .with_hint("remove `metadata.namespace` from this object");
+            if let Some(span) = object.source_span {
+                d = d.at(span);
+            }
+            warnings.push(d);
+            object.set_namespace(None);
+        }
+        _ => {}
+    }
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+fn show(dir: &str) -> &str {
+    if dir.is_empty() { "the repo root" } else { dir }
+}
