@@ -25,8 +25,8 @@
 //! 4. workloads ([`workload`], [`placement`]);
 //! 5. hooks; namespaces (namespaced objects without one get their unit's
 //!    target namespace, cluster-scoped objects never keep one); patches;
-//!    weir's tracking labels and annotation; the Namespace each unit needs
-//!    (`createNamespace`).
+//!    weir's tracking labels and annotation; the Namespace of each unit
+//!    that names its namespace (`createNamespace`).
 //!
 //! Objects are not yet in apply order and have no wave: that is `plan`'s.
 

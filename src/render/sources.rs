@@ -128,7 +128,7 @@ impl<'a> Context<'a> {
                 .namespace
                 .clone()
                 .unwrap_or_else(|| self.default_namespace.clone());
-            if spec.create_namespace.unwrap_or(true) {
+            if spec.namespace.is_some() && spec.create_namespace.unwrap_or(true) {
                 self.create_namespace.insert(c.value.metadata.name.clone());
             }
             self.units.push(Unit {
@@ -149,7 +149,9 @@ impl<'a> Context<'a> {
         }
         for w in &self.repo.workloads {
             check(&w.value.metadata.name, &w.file, w.span, &mut self.diags);
-            self.create_namespace.insert(w.value.metadata.name.clone());
+            if w.value.metadata.namespace.is_some() {
+                self.create_namespace.insert(w.value.metadata.name.clone());
+            }
             self.units.push(Unit {
                 name: w.value.metadata.name.clone(),
                 kind: UnitKind::Workload,
@@ -169,7 +171,6 @@ impl<'a> Context<'a> {
                 Span::default(),
                 &mut self.diags,
             );
-            self.create_namespace.insert(IMPLICIT_COMPONENT.to_owned());
             self.units.push(Unit {
                 name: IMPLICIT_COMPONENT.to_owned(),
                 kind: UnitKind::Component,
@@ -709,11 +710,12 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// The Namespace of each unit's target namespace, when the unit wants
-    /// it (`createNamespace`, default true), has objects there, the
-    /// namespace is not a system one, and no object of the repo already
-    /// is that Namespace. Several units may claim one; `plan` keeps the
-    /// earliest.
+    /// The Namespace of each unit's target namespace, when the unit names
+    /// its namespace itself (component `namespace`, workload
+    /// `metadata.namespace`; not weir.yaml's default) and wants it
+    /// (`createNamespace`, default true), has objects there, the namespace
+    /// is not a system one, and no object of the repo already is that
+    /// Namespace. Several units may claim one; `plan` keeps the earliest.
     fn add_implied_namespaces(&mut self) {
         let explicit: BTreeSet<&str> = self
             .objects

@@ -190,12 +190,20 @@ pub struct HelmSource {
     /// Values files, relative to the component's file, applied in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub values_files: Vec<String>,
-    /// Inline values, applied after the files.
+    /// Inline values, applied last: the chart's values.yaml, then
+    /// `valuesFiles`, then `valuesFrom`, then these (later wins, maps merge,
+    /// `null` removes a chart default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values: Option<Value>,
 }
 
 /// Copy a value from another component's effective values into this one's.
+///
+/// Effective values are what that component's chart sees: its chart's
+/// values.yaml, its `valuesFiles`, its own `valuesFrom` and its inline
+/// values (like `helm get values --all`). Copied values are laid over this
+/// component's `valuesFiles` and under its inline `values`. A `valuesFrom`
+/// also orders the components: the source is applied in an earlier wave.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ValuesFrom {
