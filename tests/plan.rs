@@ -267,3 +267,28 @@ fn failures_exit_1_with_diagnostics() {
     let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(doc["diagnostics"][0]["code"], "E0403");
 }
+
+#[test]
+fn a_values_from_cycle_is_reported_by_the_plan() {
+    let comp = |name: &str, from: &str| {
+        format!(
+            "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {{name: {name}}}\nspec:\n  source: {{helm: {{chart: chart}}}}\n  valuesFrom:\n    - {{component: {from}, to: x}}\n"
+        )
+    };
+    let chart = "apiVersion: v2\nname: c\nversion: 0.1.0\n";
+    let files = tree(&[
+        ("a/component.yaml", &comp("a", "b")),
+        ("a/chart/Chart.yaml", chart),
+        ("b/component.yaml", &comp("b", "a")),
+        ("b/chart/Chart.yaml", chart),
+    ]);
+    let repo = load(&files);
+    let out = run(&repo, &files, &render_support::EchoHelm);
+    let errors = out.errors();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    insta::assert_snapshot!(errors[0].message, @r"
+    dependency cycle: a -> b -> a
+      a -> b: valuesFrom (a/component.yaml)
+      b -> a: valuesFrom (b/component.yaml)
+    ");
+}
