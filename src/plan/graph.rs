@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::render::Rendered;
-use crate::render::scope::{crd_kind, is_crd};
+use crate::render::scope::{crd_kind, is_built_in_group, is_crd};
 
 /// Why one unit must come after another.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -102,7 +102,8 @@ pub fn edges(rendered: &Rendered) -> (Vec<Edge>, Vec<(usize, usize, String)>) {
         let Some(&from) = index.get(o.component.as_str()) else {
             continue;
         };
-        if let Some(&to) = crd_owner.get(&(o.id.group.clone(), o.id.kind.clone()))
+        if !is_built_in_group(&o.id.group)
+            && let Some(&to) = crd_owner.get(&(o.id.group.clone(), o.id.kind.clone()))
             && to != from
         {
             let reason = Reason::Crd {

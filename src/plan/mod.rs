@@ -30,7 +30,7 @@ use serde::Serialize;
 
 use crate::diagnostic::Diagnostic;
 use crate::render::patch;
-use crate::render::{ObjectId, Rendered, UnitKind};
+use crate::render::{ObjectId, Rendered, RenderedObject, UnitKind};
 use crate::spec::model::{HookDeletePolicy, HookPhase, RepositorySpec, WaveRef};
 
 pub use graph::Reason;
@@ -278,38 +278,33 @@ pub fn plan(rendered: &mut Rendered, settings: &RepositorySpec) -> (Option<Plan>
     for h in rendered.hooks.iter_mut() {
         h.object.wave = index.get(h.component.as_str()).map(|&u| wave[u]);
     }
-    rendered.objects.sort_by(|a, b| {
-        let (ra, rb) = (
-            order::rank(&a.id.group, &a.id.kind),
-            order::rank(&b.id.group, &b.id.kind),
-        );
-        (
-            a.wave,
-            ra,
-            &a.id.kind,
-            &a.id.group,
-            &a.id.namespace,
-            &a.id.name,
-            &a.component,
-        )
-            .cmp(&(
-                b.wave,
-                rb,
-                &b.id.kind,
-                &b.id.group,
-                &b.id.namespace,
-                &b.id.name,
-                &b.component,
-            ))
-    });
+    // Sort keys computed once per object (the kind's rank is a lookup).
+    let objects = std::mem::take(&mut rendered.objects);
+    let mut keyed: Vec<_> = objects
+        .into_iter()
+        .map(|o| {
+            let key = (
+                o.wave,
+                order::rank(&o.id.group, &o.id.kind),
+                o.id.kind.clone(),
+                o.id.group.clone(),
+                o.id.namespace.clone(),
+                o.id.name.clone(),
+                o.component.clone(),
+            );
+            (key, o)
+        })
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    rendered.objects = keyed.into_iter().map(|(_, o)| o).collect();
 
     // The same object from two places.
     let mut seen: BTreeMap<crate::render::ObjectKey, usize> = BTreeMap::new();
     for (i, o) in rendered.objects.iter().enumerate() {
-        let Some(&first) = seen.get(&o.id.key()) else {
-            seen.insert(o.id.key(), i);
+        let first = *seen.entry(o.id.key()).or_insert(i);
+        if first == i {
             continue;
-        };
+        }
         let a = &rendered.objects[first];
         let mut d = Diagnostic::error(
             codes::DUPLICATE_OBJECT,
@@ -342,6 +337,10 @@ fn build(
     wave: &[u32],
     edges: &[graph::Edge],
 ) -> Plan {
+    let mut by_unit: BTreeMap<&str, Vec<&RenderedObject>> = BTreeMap::new();
+    for o in &rendered.objects {
+        by_unit.entry(o.component.as_str()).or_default().push(o);
+    }
     let mut by_wave: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
     for (u, &w) in wave.iter().enumerate() {
         by_wave.entry(w).or_default().push(u);
@@ -358,7 +357,10 @@ fn build(
                     .cloned(),
                 units: units
                     .into_iter()
-                    .map(|u| plan_unit(rendered, u, names, edges))
+                    .map(|u| {
+                        let objects = by_unit.get(names[u]).map_or(&[][..], Vec::as_slice);
+                        plan_unit(rendered, u, objects, names, edges)
+                    })
                     .collect(),
             }
         })
@@ -366,13 +368,15 @@ fn build(
     Plan { waves }
 }
 
-fn plan_unit(rendered: &Rendered, u: usize, names: &[&str], edges: &[graph::Edge]) -> PlanUnit {
+/// One unit of the plan; `objects` are its objects in apply order.
+fn plan_unit(
+    rendered: &Rendered,
+    u: usize,
+    objects: &[&RenderedObject],
+    names: &[&str],
+    edges: &[graph::Edge],
+) -> PlanUnit {
     let unit = &rendered.units[u];
-    let objects: Vec<_> = rendered
-        .objects
-        .iter()
-        .filter(|o| o.component == unit.name)
-        .collect();
 
     let mut counts: Vec<KindCount> = Vec::new();
     let mut health: Vec<HealthGate> = Vec::new();
@@ -388,7 +392,7 @@ fn plan_unit(rendered: &Rendered, u: usize, names: &[&str], edges: &[graph::Edge
             condition,
         }),
     };
-    for o in &objects {
+    for o in objects {
         match counts.last_mut() {
             Some(c) if c.kind == o.id.kind && c.group == o.id.group => c.count += 1,
             _ => counts.push(KindCount {
