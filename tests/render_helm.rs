@@ -171,3 +171,38 @@ fn a_helm_that_cannot_run_is_an_error() {
     let err = helm.template(&request).unwrap_err();
     assert!(matches!(err, weir::render::Error::HelmRun { .. }), "{err}");
 }
+
+/// The example repo (five platforms, real charts) plans into the waves its
+/// README promises.
+#[test]
+fn the_example_repo_plans_as_its_readme_says() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("example-repo");
+    let tree = read_tree(&root);
+    let repo = load(&tree);
+    let out = run(&repo, &tree, &helm());
+    assert!(out.errors().is_empty(), "{:#?}", out.errors());
+    let plan = out.plan.as_ref().unwrap();
+    let waves: Vec<(String, Vec<&str>)> = plan
+        .waves
+        .iter()
+        .map(|w| {
+            (
+                format!("{} {}", w.index, w.name.as_deref().unwrap_or("")),
+                w.units.iter().map(|u| u.name.as_str()).collect(),
+            )
+        })
+        .collect();
+    insta::assert_debug_snapshot!("example_repo_waves", waves);
+    assert!(
+        (170..=180).contains(&out.rendered.objects.len()),
+        "{}",
+        out.rendered.objects.len()
+    );
+    // The serverless networking hook runs after its component.
+    assert!(
+        plan.waves[3]
+            .units
+            .iter()
+            .any(|u| u.name == "serverless-networking" && u.hooks.len() == 1)
+    );
+}
