@@ -156,7 +156,7 @@ const RENDER_EXAMPLES: &str = "Examples:
   weir render ./platform --component db   only the objects of component `db`
   weir render --wave 0 --wave 1           only the first two waves
   weir render --rev origin/main           render another Git revision (no checkout)
-  weir render | kubeconform -            check the objects against Kubernetes schemas";
+  weir render | kubeconform -             check the objects against Kubernetes schemas";
 
 const PLAN_EXAMPLES: &str = "Examples:
   weir plan                       the waves of the repo in the current directory
@@ -212,6 +212,7 @@ pub enum RenderFormat {
 pub struct PlanArgs {
     #[command(flatten)]
     pub source: SourceArgs,
+    /// `text`: the waves as a tree; `json`: one JSON document (fields in README).
     #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }
