@@ -96,8 +96,27 @@ pub fn read_revision(path: &Path, rev: &str) -> anyhow::Result<Tree> {
     Ok(out)
 }
 
-/// Parses every `.yaml`/`.yml` file outside Helm chart directories.
+/// weir.yaml's `include`/`exclude` globs, when it has them.
+fn filters(tree: &Tree) -> (Option<globset::GlobSet>, Option<globset::GlobSet>) {
+    let spec = tree
+        .get("weir.yaml")
+        .and_then(|bytes| serde_yaml::from_slice::<Value>(bytes).ok())
+        .and_then(|v| v.get("spec").cloned());
+    let set = |field: &str| -> Option<globset::GlobSet> {
+        let globs = spec.as_ref()?.get(field)?.as_array()?;
+        let mut builder = globset::GlobSetBuilder::new();
+        for g in globs.iter().filter_map(Value::as_str) {
+            builder.add(globset::Glob::new(g).ok()?);
+        }
+        builder.build().ok()
+    };
+    (set("include"), set("exclude"))
+}
+
+/// Parses every `.yaml`/`.yml` file outside Helm chart directories that
+/// weir.yaml's `include`/`exclude` globs let through.
 pub fn documents(tree: &Tree) -> (Vec<Document>, Vec<Diagnostic>) {
+    let (include, exclude) = filters(tree);
     let chart_dirs: Vec<&str> = tree
         .keys()
         .filter_map(|p| p.strip_suffix("Chart.yaml"))
@@ -106,7 +125,12 @@ pub fn documents(tree: &Tree) -> (Vec<Document>, Vec<Diagnostic>) {
     let mut docs = Vec::new();
     let mut diags = Vec::new();
     for (path, bytes) in tree {
-        if !(path.ends_with(".yaml") || path.ends_with(".yml")) {
+        if !(path.ends_with(".yaml") || path.ends_with(".yml"))
+            || include
+                .as_ref()
+                .is_some_and(|g| !g.is_match(path) && path != "weir.yaml")
+            || exclude.as_ref().is_some_and(|g| g.is_match(path))
+        {
             continue;
         }
         if chart_dirs
