@@ -424,3 +424,39 @@ fn rendering_is_deterministic() {
         }
     }
 }
+
+#[test]
+fn bad_sources_hooks_and_duplicate_names() {
+    let comp = |name: &str, spec: &str| {
+        format!(
+            "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {{name: {name}}}\nspec:\n{spec}"
+        )
+    };
+    let files = tree(&[
+        ("a/component.yaml", &comp("a", "  source: {}\n")),
+        (
+            "b/component.yaml",
+            &comp(
+                "b",
+                "  source: {path: m}\n  hooks:\n    - {name: h, phase: postApply, path: hook.yaml}\n",
+            ),
+        ),
+        (
+            "b/m/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+        ),
+        (
+            "b/hook.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: not-a-job}\n",
+        ),
+        (
+            "c/component.yaml",
+            &comp("b", "  source: {path: nowhere}\n"),
+        ),
+    ]);
+    let repo = load(&files);
+    let out = run(&repo, &files, &NoHelm);
+    let mut found = codes_of(&out.errors());
+    found.sort();
+    assert_eq!(found, ["E0202", "E0211", "E0212", "E0213"]);
+}
