@@ -127,12 +127,19 @@ fn five_charts_pass_values_down_the_chain() {
 
 #[test]
 fn helm_errors_are_passed_through_with_the_component() {
-    let mut tree = read_tree(&fixture("helm-chain"));
     // Drop the inline nfs.server: the chart's `required` fails.
-    tree.insert(
-        "knit-storage/component.yaml".into(),
-        b"apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: knit-storage}\nspec:\n  source:\n    helm: {chart: chart}\n".to_vec(),
-    );
+    let broken: &[u8] = b"apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: knit-storage}\nspec:\n  source:\n    helm: {chart: chart}\n";
+    let tree: weir::repo::FileTree = read_tree(&fixture("helm-chain"))
+        .files()
+        .map(|(path, bytes)| {
+            let bytes = if path == "knit-storage/component.yaml" {
+                broken
+            } else {
+                bytes
+            };
+            (path.to_owned(), bytes.to_vec())
+        })
+        .collect();
     let repo = load(&tree);
     let out = run(&repo, &tree, &helm());
     let errors = out.errors();

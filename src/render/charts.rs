@@ -135,12 +135,13 @@ pub(super) fn render_charts(
             }
             Ok(text) => {
                 for (source, chunk) in split_output(&text, &chart_dir) {
-                    match yaml::parse(chunk.as_bytes()) {
+                    match yaml::parse(&source, chunk.as_bytes()) {
                         Err(e) => ctx.diags.push(
                             Diagnostic::error(
                                 codes::BAD_YAML,
                                 format!(
-                                    "helm rendered invalid YAML for component `{component}`: {e}"
+                                    "helm rendered invalid YAML for component `{component}`: {}",
+                                    e.message
                                 ),
                             )
                             .in_file(source.clone()),
@@ -324,7 +325,7 @@ fn resolve_values(ctx: &mut Context<'_>) -> BTreeMap<String, Value> {
 
 /// Merges every document of a values file into `into`; reports bad YAML.
 fn merge_file(ctx: &mut Context<'_>, path: &str, bytes: &[u8], into: &mut Value) -> bool {
-    match yaml::parse(bytes) {
+    match yaml::parse(path, bytes) {
         Ok(docs) => {
             for (doc, _) in docs {
                 if doc.is_object() {
@@ -343,13 +344,8 @@ fn merge_file(ctx: &mut Context<'_>, path: &str, bytes: &[u8], into: &mut Value)
             true
         }
         Err(e) => {
-            ctx.diags.push(
-                Diagnostic::error(
-                    codes::BAD_YAML,
-                    format!("values file is not valid YAML: {e}"),
-                )
-                .in_file(path),
-            );
+            // The loader's diagnostic: file, position, code.
+            ctx.diags.push(*e);
             false
         }
     }

@@ -41,6 +41,20 @@ impl Files for BTreeMap<String, Vec<u8>> {
     }
 }
 
+impl Files for crate::repo::FileTree {
+    fn get(&self, path: &str) -> Option<&[u8]> {
+        crate::repo::FileTree::get(self, path)
+    }
+
+    fn under<'a>(&'a self, dir: &str) -> Vec<(&'a str, &'a [u8])> {
+        let exact = self
+            .get(dir)
+            .filter(|_| !dir.is_empty())
+            .and_then(|bytes| self.paths().find(|p| *p == dir).map(|p| (p, bytes)));
+        exact.into_iter().chain(self.files_under(dir)).collect()
+    }
+}
+
 /// Resolves `relative` against the repo directory `base_dir` (`""` = the
 /// root), normalising `.` and `..`. `None` when the result would leave
 /// the repository or `relative` is absolute.

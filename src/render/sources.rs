@@ -471,7 +471,7 @@ impl<'a> Context<'a> {
                     .map(|d| (d.value.clone(), Some(d.span)))
                     .collect();
                 if docs.is_empty() {
-                    match self.files.get(&path).map(yaml::parse) {
+                    match self.files.get(&path).map(|bytes| yaml::parse(&path, bytes)) {
                         None => {
                             self.not_found(
                                 c,
@@ -481,13 +481,7 @@ impl<'a> Context<'a> {
                             continue;
                         }
                         Some(Err(e)) => {
-                            self.diags.push(
-                                Diagnostic::error(
-                                    codes::BAD_YAML,
-                                    format!("hook file is not valid YAML: {e}"),
-                                )
-                                .in_file(path.clone()),
-                            );
+                            self.diags.push(*e);
                             continue;
                         }
                         Some(Ok(parsed)) => {

@@ -1,23 +1,20 @@
-//! Parsing YAML that rendering reads itself: values files, a chart's
-//! `values.yaml`, and `helm template` output.
-//!
-//! PROVISIONAL: goes through `serde_yaml` until the loader's
-//! `spec::yaml::parse_documents` (with positions and hostile-input limits)
-//! lands on main; then this forwards to it so the same limits apply.
+//! Parsing YAML that rendering reads itself (values files, a chart's
+//! `values.yaml`, hook files, `helm template` output) with the loader's
+//! parser, so the same hostile-input limits apply as to the repo's
+//! manifests.
 
-use serde::Deserialize;
 use serde_json::Value;
 
-use crate::diagnostic::Span;
+use crate::diagnostic::{Diagnostic, Span};
+use crate::spec::yaml::{YamlLimits, parse_documents};
 
-/// Every non-empty document of `bytes`, with where it starts.
-pub fn parse(bytes: &[u8]) -> Result<Vec<(Value, Span)>, String> {
-    let mut docs = Vec::new();
-    for doc in serde_yaml::Deserializer::from_slice(bytes) {
-        let value = Value::deserialize(doc).map_err(|e| e.to_string())?;
-        if !value.is_null() {
-            docs.push((value, Span { line: 1, column: 1 }));
-        }
-    }
-    Ok(docs)
+/// Every non-empty document of `bytes`, with where it starts; `Err` is the
+/// loader's diagnostic naming `file`.
+pub fn parse(file: &str, bytes: &[u8]) -> Result<Vec<(Value, Span)>, Box<Diagnostic>> {
+    let docs = parse_documents(file, bytes, &YamlLimits::default()).map_err(Box::new)?;
+    Ok(docs
+        .into_iter()
+        .filter(|d| !d.value.is_null())
+        .map(|d| (d.value, d.span))
+        .collect())
 }

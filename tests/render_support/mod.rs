@@ -2,22 +2,20 @@
 //! `tests/fixtures/render/`, render it (with a fake or the real helm) and
 //! plan it.
 //!
-//! Loading is PROVISIONAL (a directory walk and serde_yaml) until the
-//! loader's `repo::read_worktree` and `spec::yaml::load_documents` land.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use globset::{Glob, GlobSetBuilder};
 use serde_json::Value;
-use weir::diagnostic::{Diagnostic, Span};
+use weir::diagnostic::Diagnostic;
 use weir::plan::{self, Plan};
 use weir::render::{self, ChartOutput, ChartRenderer, ChartRequest, RenderOptions, Rendered};
+use weir::repo::{self, FileTree, Limits};
 use weir::spec::repo::ConfigRepo;
-use weir::spec::yaml::Document;
+use weir::spec::yaml::{self, YamlLimits};
 
-pub type Tree = BTreeMap<String, Vec<u8>>;
+pub type Tree = FileTree;
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -26,52 +24,27 @@ pub fn fixture(name: &str) -> PathBuf {
 }
 
 pub fn read_tree(root: &Path) -> Tree {
-    let mut tree = Tree::new();
-    let mut stack = vec![(root.to_path_buf(), String::new())];
-    while let Some((dir, prefix)) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let entry = entry.unwrap();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let rel = if prefix.is_empty() {
-                name.clone()
-            } else {
-                format!("{prefix}/{name}")
-            };
-            if entry.file_type().unwrap().is_dir() {
-                stack.push((entry.path(), rel));
-            } else {
-                tree.insert(rel, std::fs::read(entry.path()).unwrap());
-            }
-        }
-    }
-    tree
+    repo::read_worktree(root, &Limits::default()).unwrap()
 }
 
+/// Loads the documents of a tree with the loader (weir.yaml's `exclude`
+/// applied) and assembles them.
 pub fn load(tree: &Tree) -> ConfigRepo {
-    let chart_dirs: Vec<String> = tree
-        .keys()
-        .filter_map(|p| p.strip_suffix("/Chart.yaml"))
-        .map(|d| format!("{d}/"))
-        .collect();
-    let mut docs = Vec::new();
-    for (path, bytes) in tree {
-        if !(path.ends_with(".yaml") || path.ends_with(".yml"))
-            || chart_dirs.iter().any(|d| path.starts_with(d))
-        {
-            continue;
-        }
-        for (index, de) in serde_yaml::Deserializer::from_slice(bytes).enumerate() {
-            let value = Value::deserialize(de).unwrap();
-            if !value.is_null() {
-                docs.push(Document {
-                    file: path.clone(),
-                    index,
-                    span: Span { line: 1, column: 1 },
-                    value,
-                });
+    let exclude = tree
+        .get("weir.yaml")
+        .and_then(|bytes| yaml::parse_documents("weir.yaml", bytes, &YamlLimits::default()).ok())
+        .and_then(|docs| docs.into_iter().next())
+        .and_then(|doc| doc.value.pointer("/spec/exclude").cloned())
+        .and_then(|v| v.as_array().cloned())
+        .map(|globs| {
+            let mut builder = GlobSetBuilder::new();
+            for g in globs.iter().filter_map(Value::as_str) {
+                builder.add(Glob::new(g).unwrap());
             }
-        }
-    }
+            builder.build().unwrap()
+        });
+    let (docs, diags) = yaml::load_documents(tree, None, exclude.as_ref(), &YamlLimits::default());
+    assert!(diags.is_empty(), "load: {diags:#?}");
     let (repo, diags) = ConfigRepo::assemble(docs);
     assert!(diags.is_empty(), "assemble: {diags:#?}");
     repo
@@ -167,5 +140,5 @@ pub fn tree(files: &[(&str, &str)]) -> Tree {
     files
         .iter()
         .map(|(p, c)| ((*p).to_owned(), c.as_bytes().to_vec()))
-        .collect()
+        .collect::<FileTree>()
 }
