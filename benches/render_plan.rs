@@ -3,7 +3,11 @@
 //! Deployments, and a few dependencies between components).
 //!
 //! Run with `cargo bench --bench render_plan`; the goal is under 1 s for
-//! render + plan in a release build. Prints the time of each stage.
+//! render + plan in a release build. Prints the time of each stage (load
+//! is the loader: file tree to documents). Without a release build of all
+//! dependencies, optimise only weir on top of the dev build:
+//! `cargo bench --bench render_plan --profile dev --config
+//! 'profile.dev.package.weir.opt-level=3'`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -102,7 +106,7 @@ fn main() {
     }
     println!(
         "render_plan: {objects} objects ({} from manifests + implied Namespaces), best of {runs}: \
-         load (provisional serde_yaml) {:.0} ms, render {:.0} ms, plan {:.0} ms, render + plan {:.0} ms",
+         load {:.0} ms, render {:.0} ms, plan {:.0} ms, render + plan {:.0} ms",
         COMPONENTS * PER_COMPONENT,
         best.0 * 1e3,
         best.1 * 1e3,
