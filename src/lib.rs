@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod diagnostic;
+pub mod diff;
 pub mod plan;
 pub mod render;
 pub mod repo;

@@ -50,6 +50,23 @@ pub enum OutputFormat {
 pub enum Command {
     /// Print weir's version.
     Version,
+    /// Show what a change to the config repo changes, object by object and field by field.
+    ///
+    /// `weir diff --base REV` renders the config repo at two Git revisions — straight from Git
+    /// objects, without a checkout and without a cluster — and compares the rendered objects:
+    /// which are added, removed or changed, and for each changed object the fields that changed
+    /// (`spec.template.spec.containers[name=api].image: v1 -> v2`) and a unified YAML diff.
+    /// Without `--head`, the working tree is compared with REV.
+    ///
+    /// Objects are matched by group, kind, namespace and name. Moving an object to another file
+    /// or component, reordering list entries that Kubernetes merges by key (containers, ports,
+    /// env...), and the status and server-managed fields are not changes. A Secret's values are
+    /// never shown, in any format: only which keys were added, removed, changed or unchanged.
+    /// Changes to weir's own documents (weir.yaml, Components, Workloads) are listed too, marked
+    /// when they change no rendered object.
+    ///
+    /// Exit status: 0 no differences, 1 differences found, 2 error.
+    Diff(DiffArgs),
     /// Apply the config repo to a cluster, wave by wave, each healthy before the next.
     ///
     /// weir first loads, validates, renders and plans the whole repo: an invalid
@@ -215,4 +232,63 @@ pub struct PlanArgs {
     /// `text`: the waves as a tree; `json`: one JSON document (fields in README).
     #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+}
+
+/// Arguments of `weir diff` (its help text is on [`Command::Diff`]).
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  weir diff --base main                    working tree against main
+  weir diff deploy/ --base HEAD~1 --head HEAD
+  weir diff --base origin/main --head HEAD --output markdown > comment.md
+  weir diff --base v1.4.0 --output json | jq '.objects[] | select(.change == \"removed\")'")]
+pub struct DiffArgs {
+    /// The config repository: a Git working copy, or a directory inside one.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+
+    /// The revision to compare against: a branch, tag, commit or any `git rev-parse` expression.
+    #[arg(long, value_name = "REV", required_unless_present = "cluster")]
+    pub base: Option<String>,
+
+    /// The revision with the change. Default: the working tree, as it is on disk.
+    #[arg(long, value_name = "REV", requires = "base")]
+    pub head: Option<String>,
+
+    /// Compare the repo with the live cluster instead of another revision (not in this build
+    /// yet: it comes with weir sync's apply layer).
+    #[arg(long, conflicts_with_all = ["base", "head"])]
+    pub cluster: bool,
+
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = DiffFormat::Text)]
+    pub output: DiffFormat,
+
+    /// Lines of context around each change of the unified diffs.
+    #[arg(long, value_name = "LINES", default_value_t = 3)]
+    pub context: usize,
+
+    /// When to colour text output. `auto` colours a terminal unless NO_COLOR is set.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// How `weir diff` prints its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// For people at a terminal: summary, field changes, unified diffs.
+    Text,
+    /// For scripts: one stable JSON document (see README, "weir diff --output json").
+    Json,
+    /// For a pull-request comment: a summary table and one collapsible block per object,
+    /// at most 65,000 characters.
+    Markdown,
+}
+
+/// When to use colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless the NO_COLOR environment variable is set.
+    Auto,
+    Always,
+    Never,
 }

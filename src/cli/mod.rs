@@ -5,6 +5,8 @@
 #![allow(clippy::disallowed_macros)]
 
 mod args;
+mod diff;
+mod diff_source;
 mod interim_plan;
 mod load;
 mod logging;
@@ -17,8 +19,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 pub use args::{
-    Cli, Command, GlobalArgs, LogFormat, OutputFormat, PlanArgs, RenderArgs, RenderFormat,
-    SourceArgs, SyncArgs,
+    Cli, ColorChoice, Command, DiffArgs, DiffFormat, GlobalArgs, LogFormat, OutputFormat, PlanArgs,
+    RenderArgs, RenderFormat, SourceArgs, SyncArgs,
 };
 
 /// What a subcommand reports back to [`main`], mapped to the exit code.
@@ -61,6 +63,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             println!("weir {}", env!("CARGO_PKG_VERSION"));
             Ok(Outcome::Success)
         }
+        Command::Diff(args) => diff::run(&args),
         Command::Sync(args) => sync::run(args),
         Command::Render(args) => render::run(args),
         Command::Plan(args) => plan::run(args),

@@ -1,0 +1,88 @@
+//! `weir diff`: gets the two sides, runs the diff engine, prints the
+//! report in the chosen format and maps "differences found" to exit 1.
+
+use std::io::{IsTerminal, Write};
+
+use anyhow::{Context, bail};
+
+use super::Outcome;
+use super::args::{ColorChoice, DiffArgs, DiffFormat};
+use super::diff_source;
+use crate::diff::{self, Labels, Options, format};
+
+/// Runs `weir diff`.
+pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
+    if args.cluster {
+        bail!(
+            "`weir diff --cluster` is not available in this build yet (it needs weir's apply \
+             layer); compare two revisions with --base REV [--head REV]"
+        );
+    }
+    let base_rev = args
+        .base
+        .as_deref()
+        .context("give the revision to compare against with --base REV")?;
+    // Both sides are read and parsed at the same time, each on its own
+    // thread (and its own handle on the Git repository).
+    let (base, head) = std::thread::scope(|scope| {
+        let base = scope.spawn(|| {
+            diff_source::side(&args.path, Some(base_rev))
+                .with_context(|| format!("cannot read the config repo at {base_rev}"))
+        });
+        let head =
+            diff_source::side(&args.path, args.head.as_deref()).with_context(|| match &args.head {
+                Some(rev) => format!("cannot read the config repo at {rev}"),
+                None => "cannot read the config repo in the working tree".to_owned(),
+            });
+        let base = base
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("reading {base_rev} failed")));
+        (base, head)
+    });
+    let (base, head) = (base?, head?);
+    let report = diff::diff(
+        base,
+        head,
+        &Options {
+            context: args.context,
+        },
+    );
+    let labels = Labels {
+        base: base_rev.to_owned(),
+        head: args
+            .head
+            .clone()
+            .unwrap_or_else(|| "working tree".to_owned()),
+    };
+    let text = match args.output {
+        DiffFormat::Text => format::text::render(&report, &labels, use_color(args.color)),
+        DiffFormat::Json => format::json::render(&report, &labels),
+        DiffFormat::Markdown => format::markdown::render(&report, &labels),
+    };
+    write_stdout(&text)?;
+    Ok(if report.has_differences() {
+        Outcome::Findings
+    } else {
+        Outcome::Success
+    })
+}
+
+fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`weir diff | head`) is not an error.
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("cannot write"),
+        _ => Ok(()),
+    }
+}

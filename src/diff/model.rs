@@ -1,0 +1,321 @@
+//! The diff's input — two [`Side`]s of rendered objects and weir documents —
+//! and its output, the [`Report`].
+//!
+//! The input is deliberately small and owned by this module, so that the
+//! engine does not depend on how the render stage or the cluster reader
+//! produce objects: each of them converts into a [`Side`] (see
+//! [`Side::push_rendered`] for the shape of the conversion from rendered
+//! objects). The [`Report`] is what every output format prints; its
+//! serde form *is* the stable `--output json` schema (see README, "weir diff
+//! --output json").
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// Identity of a Kubernetes object: `apiVersion` split into group and
+/// version, kind, namespace and name.
+///
+/// Objects of two sides are matched by group, kind, namespace and name —
+/// never by version, so `apps/v1beta2` and `apps/v1` of the same Deployment
+/// are the same object.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ObjectId {
+    /// API group, `""` for the core group.
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    /// `None` for cluster-scoped objects.
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+/// The part of an [`ObjectId`] that objects are matched by.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MatchKey {
+    pub group: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectId {
+    /// Reads the identity of a manifest from its `apiVersion`, `kind` and
+    /// `metadata`; `None` when one of `apiVersion`, `kind` or
+    /// `metadata.name` is missing or not a string.
+    pub fn of(value: &Value) -> Option<ObjectId> {
+        let api_version = value.get("apiVersion")?.as_str()?;
+        let kind = value.get("kind")?.as_str()?;
+        let metadata = value.get("metadata")?;
+        let name = metadata.get("name")?.as_str()?;
+        let namespace = metadata
+            .get("namespace")
+            .and_then(Value::as_str)
+            .filter(|ns| !ns.is_empty())
+            .map(str::to_owned);
+        let (group, version) = match api_version.split_once('/') {
+            Some((group, version)) => (group, version),
+            None => ("", api_version),
+        };
+        Some(ObjectId {
+            group: group.to_owned(),
+            version: version.to_owned(),
+            kind: kind.to_owned(),
+            namespace,
+            name: name.to_owned(),
+        })
+    }
+
+    /// `group/version`, or just `version` for the core group.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    pub fn match_key(&self) -> MatchKey {
+        MatchKey {
+            group: self.group.clone(),
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
+    }
+
+    /// True for a core `v1` Secret, whose `data` and `stringData` are
+    /// redacted in every output.
+    pub fn is_secret(&self) -> bool {
+        self.group.is_empty() && self.kind == "Secret"
+    }
+}
+
+impl fmt::Display for ObjectId {
+    /// `Deployment shop/api`, `ClusterRole admin` — the kind and where it
+    /// lives, as a reviewer scans for it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {}/{}", self.kind, ns, self.name),
+            None => write!(f, "{} {}", self.kind, self.name),
+        }
+    }
+}
+
+/// One rendered Kubernetes object of a side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiffObject {
+    pub id: ObjectId,
+    /// The component that renders it.
+    pub component: String,
+    /// The wave it is applied in.
+    pub wave: u32,
+    /// Repo-relative file it came from, when it came from one.
+    pub file: Option<String>,
+    /// Remarks the producer of the side wants shown with the object, e.g.
+    /// "the CRD of this kind is not installed yet".
+    pub notes: Vec<String>,
+    /// The object as it would be applied (or, on the live side, as it is).
+    pub value: Value,
+}
+
+/// Which rendered objects a weir document governs: a change to the document
+/// that changes none of them is reported as such.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// The objects rendered by this component.
+    Component(String),
+    /// Every rendered object (`weir.yaml`).
+    All,
+}
+
+/// One of weir's own documents (`Repository`, `Component`, `Workload`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeirDoc {
+    /// Repo-relative file.
+    pub file: String,
+    pub scope: Scope,
+    pub value: Value,
+}
+
+impl WeirDoc {
+    /// A weir document with the scope weir gives its kind: a `Repository`
+    /// governs everything, a `Component` its own objects, and a `Workload`
+    /// the objects of the component named after it (the render stage puts
+    /// each workload in a component of its own name).
+    pub fn new(file: impl Into<String>, value: Value) -> Self {
+        let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+        let name = value
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let scope = match kind {
+            "Repository" => Scope::All,
+            _ => Scope::Component(name.to_owned()),
+        };
+        Self {
+            file: file.into(),
+            scope,
+            value,
+        }
+    }
+}
+
+/// Everything one revision (or the cluster) holds: the input of
+/// [`diff`](super::diff).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Side {
+    pub objects: Vec<DiffObject>,
+    pub weir_docs: Vec<WeirDoc>,
+}
+
+impl Side {
+    /// Adds one rendered object. This is the whole adapter from the render
+    /// stage: each `RenderedObject { component, source_file, id, value,
+    /// wave }` becomes one [`DiffObject`] with the same fields, and each of
+    /// the repo's weir documents becomes a [`WeirDoc::new`].
+    pub fn push_rendered(
+        &mut self,
+        id: ObjectId,
+        component: impl Into<String>,
+        wave: u32,
+        file: Option<String>,
+        value: Value,
+    ) {
+        self.objects.push(DiffObject {
+            id,
+            component: component.into(),
+            wave,
+            file,
+            notes: Vec::new(),
+            value,
+        });
+    }
+}
+
+// -------------------------------------------------------------------- output
+
+/// What happened to an object, a field or a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    Added,
+    Changed,
+    Removed,
+}
+
+impl Change {
+    /// The one-character marker of text output: `+`, `~`, `-`.
+    pub fn sigil(self) -> char {
+        match self {
+            Change::Added => '+',
+            Change::Changed => '~',
+            Change::Removed => '-',
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Added => "added",
+            Change::Changed => "changed",
+            Change::Removed => "removed",
+        }
+    }
+}
+
+/// One changed field of an object, at a path such as
+/// `spec.template.spec.containers[name=api].image`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldChange {
+    pub path: String,
+    pub change: Change,
+    /// The value before; absent when added or redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<Value>,
+    /// The value after; absent when removed or redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<Value>,
+    /// True when the values are a secret's and are never shown.
+    pub redacted: bool,
+}
+
+/// A rendered object that was added, removed or changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectDiff {
+    pub change: Change,
+    /// The head's identity (the base's for a removal).
+    pub id: ObjectId,
+    /// The base's `apiVersion` when it differs from the head's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_api_version: Option<String>,
+    pub component: String,
+    pub wave: u32,
+    pub file: Option<String>,
+    pub notes: Vec<String>,
+    /// Changed fields; for an added or removed object, empty.
+    pub fields: Vec<FieldChange>,
+    /// Unified diff of the normalised, redacted YAML of both sides.
+    pub diff: String,
+}
+
+/// Counts of one component in one wave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupSummary {
+    pub wave: u32,
+    pub component: String,
+    pub added: usize,
+    pub changed: usize,
+    pub removed: usize,
+}
+
+/// The totals at the top of every output.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub added: usize,
+    pub changed: usize,
+    pub removed: usize,
+    pub unchanged: usize,
+    /// Weir documents added, changed or removed.
+    pub weir_documents: usize,
+    /// Per wave and component, in apply order; only groups with changes.
+    pub groups: Vec<GroupSummary>,
+}
+
+/// A weir document (Repository, Component, Workload) added, removed or
+/// changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WeirDocDiff {
+    pub change: Change,
+    pub kind: String,
+    pub name: String,
+    pub file: String,
+    pub fields: Vec<FieldChange>,
+    /// Whether any rendered object it governs was added, changed or
+    /// removed. `false` means the change is visible only in weir's
+    /// behaviour (waves, health gates, hooks, pruning), not in the objects.
+    pub changes_rendered_objects: bool,
+}
+
+/// The result of a diff.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub summary: Summary,
+    /// Changed objects in apply order (wave, component, kind, namespace,
+    /// name).
+    pub objects: Vec<ObjectDiff>,
+    pub weir_documents: Vec<WeirDocDiff>,
+}
+
+impl Report {
+    /// True when anything — a rendered object or a weir document — differs.
+    pub fn has_differences(&self) -> bool {
+        !self.objects.is_empty() || !self.weir_documents.is_empty()
+    }
+}
