@@ -21,10 +21,10 @@ trap 'rm -rf "$WORK"' EXIT
 RUN=$(date +%s)
 
 cm() { # ns name wave
-  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\n  namespace: %s\n  labels: {bench-wave: "%s"}\n  annotations: {weir.dev/wave: "%s"}\ndata: {key: value-%s}\n---\n' "$2" "$1" "$3" "$3" "$2"
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\n  namespace: %s\n  labels: {bench-wave: "%s"}\ndata: {key: value-%s}\n---\n' "$2" "$1" "$3" "$2"
 }
 deploy() { # ns name wave
-  printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\n  namespace: %s\n  labels: {bench-wave: "%s"}\n  annotations: {weir.dev/wave: "%s"}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: %s}}\n  template:\n    metadata: {labels: {app: %s}}\n    spec:\n      containers: [{name: app, image: registry.example/bench:1, resources: {requests: {cpu: 1m, memory: 1Mi}}}]\n---\n' "$2" "$1" "$3" "$3" "$2" "$2"
+  printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\n  namespace: %s\n  labels: {bench-wave: "%s"}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: %s}}\n  template:\n    metadata: {labels: {app: %s}}\n    spec:\n      containers: [{name: app, image: registry.example/bench:1, resources: {requests: {cpu: 1m, memory: 1Mi}}}]\n---\n' "$2" "$1" "$3" "$2" "$2"
 }
 gen() { # dir ns
   mkdir -p "$1"
@@ -36,10 +36,17 @@ gen() { # dir ns
   done
 }
 
+components() { # dir ns: one Component per wave file, in that wave
+  for w in 0 1 2; do
+    mkdir -p "$1/c$w/m"; mv "$1/wave$w.yaml" "$1/c$w/m/"
+    printf 'apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: wave%s}\nspec: {namespace: %s, createNamespace: false, wave: %s, source: {path: m}}\n' "$w" "$2" "$w" > "$1/c$w/component.yaml"
+  done
+}
+
 echo "== (a) 1,000 ConfigMaps + 200 Deployments in 3 waves"
 NW=bench-weir-$RUN; NK=bench-kubectl-$RUN
 k create namespace "$NW" >/dev/null; k create namespace "$NK" >/dev/null
-gen "$WORK/weir" "$NW"; gen "$WORK/kubectl" "$NK"
+gen "$WORK/weir" "$NW"; components "$WORK/weir" "$NW"; gen "$WORK/kubectl" "$NK"
 t0=$(date +%s.%N)
 "$WEIR" sync "$WORK/weir" --kubeconfig "$KCFG" --target "bench-$RUN" --timeout 10m >/dev/null 2>"$WORK/weir.log" || { cat "$WORK/weir.log"; exit 1; }
 t1=$(date +%s.%N)

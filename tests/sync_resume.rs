@@ -81,18 +81,28 @@ async fn killed_process_converges_when_run_again() {
     let dir = tempfile::tempdir().unwrap();
     let mut wave0 = objects(&ns.name, "a", 20);
     wave0.push(deployment(&ns.name, "web", 3));
-    let mut wave1 = objects(&ns.name, "b", 80);
-    for o in &mut wave1 {
-        o["metadata"]["annotations"] = json!({"weir.dev/wave": "1"});
-    }
+    let wave1 = objects(&ns.name, "b", 80);
     let yaml = |objs: &[Value]| {
         objs.iter()
             .map(|o| serde_yaml::to_string(o).unwrap())
             .collect::<Vec<_>>()
             .join("---\n")
     };
-    std::fs::write(dir.path().join("wave0.yaml"), yaml(&wave0)).unwrap();
-    std::fs::write(dir.path().join("wave1.yaml"), yaml(&wave1)).unwrap();
+    // Two Components, in waves 0 and 1.
+    for (wave, objs) in [(0, &wave0), (1, &wave1)] {
+        let sub = dir.path().join(format!("wave{wave}"));
+        std::fs::create_dir_all(sub.join("m")).unwrap();
+        std::fs::write(sub.join("m/objects.yaml"), yaml(objs)).unwrap();
+        std::fs::write(
+            sub.join("component.yaml"),
+            format!(
+                "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {{name: wave{wave}}}\n\
+                 spec: {{namespace: {ns}, createNamespace: false, wave: {wave}, source: {{path: m}}}}\n",
+                ns = ns.name
+            ),
+        )
+        .unwrap();
+    }
     let weir = || {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_weir"));
         cmd.arg("sync")

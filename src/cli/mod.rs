@@ -7,12 +7,12 @@
 mod args;
 mod diff;
 mod diff_source;
-mod interim_plan;
 mod load;
 mod logging;
 mod plan;
 mod render;
 mod sync;
+mod sync_plan;
 
 use std::process::ExitCode;
 

@@ -19,6 +19,8 @@ use super::load;
 /// A repo taken through the pipeline: the plan when there were no errors,
 /// and every diagnostic found on the way.
 pub(super) struct Pipeline {
+    /// The assembled repo (weir.yaml's settings, the Components' specs).
+    pub repo: ConfigRepo,
     pub rendered: Rendered,
     pub plan: Option<Plan>,
     pub diagnostics: Vec<Diagnostic>,
@@ -46,6 +48,7 @@ pub(super) fn run_pipeline(source: &SourceArgs) -> anyhow::Result<Pipeline> {
         plan
     };
     Ok(Pipeline {
+        repo,
         rendered,
         plan,
         diagnostics,

@@ -1,4 +1,5 @@
-//! `weir sync`: build the plan, connect, run the engine, show progress
+//! `weir sync`: load, render and plan the repo (stopping on any error),
+//! adapt the plan to sync's input, connect, run the engine, show progress
 //! (a live view on a terminal, one line per event otherwise) and print the
 //! report (text, or JSON with `--output json`).
 
@@ -10,8 +11,9 @@ use anyhow::{Context as _, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::Outcome;
-use super::args::{OutputFormat, SyncArgs};
-use super::interim_plan::{self, Built};
+use super::args::{OutputFormat, SourceArgs, SyncArgs};
+use super::render::{print_diagnostics, run_pipeline};
+use super::sync_plan;
 use crate::sync::apply::Action;
 use crate::sync::plan::parse_duration;
 use crate::sync::report::{Event, Report, Status};
@@ -19,19 +21,26 @@ use crate::sync::{Cluster, ConnectOptions, Context, Options, reconcile};
 
 pub fn run(args: SyncArgs) -> Result<Outcome> {
     let timeout = parse_duration(&args.timeout).context("--timeout")?;
-    let plan = match interim_plan::build(&args.path, args.target.as_deref())? {
-        Built::Plan(plan) => plan,
-        Built::Invalid(diags) => {
-            for d in &diags {
-                eprintln!("{d}");
-                if let Some(hint) = &d.hint {
-                    eprintln!("  hint: {hint}");
-                }
-            }
-            eprintln!("the repo is invalid: nothing was applied");
-            return Ok(Outcome::Findings);
-        }
+    // Load, validate, render and plan; any error stops the sync before
+    // the cluster is touched.
+    let source = SourceArgs {
+        path: args.path.clone(),
+        rev: None,
+        kube_version: None,
     };
+    let pipeline = run_pipeline(&source)?;
+    print_diagnostics(&pipeline.diagnostics);
+    let Some(planned) = &pipeline.plan else {
+        eprintln!("the repo is invalid: nothing was applied");
+        return Ok(Outcome::Findings);
+    };
+    let plan = sync_plan::build(
+        &args.path,
+        args.target.as_deref(),
+        &pipeline.repo,
+        &pipeline.rendered,
+        planned,
+    )?;
     let options = Options {
         dry_run: args.dry_run,
         prune: args.prune,
