@@ -77,7 +77,9 @@ spec:
   namespace: shop
   source:
     path: manifests
-  wave: apps
+  # A number, not `apps`: `api/` is also diffed as a config repo of its
+  # own, with no weir.yaml to name the waves.
+  wave: 1
 ";
 
 fn secret(password: &str, string_data: bool) -> String {
@@ -326,7 +328,7 @@ fn same_revision_has_no_differences() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     insta::assert_snapshot!(stdout(&out), @r"
     weir diff v2 -> v2
-    No differences (5 objects unchanged).
+    No differences (6 objects unchanged).
     ");
 }
 
@@ -522,7 +524,73 @@ fn context_lines_are_configurable() {
     let fx = Fixture::new();
     let text = stdout(&fx.weir(&["--base", "v1", "--head", "v2", "--context", "0"]));
     assert!(
-        text.contains("@@ -9 +9 @@\n    -  replicas: 2\n    +  replicas: 3\n"),
+        text.contains("@@ -10 +10 @@\n    -  replicas: 2\n    +  replicas: 3\n"),
         "{text}"
     );
+}
+
+/// A Workload is compared as the Deployment it renders to, not as written.
+#[test]
+fn a_workload_is_compared_as_its_rendered_deployment() {
+    let fx = Fixture::new();
+    let repo = Repository::open(fx.path()).unwrap();
+    let workload = |image: &str| {
+        format!(
+            "\
+apiVersion: weir.dev/v1alpha1
+kind: Workload
+metadata:
+  name: web
+  namespace: shop
+spec:
+  image: {image}
+  ports:
+    - {{name: http, port: 80}}
+"
+        )
+    };
+    write(
+        fx.path(),
+        "web/workload.yaml",
+        &workload("registry.example.com/web:1.0"),
+    );
+    commit(&repo, "w1");
+    write(
+        fx.path(),
+        "web/workload.yaml",
+        &workload("registry.example.com/web:1.1"),
+    );
+    commit(&repo, "w2");
+    let out = fx.weir(&["--base", "w1", "--head", "w2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("~ Deployment shop/web (apps/v1)"), "{text}");
+    assert!(
+        text.contains(
+            "~ spec.template.spec.containers[name=web].image: \
+             registry.example.com/web:1.0 -> registry.example.com/web:1.1\n"
+        ),
+        "{text}"
+    );
+}
+
+/// A side that does not render fails the diff with its diagnostics.
+#[test]
+fn a_side_that_does_not_render_is_an_error() {
+    let fx = Fixture::new();
+    write(
+        fx.path(),
+        "api/component.yaml",
+        &API_COMPONENT.replace("wave: 1", "wave: nightly"),
+    );
+    let out = fx.weir(&["--base", "v2"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the config repo at the working tree does not render:"),
+        "{err}"
+    );
+    assert!(!err.contains("at v2 does not render"), "{err}");
+    assert!(err.contains("error[E0401]"), "{err}");
+    assert!(stdout(&out).is_empty());
 }

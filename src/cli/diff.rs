@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use super::Outcome;
 use super::args::{ColorChoice, DiffArgs, DiffFormat};
 use super::diff_source;
+use super::render::print_diagnostics;
 use crate::diff::{self, Labels, Options, format};
 
 /// Runs `weir diff`.
@@ -22,24 +23,37 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
         .base
         .as_deref()
         .context("give the revision to compare against with --base REV")?;
-    // Both sides are read and parsed at the same time, each on its own
-    // thread (and its own handle on the Git repository).
+    let head_label = args
+        .head
+        .clone()
+        .unwrap_or_else(|| "the working tree".to_owned());
+    // Both sides are read, rendered and planned at the same time, each on
+    // its own thread (and its own handle on the Git repository).
     let (base, head) = std::thread::scope(|scope| {
         let base = scope.spawn(|| {
             diff_source::side(&args.path, Some(base_rev))
                 .with_context(|| format!("cannot read the config repo at {base_rev}"))
         });
-        let head =
-            diff_source::side(&args.path, args.head.as_deref()).with_context(|| match &args.head {
-                Some(rev) => format!("cannot read the config repo at {rev}"),
-                None => "cannot read the config repo in the working tree".to_owned(),
-            });
+        let head = diff_source::side(&args.path, args.head.as_deref())
+            .with_context(|| format!("cannot read the config repo at {head_label}"));
         let base = base
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("reading {base_rev} failed")));
         (base, head)
     });
     let (base, head) = (base?, head?);
+    let (base, head) = match (base, head) {
+        (Ok(base), Ok(head)) => (base, head),
+        (base, head) => {
+            for (label, side) in [(base_rev, &base), (head_label.as_str(), &head)] {
+                if let Err(diagnostics) = side {
+                    eprintln!("weir diff: the config repo at {label} does not render:");
+                    print_diagnostics(diagnostics);
+                }
+            }
+            return Ok(Outcome::Failure);
+        }
+    };
     let report = diff::diff(
         base,
         head,
