@@ -5,16 +5,16 @@
 //! cargo build --release --example hostile
 //! for case in all alias-bomb.yaml deep-flow.yaml deep-block.yaml huge.yaml \
 //!     binary.yaml invalid-utf8.yaml duplicate-keys.yaml tabs.yaml escape.yaml \
-//!     wide.yaml; do
+//!     wide.yaml widest-accepted.yaml; do
 //!   /usr/bin/time -f "$case %es %MKB" target/release/examples/hostile $case
 //! done
 //! ```
 //!
 //! Each run writes the case (or every case, for `all`) into a fresh temp
 //! repo, then reads it and loads its documents as `weir validate` will, and
-//! prints the diagnostics and the time spent reading and loading. `wide.yaml`
-//! is not hostile but the costliest valid file: just under the 8 MiB limit,
-//! made of the smallest nodes.
+//! prints the diagnostics and the time spent reading and loading.
+//! `wide.yaml` and `widest-accepted.yaml` are the costliest shapes of file
+//! (see [`wide`]).
 #![allow(clippy::disallowed_macros)]
 
 #[path = "../tests/support/hostile.rs"]
@@ -27,10 +27,16 @@ use std::time::Instant;
 use weir::repo::{Limits, read_worktree};
 use weir::spec::yaml::{YamlLimits, load_documents};
 
-fn wide(repo: &Path, _outside: &Path) {
-    let line = "- {a: 1}\n";
-    let count = (8 * 1024 * 1024 - 16) / line.len();
-    std::fs::write(repo.join("wide.yaml"), line.repeat(count)).unwrap_or_default();
+/// Not hostile cases but the costliest files by shape: just under the 8 MiB
+/// size limit made of the smallest mappings (refused by the node limit),
+/// and the largest file the node limit accepts, made of the smallest
+/// scalars.
+fn wide(repo: &Path, name: &str) {
+    let text = match name {
+        "wide.yaml" => "- {a: 1}\n".repeat((8 * 1024 * 1024 - 16) / 9),
+        _ => "- a\n".repeat(499_000),
+    };
+    std::fs::write(repo.join(name), text).unwrap_or_default();
 }
 
 fn main() -> ExitCode {
@@ -46,8 +52,8 @@ fn main() -> ExitCode {
             found = true;
         }
     }
-    if case == "wide.yaml" {
-        wide(repo.path(), outside.path());
+    if case == "wide.yaml" || case == "widest-accepted.yaml" {
+        wide(repo.path(), &case);
         found = true;
     }
     if !found {

@@ -14,7 +14,8 @@
 //!   *before* anything is copied: a "billion laughs" file fails after a few
 //!   hundred events.
 //! - Nesting deeper than [`YamlLimits::max_depth`] fails at the first level
-//!   too deep; nothing recurses on the input's shape.
+//!   too deep; nothing recurses on the input's shape. A file may hold at
+//!   most [`YamlLimits::max_nodes`] nodes, which bounds memory.
 //! - Duplicate keys are an error naming both places. Non-string scalar keys
 //!   become strings as Kubernetes makes them (`1` → `"1"`, `true` →
 //!   `"true"`); mapping or sequence keys are an error.
@@ -75,6 +76,8 @@ pub mod codes {
     pub const BAD_MERGE: Code = Code("E0020");
     /// A scalar that cannot be a JSON value: `.inf`, `.nan`, `!!int abc`.
     pub const BAD_SCALAR: Code = Code("E0021");
+    /// The file holds more than `max_nodes` YAML nodes.
+    pub const TOO_MANY_NODES: Code = Code("E0022");
     /// A bug in weir's loader (it never panics on input; this reports one
     /// that it caught anyway).
     pub const INTERNAL: Code = Code("E0029");
@@ -91,6 +94,11 @@ pub struct YamlLimits {
     pub max_alias_expansion_nodes: u64,
     /// Most documents in one file (default 10,000).
     pub max_documents: usize,
+    /// Most nodes (mappings, sequences, aliases and scalars, keys included)
+    /// written in one file (default 500,000: a large CRD bundle has about 200,000). With
+    /// the per-file size limit it bounds memory: the costliest 8 MiB file,
+    /// made of tiny mappings, would need some 700 MB as JSON values.
+    pub max_nodes: usize,
 }
 
 impl Default for YamlLimits {
@@ -99,6 +107,7 @@ impl Default for YamlLimits {
             max_depth: 256,
             max_alias_expansion_nodes: 250_000,
             max_documents: 10_000,
+            max_nodes: 500_000,
         }
     }
 }

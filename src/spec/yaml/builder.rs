@@ -13,7 +13,8 @@
 //! until that pass, and their expanded size is known (and checked against
 //! the budget) the moment they appear: an alias bomb is refused after a few
 //! hundred events, having allocated nothing. The arena (minus the scalar
-//! values) stays with the [`Document`] as its [`Positions`].
+//! values and build-time bookkeeping) stays with the [`Document`] as its
+//! [`Positions`].
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -34,13 +35,11 @@ enum Kind {
     Scalar,
     Seq,
     Map,
-    /// An alias of the node with this id.
-    Alias(u32),
+    /// An alias; `Node::first` is the id of the anchored node.
+    Alias,
 }
 
-/// One node of a document. Containers' children are
-/// `Positions::children[first..first + len]`; a scalar's value is
-/// `scalars[first]` while building.
+/// One node of a document, as kept for position lookups (36 bytes).
 #[derive(Debug, Clone, Copy)]
 struct Node {
     span: Span,
@@ -49,13 +48,21 @@ struct Node {
     key_span: Span,
     key_start: u32,
     key_len: u32,
+    /// Containers: their children are `Positions::children[first..][..len]`.
+    /// Scalars: the index of their value while building. Aliases: the
+    /// anchored node's id.
     first: u32,
     len: u32,
+    kind: Kind,
+}
+
+/// Bookkeeping about a node that only building needs.
+#[derive(Debug, Clone, Copy)]
+struct Meta {
     /// Nodes this one expands to (aliases and merges included), saturating.
     size: u32,
     /// Nesting levels this one expands to (a scalar is 0).
     height: u32,
-    kind: Kind,
     /// Reached through an alias or a merge: cloned, not moved, into values.
     shared: bool,
     /// Complete: an alias to a node that is not is a recursive alias.
@@ -73,6 +80,10 @@ pub(super) struct Positions {
 }
 
 impl Positions {
+    fn node(&self, id: u32) -> Option<&Node> {
+        self.nodes.get(id as usize)
+    }
+
     fn key(&self, node: &Node) -> &str {
         let start = node.key_start as usize;
         self.keys
@@ -87,10 +98,18 @@ impl Positions {
             .unwrap_or_default()
     }
 
+    /// The node itself, or the anchored node when it is an alias.
+    fn resolved(&self, node: &Node) -> Option<(u32, Node)> {
+        match node.kind {
+            Kind::Alias => self.node(node.first).map(|target| (node.first, *target)),
+            _ => None,
+        }
+    }
+
     /// The node a JSON pointer leads to, or its deepest existing ancestor;
     /// `true` when the whole pointer was found.
     fn find(&self, pointer: &str) -> Option<(&Node, bool)> {
-        let mut node = self.nodes.get(self.root as usize)?;
+        let mut node = self.node(self.root)?;
         let Some(rest) = pointer.strip_prefix('/') else {
             return Some((node, pointer.is_empty()));
         };
@@ -100,21 +119,18 @@ impl Positions {
             } else {
                 Cow::Borrowed(raw)
             };
-            let container = match node.kind {
-                Kind::Alias(target) => self.nodes.get(target as usize).unwrap_or(node),
-                _ => node,
-            };
-            let kids = self.kids(container);
+            let container = self.resolved(node).map_or(*node, |(_, target)| target);
+            let kids = self.kids(&container);
             let child = match container.kind {
                 Kind::Map => kids
                     .iter()
-                    .filter_map(|&id| self.nodes.get(id as usize))
+                    .filter_map(|&id| self.node(id))
                     .find(|kid| self.key(kid) == segment),
                 Kind::Seq => segment
                     .parse::<usize>()
                     .ok()
                     .and_then(|index| kids.get(index))
-                    .and_then(|&id| self.nodes.get(id as usize)),
+                    .and_then(|&id| self.node(id)),
                 _ => None,
             };
             match child {
@@ -168,6 +184,15 @@ struct Frame {
     merges: Vec<u32>,
 }
 
+/// What limits count over a whole file.
+#[derive(Default)]
+struct Budget {
+    /// Nodes that aliases and merges expanded to.
+    expanded: u64,
+    /// Nodes written in the file.
+    nodes: usize,
+}
+
 /// Parses all documents of one file. `text` is known to be UTF-8 without
 /// NUL bytes, and shorter than 4 GiB.
 pub(super) fn parse(
@@ -175,21 +200,49 @@ pub(super) fn parse(
     text: &str,
     limits: &YamlLimits,
 ) -> Result<Vec<Document>, Diagnostic> {
-    let mut parser = Parser::new_from_str(text);
+    // Working memory, reused from one document (and file) to the next.
+    let mut spare = SPARE.with(|cell| cell.take());
     let mut documents = Vec::new();
+    let result = parse_into(file, text, limits, &mut spare, &mut documents);
+    if spare.positions.nodes.capacity() <= MAX_SPARE_NODES {
+        SPARE.with(|cell| cell.replace(spare));
+    }
+    result.map(|()| documents)
+}
+
+/// Largest working memory kept for the next file, in nodes.
+const MAX_SPARE_NODES: usize = 1 << 16;
+
+thread_local! {
+    static SPARE: std::cell::RefCell<Buffers> = std::cell::RefCell::default();
+}
+
+fn parse_into(
+    file: &str,
+    text: &str,
+    limits: &YamlLimits,
+    spare: &mut Buffers,
+    documents: &mut Vec<Document>,
+) -> Result<(), Diagnostic> {
+    let mut parser = Parser::new_from_str(text);
     let mut index = 0;
-    // Nodes that aliases and merges expanded to, over the whole file.
-    let mut expanded: u64 = 0;
+    let mut budget = Budget::default();
     let mut doc: Option<(Span, DocBuilder<'_>)> = None;
-    while let Some(next) = parser.next_event() {
-        let (event, span) = next.map_err(|err| scan_error(file, text, &err))?;
+    let result = loop {
+        let Some(next) = parser.next_event() else {
+            break Ok(());
+        };
+        let (event, span) = match next {
+            Ok(next) => next,
+            Err(err) => break Err(scan_error(file, text, &err)),
+        };
         let at = position(span.start);
         match event {
-            Event::StreamEnd => break,
+            Event::StreamEnd => break Ok(()),
             Event::StreamStart | Event::Nothing => {}
             Event::DocumentStart(_) => {
                 if index >= limits.max_documents {
-                    return Err(Diagnostic::error(
+                    break Err(Diagnostic::error(
                         codes::TOO_MANY_DOCUMENTS,
                         format!(
                             "the file holds more than {} YAML documents",
@@ -200,13 +253,17 @@ pub(super) fn parse(
                     .at(at)
                     .with_hint("split it into several files, or raise `max_documents`"));
                 }
-                doc = Some((at, DocBuilder::new(file, limits)));
+                if let Some((_, unfinished)) = doc.take() {
+                    *spare = unfinished.work;
+                }
+                doc = Some((at, DocBuilder::new(file, limits, std::mem::take(spare))));
             }
             Event::DocumentEnd => {
                 let Some((start, builder)) = doc.take() else {
-                    return Err(internal(file, at, "document end without a start"));
+                    break Err(internal(file, at, "document end without a start"));
                 };
-                let (value, positions) = builder.finish();
+                let (value, positions, buffers) = builder.finish();
+                *spare = buffers;
                 // Empty documents (`---` alone, comments only, `null`) are
                 // skipped, as kubectl does.
                 if !value.is_null() {
@@ -222,37 +279,63 @@ pub(super) fn parse(
             }
             event => {
                 let Some((_, builder)) = doc.as_mut() else {
-                    return Err(internal(file, at, "content outside a document"));
+                    break Err(internal(file, at, "content outside a document"));
                 };
-                builder.event(event, at, &mut expanded)?;
+                if let Err(err) = builder.event(event, at, &mut budget) {
+                    break Err(err);
+                }
             }
         }
+    };
+    // A document left unfinished by an error gives its buffers back.
+    if let Some((_, unfinished)) = doc {
+        *spare = unfinished.work;
     }
-    Ok(documents)
+    result
+}
+
+/// Working memory of a document builder that is not part of its result.
+#[derive(Default)]
+struct Buffers {
+    /// The positions being built; a compact copy goes with the document.
+    positions: Positions,
+    tasks: Vec<Task>,
+    out: Vec<Value>,
+    meta: Vec<Meta>,
+    scalars: Vec<Value>,
+    /// Children of the open containers, innermost last.
+    scratch: Vec<u32>,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, u32>,
 }
 
 struct DocBuilder<'a> {
     file: &'a str,
     limits: &'a YamlLimits,
     positions: Positions,
-    scalars: Vec<Value>,
-    /// Children of the open containers, innermost last.
-    scratch: Vec<u32>,
-    stack: Vec<Frame>,
-    anchors: HashMap<usize, u32>,
+    work: Buffers,
     root: Option<u32>,
 }
 
 impl<'a> DocBuilder<'a> {
-    fn new(file: &'a str, limits: &'a YamlLimits) -> Self {
+    fn new(file: &'a str, limits: &'a YamlLimits, mut work: Buffers) -> Self {
+        let mut positions = std::mem::take(&mut work.positions);
+        positions.nodes.clear();
+        positions.children.clear();
+        positions.keys.clear();
+        positions.root = 0;
+        work.tasks.clear();
+        work.out.clear();
+        work.meta.clear();
+        work.scalars.clear();
+        work.scratch.clear();
+        work.stack.clear();
+        work.anchors.clear();
         Self {
             file,
             limits,
-            positions: Positions::default(),
-            scalars: Vec::new(),
-            scratch: Vec::new(),
-            stack: Vec::new(),
-            anchors: HashMap::new(),
+            positions,
+            work,
             root: None,
         }
     }
@@ -261,22 +344,22 @@ impl<'a> DocBuilder<'a> {
         Diagnostic::error(code, message).in_file(self.file).at(at)
     }
 
-    fn event(&mut self, event: Event<'_>, at: Span, expanded: &mut u64) -> Result<(), Diagnostic> {
+    fn event(&mut self, event: Event<'_>, at: Span, budget: &mut Budget) -> Result<(), Diagnostic> {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
-                self.scalar(&text, style, anchor, tag.as_deref(), at)
+                self.scalar(text, style, anchor, tag.as_deref(), at, budget)
             }
-            Event::SequenceStart(anchor, _) => self.open(false, anchor, at),
-            Event::MappingStart(anchor, _) => self.open(true, anchor, at),
-            Event::SequenceEnd | Event::MappingEnd => self.close(at, expanded),
-            Event::Alias(anchor) => self.alias(anchor, at, expanded),
+            Event::SequenceStart(anchor, _) => self.open(false, anchor, at, budget),
+            Event::MappingStart(anchor, _) => self.open(true, anchor, at, budget),
+            Event::SequenceEnd | Event::MappingEnd => self.close(at, budget),
+            Event::Alias(anchor) => self.alias(anchor, at, budget),
             _ => Ok(()),
         }
     }
 
     fn expecting_key(&self) -> bool {
         matches!(
-            self.stack.last(),
+            self.work.stack.last(),
             Some(Frame {
                 map: true,
                 expect: Expect::Key,
@@ -289,7 +372,7 @@ impl<'a> DocBuilder<'a> {
     fn set_key(&mut self, text: &str, at: Span) {
         let start = self.positions.keys.len() as u32;
         self.positions.keys.push_str(text);
-        if let Some(frame) = self.stack.last_mut() {
+        if let Some(frame) = self.work.stack.last_mut() {
             frame.expect = Expect::Value {
                 start,
                 len: text.len() as u32,
@@ -298,9 +381,27 @@ impl<'a> DocBuilder<'a> {
         }
     }
 
+    /// Counts one more node written in the file against `max_nodes`.
+    fn count_node(&self, budget: &mut Budget, at: Span) -> Result<(), Diagnostic> {
+        budget.nodes += 1;
+        if budget.nodes > self.limits.max_nodes {
+            return Err(self
+                .error(
+                    codes::TOO_MANY_NODES,
+                    at,
+                    format!(
+                        "the file holds more than {} YAML nodes",
+                        self.limits.max_nodes
+                    ),
+                )
+                .with_hint("split it into smaller files, or raise `max_nodes`"));
+        }
+        Ok(())
+    }
+
     /// Creates a node where the parser is: as the value of the pending key,
-    /// a sequence item, or the root.
-    fn begin_node(&mut self, kind: Kind, at: Span, first: u32) -> (u32, Role) {
+    /// a sequence item, or the root. A node not in a key position.
+    fn begin_node(&mut self, kind: Kind, at: Span, first: u32, meta: Meta) -> (u32, Role) {
         let mut node = Node {
             span: at,
             key_span: Span::default(),
@@ -308,13 +409,9 @@ impl<'a> DocBuilder<'a> {
             key_len: 0,
             first,
             len: 0,
-            size: 1,
-            height: 0,
             kind,
-            shared: false,
-            closed: !matches!(kind, Kind::Seq | Kind::Map),
         };
-        let role = match self.stack.last_mut() {
+        let role = match self.work.stack.last_mut() {
             None => Role::Root,
             Some(frame) if !frame.map => Role::Child,
             Some(frame) => match std::mem::replace(&mut frame.expect, Expect::Key) {
@@ -331,6 +428,7 @@ impl<'a> DocBuilder<'a> {
         };
         let id = self.positions.nodes.len() as u32;
         self.positions.nodes.push(node);
+        self.work.meta.push(meta);
         (id, role)
     }
 
@@ -338,9 +436,9 @@ impl<'a> DocBuilder<'a> {
     fn complete(&mut self, id: u32, role: Role) {
         match role {
             Role::Root => self.root = Some(id),
-            Role::Child => self.scratch.push(id),
+            Role::Child => self.work.scratch.push(id),
             Role::Merge => {
-                if let Some(frame) = self.stack.last_mut() {
+                if let Some(frame) = self.work.stack.last_mut() {
                     frame.merges.push(id);
                 }
             }
@@ -349,62 +447,80 @@ impl<'a> DocBuilder<'a> {
 
     fn scalar(
         &mut self,
-        text: &str,
+        text: Cow<'_, str>,
         style: ScalarStyle,
         anchor: usize,
         tag: Option<&Tag>,
         at: Span,
+        budget: &mut Budget,
     ) -> Result<(), Diagnostic> {
-        let value = scalar::resolve(text, style, tag)
-            .map_err(|message| self.error(codes::BAD_SCALAR, at, message))?;
+        self.count_node(budget, at)?;
+        let file = self.file;
+        let bad = |message: String| {
+            Diagnostic::error(codes::BAD_SCALAR, message)
+                .in_file(file)
+                .at(at)
+        };
         if self.expecting_key() {
             let merge =
                 style == ScalarStyle::Plain && text == "<<" && tag.is_none_or(scalar::is_merge_tag);
             if anchor != 0 {
                 // An anchored key: a detached node, so `*alias :` can reuse it.
+                let value = scalar::resolve(text.clone(), style, tag).map_err(bad)?;
                 let id = self.positions.nodes.len() as u32;
                 self.positions.nodes.push(Node {
                     span: at,
                     key_span: Span::default(),
                     key_start: 0,
                     key_len: 0,
-                    first: self.scalars.len() as u32,
+                    first: self.work.scalars.len() as u32,
                     len: 0,
+                    kind: Kind::Scalar,
+                });
+                self.work.meta.push(Meta {
                     size: 1,
                     height: 0,
-                    kind: Kind::Scalar,
                     shared: true,
                     closed: true,
                 });
-                self.scalars.push(value.clone());
-                self.anchors.insert(anchor, id);
+                self.work.scalars.push(value);
+                self.work.anchors.insert(anchor, id);
             }
             if merge {
-                if let Some(frame) = self.stack.last_mut() {
+                if let Some(frame) = self.work.stack.last_mut() {
                     frame.expect = Expect::MergeValue;
                 }
             } else {
-                self.set_key(&scalar::key_text(&value), at);
+                let key = scalar::key(&text, style, tag).map_err(bad)?;
+                self.set_key(&key, at);
             }
             return Ok(());
         }
-        let weight = match &value {
-            Value::String(s) => 1 + s.len() / BYTES_PER_NODE,
-            _ => 1,
+        let weight = 1 + text.len() / BYTES_PER_NODE;
+        let value = scalar::resolve(text, style, tag).map_err(bad)?;
+        let meta = Meta {
+            size: u32::try_from(weight).unwrap_or(u32::MAX),
+            height: 0,
+            shared: false,
+            closed: true,
         };
-        let (id, role) = self.begin_node(Kind::Scalar, at, self.scalars.len() as u32);
-        if let Some(node) = self.positions.nodes.get_mut(id as usize) {
-            node.size = u32::try_from(weight).unwrap_or(u32::MAX);
-        }
-        self.scalars.push(value);
+        let first = self.work.scalars.len() as u32;
+        let (id, role) = self.begin_node(Kind::Scalar, at, first, meta);
+        self.work.scalars.push(value);
         if anchor != 0 {
-            self.anchors.insert(anchor, id);
+            self.work.anchors.insert(anchor, id);
         }
         self.complete(id, role);
         Ok(())
     }
 
-    fn open(&mut self, map: bool, anchor: usize, at: Span) -> Result<(), Diagnostic> {
+    fn open(
+        &mut self,
+        map: bool,
+        anchor: usize,
+        at: Span,
+        budget: &mut Budget,
+    ) -> Result<(), Diagnostic> {
         if self.expecting_key() {
             return Err(self
                 .error(
@@ -417,19 +533,27 @@ impl<'a> DocBuilder<'a> {
                 )
                 .with_hint("Kubernetes objects and weir's kinds need string keys"));
         }
-        if self.stack.len() >= self.limits.max_depth {
+        if self.work.stack.len() >= self.limits.max_depth {
             return Err(self.too_deep(at));
         }
-        let (id, role) = self.begin_node(if map { Kind::Map } else { Kind::Seq }, at, 0);
+        self.count_node(budget, at)?;
+        let meta = Meta {
+            size: 1,
+            height: 1,
+            shared: false,
+            closed: false,
+        };
+        let kind = if map { Kind::Map } else { Kind::Seq };
+        let (id, role) = self.begin_node(kind, at, 0, meta);
         if anchor != 0 {
-            self.anchors.insert(anchor, id);
+            self.work.anchors.insert(anchor, id);
         }
-        self.stack.push(Frame {
+        self.work.stack.push(Frame {
             node: id,
             role,
             map,
             expect: Expect::Key,
-            start: self.scratch.len(),
+            start: self.work.scratch.len(),
             merges: Vec::new(),
         });
         Ok(())
@@ -444,15 +568,16 @@ impl<'a> DocBuilder<'a> {
         .with_hint("weir refuses deeper nesting to bound its cost; no Kubernetes object needs it")
     }
 
-    fn charge(&self, expanded: &mut u64, nodes: u64, at: Span) -> Result<(), Diagnostic> {
-        *expanded = expanded.saturating_add(nodes);
-        if *expanded > self.limits.max_alias_expansion_nodes {
+    fn charge(&self, budget: &mut Budget, nodes: u64, at: Span) -> Result<(), Diagnostic> {
+        budget.expanded = budget.expanded.saturating_add(nodes);
+        if budget.expanded > self.limits.max_alias_expansion_nodes {
             return Err(self
                 .error(
                     codes::ALIAS_BUDGET,
                     at,
                     format!(
-                        "aliases expand to more than {} nodes; this looks like an alias bomb (\"billion laughs\")",
+                        "aliases expand to more than {} nodes; this looks like an alias bomb \
+                         (\"billion laughs\")",
                         self.limits.max_alias_expansion_nodes
                     ),
                 )
@@ -464,12 +589,14 @@ impl<'a> DocBuilder<'a> {
         Ok(())
     }
 
-    fn alias(&mut self, anchor: usize, at: Span, expanded: &mut u64) -> Result<(), Diagnostic> {
-        let Some(target) = self
-            .anchors
-            .get(&anchor)
-            .and_then(|&id| Some((id, *self.positions.nodes.get(id as usize)?)))
-        else {
+    fn alias(&mut self, anchor: usize, at: Span, budget: &mut Budget) -> Result<(), Diagnostic> {
+        self.count_node(budget, at)?;
+        let target = self.work.anchors.get(&anchor).and_then(|&id| {
+            let node = *self.positions.node(id)?;
+            let meta = *self.work.meta.get(id as usize)?;
+            Some((id, node, meta))
+        });
+        let Some((target_id, target, meta)) = target else {
             // saphyr's event API keeps anchor names across documents.
             return Err(self
                 .error(
@@ -479,8 +606,7 @@ impl<'a> DocBuilder<'a> {
                 )
                 .with_hint("anchors do not cross `---`; define the anchor in this document"));
         };
-        let (target_id, target) = target;
-        if !target.closed {
+        if !meta.closed {
             return Err(self
                 .error(
                     codes::RECURSIVE_ALIAS,
@@ -500,35 +626,38 @@ impl<'a> DocBuilder<'a> {
                     .with_hint("Kubernetes objects and weir's kinds need string keys"));
             }
             let text = self
+                .work
                 .scalars
                 .get(target.first as usize)
                 .map(scalar::key_text)
                 .unwrap_or_default();
-            self.charge(expanded, 1 + (text.len() / BYTES_PER_NODE) as u64, at)?;
+            self.charge(budget, 1 + (text.len() / BYTES_PER_NODE) as u64, at)?;
             self.set_key(&text, at);
             return Ok(());
         }
-        if self.stack.len() + target.height as usize > self.limits.max_depth {
+        if self.work.stack.len() + meta.height as usize > self.limits.max_depth {
             return Err(self.too_deep(at));
         }
-        let (id, role) = self.begin_node(Kind::Alias(target_id), at, 0);
+        let alias_meta = Meta {
+            size: meta.size,
+            height: meta.height,
+            shared: false,
+            closed: true,
+        };
+        let (id, role) = self.begin_node(Kind::Alias, at, target_id, alias_meta);
         if role != Role::Merge {
             // A merge is charged for what it merges, when its mapping closes.
-            self.charge(expanded, u64::from(target.size), at)?;
+            self.charge(budget, u64::from(meta.size), at)?;
         }
-        if let Some(node) = self.positions.nodes.get_mut(id as usize) {
-            node.size = target.size;
-            node.height = target.height;
-        }
-        if let Some(node) = self.positions.nodes.get_mut(target_id as usize) {
-            node.shared = true;
+        if let Some(meta) = self.work.meta.get_mut(target_id as usize) {
+            meta.shared = true;
         }
         self.complete(id, role);
         Ok(())
     }
 
-    fn close(&mut self, at: Span, expanded: &mut u64) -> Result<(), Diagnostic> {
-        let Some(frame) = self.stack.pop() else {
+    fn close(&mut self, at: Span, budget: &mut Budget) -> Result<(), Diagnostic> {
+        let Some(frame) = self.work.stack.pop() else {
             return Err(internal(
                 self.file,
                 at,
@@ -538,31 +667,32 @@ impl<'a> DocBuilder<'a> {
         if frame.map {
             self.check_duplicates(frame.start)?;
             if !frame.merges.is_empty() {
-                self.merge(&frame, expanded)?;
+                self.merge(&frame, budget)?;
             }
         }
-        let Positions {
-            nodes, children, ..
-        } = &mut self.positions;
-        let kids = self.scratch.get(frame.start..).unwrap_or_default();
+        let Buffers { meta, scratch, .. } = &mut self.work;
+        let kids = scratch.get(frame.start..).unwrap_or_default();
         let mut size: u32 = 1;
         let mut height: u32 = 0;
         for &kid in kids {
-            if let Some(kid) = nodes.get(kid as usize) {
+            if let Some(kid) = meta.get(kid as usize) {
                 size = size.saturating_add(kid.size);
                 height = height.max(kid.height);
             }
         }
+        let children = &mut self.positions.children;
         let first = children.len() as u32;
         children.extend_from_slice(kids);
-        if let Some(node) = nodes.get_mut(frame.node as usize) {
+        if let Some(node) = self.positions.nodes.get_mut(frame.node as usize) {
             node.first = first;
             node.len = kids.len() as u32;
-            node.size = size;
-            node.height = height + 1;
-            node.closed = true;
         }
-        self.scratch.truncate(frame.start);
+        if let Some(meta) = meta.get_mut(frame.node as usize) {
+            meta.size = size;
+            meta.height = height + 1;
+            meta.closed = true;
+        }
+        scratch.truncate(frame.start);
         self.complete(frame.node, frame.role);
         Ok(())
     }
@@ -570,16 +700,18 @@ impl<'a> DocBuilder<'a> {
     /// Refuses a mapping that holds the same key twice, naming both places.
     fn check_duplicates(&self, start: usize) -> Result<(), Diagnostic> {
         let positions = &self.positions;
-        let ids = self.scratch.get(start..).unwrap_or_default();
-        let node = |id: u32| positions.nodes.get(id as usize);
+        let ids = self.work.scratch.get(start..).unwrap_or_default();
         let mut duplicate = None;
         if ids.len() <= 16 {
             'outer: for (i, &later) in ids.iter().enumerate() {
-                let Some(later) = node(later) else { continue };
+                let Some(later) = positions.node(later) else {
+                    continue;
+                };
                 let key = positions.key(later);
                 for &earlier in &ids[..i] {
-                    if let Some(earlier) =
-                        node(earlier).filter(|earlier| positions.key(earlier) == key)
+                    if let Some(earlier) = positions
+                        .node(earlier)
+                        .filter(|earlier| positions.key(earlier) == key)
                     {
                         duplicate = Some((earlier, later));
                         break 'outer;
@@ -588,10 +720,13 @@ impl<'a> DocBuilder<'a> {
             }
         } else {
             let mut seen: HashMap<&str, &Node> = HashMap::with_capacity(ids.len());
-            duplicate = ids.iter().filter_map(|&id| node(id)).find_map(|later| {
-                seen.insert(positions.key(later), later)
-                    .map(|earlier| (earlier, later))
-            });
+            duplicate = ids
+                .iter()
+                .filter_map(|&id| positions.node(id))
+                .find_map(|later| {
+                    seen.insert(positions.key(later), later)
+                        .map(|earlier| (earlier, later))
+                });
         }
         match duplicate {
             None => Ok(()),
@@ -606,37 +741,38 @@ impl<'a> DocBuilder<'a> {
                         earlier.key_span.column
                     ),
                 )
-                .with_hint("a mapping may hold each key once; Kubernetes would silently keep only the last one")),
+                .with_hint(
+                    "a mapping may hold each key once; Kubernetes would silently keep only the \
+                     last one",
+                )),
         }
     }
 
     /// Adds the entries of the frame's merge keys (`<<: *defaults`,
     /// `<<: [*a, *b]`) that the mapping does not set itself; earlier sources
     /// win over later ones, as YAML's merge key says.
-    fn merge(&mut self, frame: &Frame, expanded: &mut u64) -> Result<(), Diagnostic> {
+    fn merge(&mut self, frame: &Frame, budget: &mut Budget) -> Result<(), Diagnostic> {
+        let positions = &self.positions;
         let resolve = |id: u32| -> Option<(u32, Node)> {
-            let node = *self.positions.nodes.get(id as usize)?;
-            match node.kind {
-                Kind::Alias(target) => Some((target, *self.positions.nodes.get(target as usize)?)),
-                _ => Some((id, node)),
-            }
+            let node = *positions.node(id)?;
+            positions.resolved(&node).or(Some((id, node)))
+        };
+        let bad = |at| {
+            self.error(
+                codes::BAD_MERGE,
+                at,
+                "the merge key `<<` needs a mapping or a list of mappings",
+            )
         };
         let mut sources = Vec::new();
         for &merge in &frame.merges {
-            let bad = |at| {
-                self.error(
-                    codes::BAD_MERGE,
-                    at,
-                    "the merge key `<<` needs a mapping or a list of mappings",
-                )
-            };
             let Some((id, node)) = resolve(merge) else {
                 continue;
             };
             match node.kind {
                 Kind::Map => sources.push(id),
                 Kind::Seq => {
-                    for &item in self.positions.kids(&node) {
+                    for &item in positions.kids(&node) {
                         match resolve(item) {
                             Some((id, node)) if node.kind == Kind::Map => sources.push(id),
                             Some((_, node)) => return Err(bad(node.span)),
@@ -647,94 +783,77 @@ impl<'a> DocBuilder<'a> {
                 _ => return Err(bad(node.span)),
             }
         }
-        let Positions {
-            nodes,
-            children,
-            keys,
-            ..
-        } = &mut self.positions;
-        let key_of = |node: &Node| {
-            let start = node.key_start as usize;
-            keys.get(start..start + node.key_len as usize)
-                .unwrap_or_default()
-        };
-        let mut present: HashSet<&str> = self
-            .scratch
-            .get(frame.start..)
-            .unwrap_or_default()
+        let explicit = self.work.scratch.get(frame.start..).unwrap_or_default();
+        let mut present: HashSet<&str> = explicit
             .iter()
-            .filter_map(|&id| nodes.get(id as usize).map(key_of))
+            .filter_map(|&id| positions.node(id).map(|node| positions.key(node)))
             .collect();
         let mut merged = Vec::new();
         let mut cost: u64 = 0;
         for source in sources {
-            let Some(source) = nodes.get(source as usize) else {
+            let Some(source) = positions.node(source) else {
                 continue;
             };
-            let first = source.first as usize;
-            for &kid in children
-                .get(first..first + source.len as usize)
-                .unwrap_or_default()
-            {
-                if let Some(node) = nodes.get(kid as usize)
-                    && present.insert(key_of(node))
+            for &kid in positions.kids(source) {
+                if let Some(node) = positions.node(kid)
+                    && present.insert(positions.key(node))
                 {
                     merged.push(kid);
-                    cost = cost.saturating_add(u64::from(node.size));
+                    let size = self.work.meta.get(kid as usize).map_or(1, |meta| meta.size);
+                    cost = cost.saturating_add(u64::from(size));
                 }
             }
         }
         drop(present);
-        for &kid in &merged {
-            if let Some(node) = nodes.get_mut(kid as usize) {
-                node.shared = true;
-            }
-        }
-        self.scratch.extend_from_slice(&merged);
-        let at = nodes
-            .get(frame.node as usize)
+        let at = positions
+            .node(frame.node)
             .map(|n| n.span)
             .unwrap_or_default();
-        self.charge(expanded, cost, at)
+        for &kid in &merged {
+            if let Some(meta) = self.work.meta.get_mut(kid as usize) {
+                meta.shared = true;
+            }
+        }
+        self.work.scratch.extend_from_slice(&merged);
+        self.charge(budget, cost, at)
     }
 
-    /// The document's value and positions. Iterative: depth was bounded
-    /// while building, but the conversion does not rely on it.
-    fn finish(mut self) -> (Value, Positions) {
+    /// The document's value and positions, and the buffers for the next
+    /// document. Iterative: depth was bounded while building, but the
+    /// conversion does not rely on it.
+    fn finish(mut self) -> (Value, Positions, Buffers) {
         let Some(root) = self.root else {
-            return (Value::Null, self.positions);
+            self.work.positions = self.positions;
+            return (Value::Null, Positions::default(), self.work);
         };
         self.positions.root = root;
-        /// Steps of a post-order walk: build a node's children onto `out`,
-        /// then gather them into the node's value.
-        enum Task {
-            Build { id: u32, shared: bool },
-            Seq { len: usize },
-            Map { id: u32 },
-        }
         let positions = &self.positions;
-        let mut tasks = vec![Task::Build {
+        let Buffers {
+            meta,
+            scalars,
+            tasks,
+            out,
+            ..
+        } = &mut self.work;
+        tasks.push(Task::Build {
             id: root,
             shared: false,
-        }];
-        let mut out: Vec<Value> = Vec::new();
+        });
         while let Some(task) = tasks.pop() {
             match task {
                 Task::Build { mut id, shared } => {
-                    let Some(mut node) = positions.nodes.get(id as usize).copied() else {
+                    let Some(mut node) = positions.node(id).copied() else {
                         out.push(Value::Null);
                         continue;
                     };
-                    let mut shared = shared || node.shared;
-                    if let Kind::Alias(target) = node.kind
-                        && let Some(target_node) = positions.nodes.get(target as usize)
-                    {
+                    let mut shared = shared || meta.get(id as usize).is_some_and(|m| m.shared);
+                    if let Some((target, target_node)) = positions.resolved(&node) {
                         id = target;
-                        node = *target_node;
+                        node = target_node;
                         shared = true;
                     }
                     match node.kind {
-                        Kind::Scalar => out.push(match self.scalars.get_mut(node.first as usize) {
+                        Kind::Scalar => out.push(match scalars.get_mut(node.first as usize) {
                             Some(value) if shared => value.clone(),
                             Some(value) => std::mem::take(value),
                             None => Value::Null,
@@ -752,23 +871,26 @@ impl<'a> DocBuilder<'a> {
                             }
                         }
                         // An alias of an alias cannot be written in YAML.
-                        Kind::Alias(_) => out.push(Value::Null),
+                        Kind::Alias => out.push(Value::Null),
                     }
                 }
                 Task::Seq { len } => {
-                    let items = out.split_off(out.len().saturating_sub(len));
+                    let items = if len == out.len() {
+                        std::mem::take(out)
+                    } else {
+                        out.split_off(out.len().saturating_sub(len))
+                    };
                     out.push(Value::Array(items));
                 }
                 Task::Map { id } => {
                     let kids = positions
-                        .nodes
-                        .get(id as usize)
+                        .node(id)
                         .map(|node| positions.kids(node))
                         .unwrap_or_default();
-                    let values = out.split_off(out.len().saturating_sub(kids.len()));
-                    let mut map = Map::new();
+                    let values = out.drain(out.len().saturating_sub(kids.len())..);
+                    let mut map = Map::with_capacity(kids.len());
                     for (&kid, value) in kids.iter().zip(values) {
-                        if let Some(kid) = positions.nodes.get(kid as usize) {
+                        if let Some(kid) = positions.node(kid) {
                             map.insert(positions.key(kid).to_owned(), value);
                         }
                     }
@@ -777,8 +899,26 @@ impl<'a> DocBuilder<'a> {
             }
         }
         let value = out.pop().unwrap_or_default();
-        (value, self.positions)
+        // The document keeps an exact-size copy (it lives as long as
+        // validation runs); the working buffers serve the next document.
+        let compact = Positions {
+            nodes: positions.nodes.clone(),
+            children: positions.children.clone(),
+            keys: positions.keys.clone(),
+            root,
+        };
+        self.work.positions = self.positions;
+        (value, compact, self.work)
     }
+}
+
+/// Steps of the post-order walk that turns a document's arena into a
+/// `Value`: build a node's children onto the output stack, then gather them
+/// into the node's value.
+enum Task {
+    Build { id: u32, shared: bool },
+    Seq { len: usize },
+    Map { id: u32 },
 }
 
 /// A saphyr position (1-based line, 0-based column) as a [`Span`].

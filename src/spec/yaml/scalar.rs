@@ -14,6 +14,8 @@
 //!   `!!float 1` a float); the non-specific `!` makes a string; other tags
 //!   (`!Ref`) are ignored and the scalar resolves as if untagged.
 
+use std::borrow::Cow;
+
 use saphyr_parser::{ScalarStyle, Tag};
 use serde_json::{Number, Value};
 
@@ -38,48 +40,91 @@ pub(super) fn is_merge_tag(tag: &Tag) -> bool {
 }
 
 /// Resolves one scalar. The error is a message for the user.
-pub(super) fn resolve(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
+pub(super) fn resolve(
+    text: Cow<'_, str>,
+    style: ScalarStyle,
+    tag: Option<&Tag>,
+) -> Result<Value, String> {
     match tag.and_then(core_tag) {
-        Some("str" | "binary" | "timestamp" | "!") => Ok(Value::String(text.to_owned())),
+        Some("str" | "binary" | "timestamp" | "!") => Ok(Value::String(owned(text))),
         Some("null") => Ok(Value::Null),
-        Some("bool") => parse_bool(text)
+        Some("bool") => parse_bool(&text)
             .map(Value::Bool)
             .ok_or_else(|| format!("`{text}` is tagged !!bool but is not `true` or `false`")),
-        Some("int") => parse_int(text)
+        Some("int") => parse_int(&text)
             .map(Value::Number)
             .ok_or_else(|| format!("`{text}` is tagged !!int but is not an integer")),
-        Some("float") => match parse_float(text) {
+        Some("float") => match parse_float(&text) {
             Some(result) => result.map(Value::Number),
-            None => parse_int(text)
+            None => parse_int(&text)
                 .and_then(|n| n.as_f64())
                 .and_then(Number::from_f64)
                 .map(Value::Number)
                 .ok_or_else(|| format!("`{text}` is tagged !!float but is not a number")),
         },
-        _ if style != ScalarStyle::Plain => Ok(Value::String(text.to_owned())),
+        _ if style != ScalarStyle::Plain => Ok(Value::String(owned(text))),
         _ => plain(text),
     }
 }
 
-/// Resolves an untagged plain scalar.
-fn plain(text: &str) -> Result<Value, String> {
+/// The text of a scalar used as a mapping key. Most keys are plain words
+/// and are used as written, without resolving them.
+pub(super) fn key<'t>(
+    text: &'t str,
+    style: ScalarStyle,
+    tag: Option<&Tag>,
+) -> Result<Cow<'t, str>, String> {
+    if tag.is_none() && (style != ScalarStyle::Plain || !maybe_not_string(text)) {
+        return Ok(Cow::Borrowed(text));
+    }
+    resolve(Cow::Borrowed(text), style, tag).map(|value| match value {
+        Value::String(text) => Cow::Owned(text),
+        other => Cow::Owned(key_text(&other)),
+    })
+}
+
+/// Whether a plain scalar might resolve to something else than a string.
+fn maybe_not_string(text: &str) -> bool {
+    text.is_empty()
+        || text.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | '~'))
+        || matches!(
+            text,
+            "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+        )
+}
+
+/// The scalar's text as a `String` that holds no more memory than needed:
+/// saphyr reserves generously while scanning, which documents would keep
+/// for as long as they live.
+fn owned(text: Cow<'_, str>) -> String {
     match text {
+        // A fresh allocation rather than `shrink_to_fit`: shrinking in place
+        // leaves the slack as fragments between live strings.
+        Cow::Owned(text) if text.capacity() > text.len() => String::from(text.as_str()),
+        text => text.into_owned(),
+    }
+}
+
+/// Resolves an untagged plain scalar.
+fn plain(text: Cow<'_, str>) -> Result<Value, String> {
+    // Every non-string starts with a digit, a sign, a dot or is a keyword:
+    // most strings stop here.
+    if !maybe_not_string(&text) {
+        return Ok(Value::String(owned(text)));
+    }
+    match &*text {
         "" | "~" | "null" | "Null" | "NULL" => return Ok(Value::Null),
         _ => {}
     }
-    if let Some(b) = parse_bool(text) {
+    if let Some(b) = parse_bool(&text) {
         return Ok(Value::Bool(b));
     }
-    // Every number starts with a digit, a sign or a dot: most strings stop here.
-    if !text.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '-' | '+' | '.')) {
-        return Ok(Value::String(text.to_owned()));
-    }
-    if let Some(number) = parse_int(text) {
+    if let Some(number) = parse_int(&text) {
         return Ok(Value::Number(number));
     }
-    match parse_float(text) {
+    match parse_float(&text) {
         Some(result) => result.map(Value::Number),
-        None => Ok(Value::String(text.to_owned())),
+        None => Ok(Value::String(owned(text))),
     }
 }
 
@@ -203,7 +248,7 @@ mod tests {
     use serde_json::json;
 
     fn plain(text: &str) -> Value {
-        resolve(text, ScalarStyle::Plain, None).unwrap()
+        resolve(text.into(), ScalarStyle::Plain, None).unwrap()
     }
 
     fn tagged(text: &str, style: ScalarStyle, suffix: &str) -> Result<Value, String> {
@@ -211,7 +256,7 @@ mod tests {
             handle: "tag:yaml.org,2002:".into(),
             suffix: suffix.into(),
         };
-        resolve(text, style, Some(&tag))
+        resolve(text.into(), style, Some(&tag))
     }
 
     #[test]
@@ -270,7 +315,10 @@ mod tests {
         assert_eq!(plain("NaN"), json!("NaN"));
         assert_eq!(plain("infinity"), json!("infinity"));
         for text in [".inf", "-.Inf", "+.INF", ".nan", ".NaN", "1e999"] {
-            assert!(resolve(text, ScalarStyle::Plain, None).is_err(), "{text}");
+            assert!(
+                resolve(text.into(), ScalarStyle::Plain, None).is_err(),
+                "{text}"
+            );
         }
     }
 
@@ -282,9 +330,9 @@ mod tests {
             ScalarStyle::Literal,
             ScalarStyle::Folded,
         ] {
-            assert_eq!(resolve("123", style, None).unwrap(), json!("123"));
-            assert_eq!(resolve("true", style, None).unwrap(), json!("true"));
-            assert_eq!(resolve("", style, None).unwrap(), json!(""));
+            assert_eq!(resolve("123".into(), style, None).unwrap(), json!("123"));
+            assert_eq!(resolve("true".into(), style, None).unwrap(), json!("true"));
+            assert_eq!(resolve("".into(), style, None).unwrap(), json!(""));
         }
     }
 
@@ -303,23 +351,43 @@ mod tests {
             suffix: "!".into(),
         };
         assert_eq!(
-            resolve("12", Plain, Some(&non_specific)).unwrap(),
+            resolve("12".into(), Plain, Some(&non_specific)).unwrap(),
             json!("12")
         );
         let verbatim = Tag {
             handle: String::new(),
             suffix: "tag:yaml.org,2002:str".into(),
         };
-        assert_eq!(resolve("12", Plain, Some(&verbatim)).unwrap(), json!("12"));
+        assert_eq!(
+            resolve("12".into(), Plain, Some(&verbatim)).unwrap(),
+            json!("12")
+        );
         let local = Tag {
             handle: "!".into(),
             suffix: "Ref".into(),
         };
-        assert_eq!(resolve("12", Plain, Some(&local)).unwrap(), json!(12));
+        assert_eq!(
+            resolve("12".into(), Plain, Some(&local)).unwrap(),
+            json!(12)
+        );
     }
 
     #[test]
     fn keys() {
+        use ScalarStyle::*;
+        assert_eq!(key("name", Plain, None).unwrap(), "name");
+        assert!(matches!(
+            key("name", Plain, None).unwrap(),
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(key("0x10", Plain, None).unwrap(), "16");
+        assert_eq!(key("0x10", SingleQuoted, None).unwrap(), "0x10");
+        assert_eq!(key("~", Plain, None).unwrap(), "null");
+        assert_eq!(key("", Plain, None).unwrap(), "null");
+        assert_eq!(key("", DoubleQuoted, None).unwrap(), "");
+        assert_eq!(key("1.50", Plain, None).unwrap(), "1.5");
+        assert_eq!(key("-x", Plain, None).unwrap(), "-x");
+        assert!(key(".inf", Plain, None).is_err());
         assert_eq!(key_text(&json!("a")), "a");
         assert_eq!(key_text(&json!(1)), "1");
         assert_eq!(key_text(&json!(true)), "true");

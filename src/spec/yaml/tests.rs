@@ -389,6 +389,30 @@ fn too_many_documents() {
 }
 
 #[test]
+fn too_many_nodes() {
+    let limits = YamlLimits {
+        max_nodes: 14,
+        ..YamlLimits::default()
+    };
+    // The mapping, 4 keys, 3 scalar values, the sequence and its 5 items.
+    let ok = b"a: 1\nb: 2\nc: 3\nd: [1, 2, 3, 4, 5]\n";
+    assert!(parse_documents("t", ok, &limits).is_ok());
+    let err =
+        parse_documents("t", b"a: 1\nb: 2\nc: 3\nd: [1, 2, 3, 4, 5, 6]\n", &limits).unwrap_err();
+    assert_eq!(
+        (err.code, err.span),
+        (codes::TOO_MANY_NODES, Some(at(4, 20)))
+    );
+    // Counted over the whole file.
+    let docs = b"[1, 2, 3, 4]\n---\n[1, 2, 3, 4]\n---\n[1, 2, 3, 4]\n";
+    let err = parse_documents("t", docs, &limits).unwrap_err();
+    assert_eq!(
+        (err.code, err.span),
+        (codes::TOO_MANY_NODES, Some(at(5, 11)))
+    );
+}
+
+#[test]
 fn yaml_paths() {
     assert!(is_yaml_path("a.yaml"));
     assert!(is_yaml_path("dir/b.YML"));
