@@ -1,0 +1,165 @@
+//! `weir validate` and `weir schema`: read the repo (working tree or a Git
+//! revision), validate it, print the report.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use super::Outcome;
+use super::args::{SchemaArgs, SchemaKind, ValidateArgs};
+use super::report::{self, Checked, Display};
+use crate::diagnostic::Diagnostic;
+use crate::spec::yaml::Document;
+use crate::validate::{self, Options, weir_schemas};
+
+pub fn run(args: &ValidateArgs) -> Result<Outcome> {
+    if !args.path.exists() {
+        bail!(
+            "{} does not exist; give the config repository's directory (default: the current one)",
+            args.path.display()
+        );
+    }
+    if args.rev.is_some() {
+        bail!("--rev needs the Git reader, which is not available yet in this build");
+    }
+    let (docs, load_diags) = load::worktree(&args.path, args.max_file_size)?;
+    let validation = validate::validate_documents(
+        docs,
+        load_diags,
+        &Options {
+            strict: args.strict,
+        },
+    );
+    let report = &validation.report;
+    let checked = Checked {
+        documents: report.documents,
+        files: report.files,
+    };
+    let display = Display {
+        file_prefix: display_prefix(&args.path),
+    };
+    let mut out = anstream::stdout().lock();
+    report::write(
+        &mut out,
+        args.output,
+        &report.diagnostics,
+        checked,
+        &display,
+    )
+    .context("writing the report")?;
+    out.flush().ok();
+    Ok(if report.is_valid() {
+        Outcome::Success
+    } else {
+        Outcome::Findings
+    })
+}
+
+/// `platform/` for `weir validate platform`, `""` for `.`: what to put in
+/// front of repo-relative file names so they make sense where weir runs.
+fn display_prefix(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    let trimmed = text.trim_start_matches("./").trim_end_matches('/');
+    if trimmed.is_empty() || trimmed == "." {
+        String::new()
+    } else {
+        format!("{trimmed}/")
+    }
+}
+
+pub fn schema(args: &SchemaArgs) -> Result<Outcome> {
+    let name = match args.kind {
+        SchemaKind::Repository => "repository",
+        SchemaKind::Component => "component",
+        SchemaKind::Workload => "workload",
+    };
+    let schema = weir_schemas::bundled(name).context("loading the embedded schema")?;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &schema)?;
+    writeln!(out)?;
+    Ok(Outcome::Success)
+}
+
+/// PROVISIONAL: reads a working tree until the loader (`repo` and
+/// `spec::yaml`) lands; no positions, no hostile-input limits beyond the
+/// file size.
+mod load {
+    use super::*;
+    use crate::diagnostic::{Code, Span};
+
+    pub fn worktree(root: &Path, max_file_size: u64) -> Result<(Vec<Document>, Vec<Diagnostic>)> {
+        let mut files = Vec::new();
+        walk(root, root, &mut files)?;
+        files.sort();
+        let charts: Vec<String> = files
+            .iter()
+            .filter_map(|(rel, _)| rel.strip_suffix("Chart.yaml").map(str::to_string))
+            .filter(|d| d.is_empty() || d.ends_with('/'))
+            .collect();
+        let mut docs = Vec::new();
+        let mut diags = Vec::new();
+        for (rel, path) in files {
+            if !(rel.ends_with(".yaml") || rel.ends_with(".yml"))
+                || charts.iter().any(|c| rel.starts_with(c.as_str()))
+            {
+                continue;
+            }
+            let size = std::fs::metadata(&path)?.len();
+            if size > max_file_size {
+                diags.push(
+                    Diagnostic::error(
+                        Code("E0001"),
+                        format!("file is larger than {max_file_size} bytes"),
+                    )
+                    .in_file(rel.clone()),
+                );
+                continue;
+            }
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            for (index, de) in serde_yaml::Deserializer::from_slice(&bytes).enumerate() {
+                use serde::Deserialize;
+                match serde_json::Value::deserialize(de) {
+                    Ok(serde_json::Value::Null) => {}
+                    Ok(value) => docs.push(Document {
+                        file: rel.clone(),
+                        index,
+                        span: Span { line: 1, column: 1 },
+                        value,
+                    }),
+                    Err(e) => {
+                        diags.push(
+                            Diagnostic::error(Code("E0002"), e.to_string()).in_file(rel.clone()),
+                        );
+                        break;
+                    }
+                }
+            }
+        }
+        Ok((docs, diags))
+    }
+
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<()> {
+        for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            let ty = entry.file_type()?;
+            if ty.is_dir() {
+                walk(root, &path, out)?;
+            } else if ty.is_file() {
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.push((rel, path));
+            }
+        }
+        Ok(())
+    }
+}
