@@ -75,10 +75,20 @@ pub fn schema(args: &SchemaArgs) -> Result<Outcome> {
         SchemaKind::Workload => "workload",
     };
     let schema = weir_schemas::bundled(name).context("loading the embedded schema")?;
+    let mut text = serde_json::to_string_pretty(&schema)?;
+    text.push('\n');
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, &schema)?;
-    writeln!(out)?;
+    ignore_broken_pipe(out.write_all(text.as_bytes()).and_then(|()| out.flush()))
+        .context("writing the schema")?;
     Ok(Outcome::Success)
+}
+
+/// A reader that went away (`weir ... | head`) is not an error.
+fn ignore_broken_pipe(result: std::io::Result<()>) -> std::io::Result<()> {
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }
 
 /// PROVISIONAL: reads a working tree until the loader (`repo` and

@@ -230,6 +230,31 @@ fn unknown_kind(
         )
         .with_hint(format!("use apiVersion {}", one_of_list(&versions)));
     }
+    // Groups without a dot are Kubernetes' own (CRD groups must have one):
+    // `extensions/v1beta1` and friends were removed.
+    if !gvk.group.contains('.') && !catalog.is_builtin_group(&gvk.group) {
+        let elsewhere: Vec<String> = catalog
+            .kinds()
+            .iter()
+            .filter(|k| k.kind == gvk.kind)
+            .map(|k| k.api_version())
+            .collect();
+        let d = at(
+            doc,
+            &format!("{prefix}/apiVersion"),
+            codes::UNKNOWN_BUILTIN_KIND,
+            format!("Kubernetes {k8s} does not serve `{api_version}`"),
+        );
+        return if elsewhere.is_empty() {
+            d
+        } else {
+            d.with_hint(format!(
+                "{} is served as {}",
+                gvk.kind,
+                one_of_list(&elsewhere)
+            ))
+        };
+    }
     if catalog.is_builtin_group(&gvk.group) {
         let kinds: Vec<&str> = catalog
             .kinds()
