@@ -6,7 +6,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn fixtures() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/validate"))
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/validate"
+    ))
 }
 
 /// Runs weir in the fixtures directory (so paths in the output are relative
@@ -72,7 +75,11 @@ fn usage_and_runtime_errors_exit_2() {
     let out = weir(&["validate", "--output", "yaml"]);
     assert_eq!(out.status.code(), Some(2));
     let out = weir(&["version"]);
-    assert_eq!(out.status.code(), Some(2), "the placeholder subcommand is gone");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "the placeholder subcommand is gone"
+    );
 }
 
 #[test]

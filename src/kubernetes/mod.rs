@@ -21,8 +21,9 @@ use serde_json::{Map, Value};
 
 use self::schema::{CompileError, Finding, ListKeys, NodeId, SchemaSet};
 
-/// The compact OpenAPI of the pinned Kubernetes version.
-const BUILTIN: &str = include_str!("../../schemas/kubernetes/v1.35.json");
+/// The compact OpenAPI of the pinned Kubernetes version, as shipped (the
+/// format `cargo xtask openapi` writes).
+pub const COMPACT_OPENAPI: &str = include_str!("../../schemas/kubernetes/v1.35.json");
 
 /// Errors of this module.
 #[derive(Debug, thiserror::Error)]
@@ -108,7 +109,7 @@ impl Catalog {
     /// The catalog of the pinned Kubernetes version, parsed once.
     pub fn builtin() -> Result<&'static Catalog, String> {
         BUILTIN_CATALOG
-            .get_or_init(|| Catalog::from_json(BUILTIN).map_err(|e| e.to_string()))
+            .get_or_init(|| Catalog::from_json(COMPACT_OPENAPI).map_err(|e| e.to_string()))
             .as_ref()
             .map_err(Clone::clone)
     }

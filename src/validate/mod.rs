@@ -202,3 +202,6 @@ pub fn sort(diags: &mut Vec<Diagnostic>) {
     });
     diags.dedup();
 }
+
+#[cfg(test)]
+mod tests;
