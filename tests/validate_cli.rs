@@ -113,3 +113,19 @@ fn schema_prints_the_bundled_schema() {
     );
     assert_eq!(printed["title"], "weir Component");
 }
+
+/// The example repo (five platforms from install guides) has no errors. Its
+/// one warning is a custom resource whose CRD comes from a Helm chart, which
+/// validation sees once rendering feeds chart CRDs in.
+#[test]
+fn example_repo_is_valid() {
+    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["validate", "example-repo", "--output", "json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run weir");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert_eq!(report["summary"]["errors"], 0, "{report:#}");
+    assert!(report["summary"]["documents"].as_u64().unwrap_or(0) > 100);
+}

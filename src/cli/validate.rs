@@ -107,11 +107,14 @@ mod load {
             .filter_map(|(rel, _)| rel.strip_suffix("Chart.yaml").map(str::to_string))
             .filter(|d| d.is_empty() || d.ends_with('/'))
             .collect();
+        let (include, exclude) = globs(root)?;
         let mut docs = Vec::new();
         let mut diags = Vec::new();
         for (rel, path) in files {
             if !(rel.ends_with(".yaml") || rel.ends_with(".yml"))
                 || charts.iter().any(|c| rel.starts_with(c.as_str()))
+                || include.as_ref().is_some_and(|set| !set.is_match(&rel))
+                || exclude.as_ref().is_some_and(|set| set.is_match(&rel))
             {
                 continue;
             }
@@ -148,6 +151,33 @@ mod load {
             }
         }
         Ok((docs, diags))
+    }
+
+    /// `include` and `exclude` of weir.yaml, as glob sets.
+    fn globs(root: &Path) -> Result<(Option<globset::GlobSet>, Option<globset::GlobSet>)> {
+        let Ok(text) = std::fs::read_to_string(root.join("weir.yaml")) else {
+            return Ok((None, None));
+        };
+        let value: serde_json::Value = serde_yaml::from_str(&text).unwrap_or_default();
+        let set = |key: &str| -> Result<Option<globset::GlobSet>> {
+            let Some(list) = value
+                .pointer(&format!("/spec/{key}"))
+                .and_then(|v| v.as_array())
+            else {
+                return Ok(None);
+            };
+            let mut builder = globset::GlobSetBuilder::new();
+            for glob in list.iter().filter_map(|g| g.as_str()) {
+                builder.add(
+                    globset::GlobBuilder::new(glob)
+                        .literal_separator(true)
+                        .build()
+                        .with_context(|| format!("weir.yaml: bad {key} glob `{glob}`"))?,
+                );
+            }
+            Ok(Some(builder.build()?))
+        };
+        Ok((set("include")?, set("exclude")?))
     }
 
     fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<()> {

@@ -117,9 +117,12 @@ pub fn check(
 
     // Namespaces the repo creates.
     let mut defined: BTreeSet<String> = SYSTEM_NAMESPACES.iter().map(|s| s.to_string()).collect();
+    // A component creates the namespace it names (unless told not to).
     for c in &repo.components {
-        if c.value.spec.create_namespace != Some(false) {
-            defined.insert(target_namespace(c.value.spec.namespace.as_deref(), repo));
+        if let Some(ns) = &c.value.spec.namespace
+            && c.value.spec.create_namespace != Some(false)
+        {
+            defined.insert(ns.clone());
         }
     }
     for doc in manifests {
