@@ -129,3 +129,44 @@ fn example_repo_is_valid() {
     assert_eq!(report["summary"]["errors"], 0, "{report:#}");
     assert!(report["summary"]["documents"].as_u64().unwrap_or(0) > 100);
 }
+
+/// `--rev` validates what is committed, not what is on disk.
+#[test]
+fn rev_reads_the_committed_revision() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = git2::Repository::init(dir.path()).expect("git init");
+    let sub = dir.path().join("platform");
+    std::fs::create_dir_all(&sub).expect("mkdir");
+    let bad = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {enabled: true}\n";
+    std::fs::write(sub.join("cm.yaml"), bad).expect("write");
+    let mut index = repo.index().expect("index");
+    index.add_path(Path::new("platform/cm.yaml")).expect("add");
+    let tree = repo
+        .find_tree(index.write_tree().expect("tree"))
+        .expect("tree");
+    let sig = git2::Signature::now("t", "t@example.com").expect("sig");
+    repo.commit(Some("HEAD"), &sig, &sig, "bad", &tree, &[])
+        .expect("commit");
+    // The working tree is fixed, the commit is not.
+    let good = bad.replace("true", "\"true\"");
+    std::fs::write(sub.join("cm.yaml"), good).expect("write");
+
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run weir")
+    };
+    assert_eq!(run(&["validate", "platform"]).status.code(), Some(0));
+    let out = run(&["validate", "platform", "--rev", "HEAD"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("platform/cm.yaml:"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(&["validate", "platform", "--rev", "no-such-branch"]);
+    assert_eq!(out.status.code(), Some(2));
+}

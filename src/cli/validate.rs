@@ -20,10 +20,11 @@ pub fn run(args: &ValidateArgs) -> Result<Outcome> {
             args.path.display()
         );
     }
-    if args.rev.is_some() {
-        bail!("--rev needs the Git reader, which is not available yet in this build");
-    }
-    let (docs, load_diags) = load::worktree(&args.path, args.max_file_size)?;
+    let files = match &args.rev {
+        Some(rev) => load::revision(&args.path, rev)?,
+        None => load::worktree_files(&args.path)?,
+    };
+    let (docs, load_diags) = load::documents(files, args.max_file_size)?;
     let validation = validate::validate_documents(
         docs,
         load_diags,
@@ -98,19 +99,87 @@ mod load {
     use super::*;
     use crate::diagnostic::{Code, Span};
 
-    pub fn worktree(root: &Path, max_file_size: u64) -> Result<(Vec<Document>, Vec<Diagnostic>)> {
+    /// Repo-relative path → bytes.
+    pub type Files = Vec<(String, Vec<u8>)>;
+
+    pub fn worktree_files(root: &Path) -> Result<Files> {
+        let mut paths = Vec::new();
+        walk(root, root, &mut paths)?;
+        paths
+            .into_iter()
+            .map(|(rel, path)| {
+                let bytes =
+                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                Ok((rel, bytes))
+            })
+            .collect()
+    }
+
+    /// The files of `path` (a directory inside a Git repository) as committed
+    /// at `rev`, read from Git objects without a checkout.
+    pub fn revision(path: &Path, rev: &str) -> Result<Files> {
+        let repo = git2::Repository::discover(path)
+            .with_context(|| format!("{} is not inside a Git repository", path.display()))?;
+        let workdir = repo
+            .workdir()
+            .context("--rev needs a repository with a working directory")?
+            .canonicalize()?;
+        let subdir = path.canonicalize()?;
+        let subdir = subdir
+            .strip_prefix(&workdir)
+            .unwrap_or(Path::new(""))
+            .to_string_lossy()
+            .replace('\\', "/");
+        let commit = repo
+            .revparse_single(rev)
+            .and_then(|o| o.peel_to_commit())
+            .with_context(|| format!("no revision `{rev}` in {}", workdir.display()))?;
+        let mut tree = commit.tree()?;
+        if !subdir.is_empty() {
+            let entry = tree
+                .get_path(Path::new(&subdir))
+                .with_context(|| format!("`{subdir}` does not exist at revision `{rev}`"))?;
+            tree = entry.to_object(&repo)?.peel_to_tree()?;
+        }
         let mut files = Vec::new();
-        walk(root, root, &mut files)?;
+        let mut failure = None;
+        tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+            if entry.name().is_ok_and(|n| n.starts_with('.')) {
+                return git2::TreeWalkResult::Skip;
+            }
+            if entry.kind() == Some(git2::ObjectType::Blob) && entry.filemode() != 0o120000 {
+                let name = format!("{dir}{}", entry.name().unwrap_or_default());
+                match entry.to_object(&repo).and_then(|o| o.peel_to_blob()) {
+                    Ok(blob) => files.push((name, blob.content().to_vec())),
+                    Err(e) => {
+                        failure = Some(e);
+                        return git2::TreeWalkResult::Abort;
+                    }
+                }
+            }
+            git2::TreeWalkResult::Ok
+        })?;
+        if let Some(e) = failure {
+            return Err(e.into());
+        }
         files.sort();
+        Ok(files)
+    }
+
+    pub fn documents(files: Files, max_file_size: u64) -> Result<(Vec<Document>, Vec<Diagnostic>)> {
         let charts: Vec<String> = files
             .iter()
             .filter_map(|(rel, _)| rel.strip_suffix("Chart.yaml").map(str::to_string))
             .filter(|d| d.is_empty() || d.ends_with('/'))
             .collect();
-        let (include, exclude) = globs(root)?;
+        let weir_yaml = files
+            .iter()
+            .find(|(rel, _)| rel == "weir.yaml")
+            .map(|(_, b)| b.as_slice());
+        let (include, exclude) = globs(weir_yaml)?;
         let mut docs = Vec::new();
         let mut diags = Vec::new();
-        for (rel, path) in files {
+        for (rel, bytes) in files {
             if !(rel.ends_with(".yaml") || rel.ends_with(".yml"))
                 || charts.iter().any(|c| rel.starts_with(c.as_str()))
                 || include.as_ref().is_some_and(|set| !set.is_match(&rel))
@@ -118,8 +187,7 @@ mod load {
             {
                 continue;
             }
-            let size = std::fs::metadata(&path)?.len();
-            if size > max_file_size {
+            if bytes.len() as u64 > max_file_size {
                 diags.push(
                     Diagnostic::error(
                         Code("E0001"),
@@ -129,8 +197,6 @@ mod load {
                 );
                 continue;
             }
-            let bytes =
-                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
             for (index, de) in serde_yaml::Deserializer::from_slice(&bytes).enumerate() {
                 use serde::Deserialize;
                 match serde_json::Value::deserialize(de) {
@@ -154,11 +220,13 @@ mod load {
     }
 
     /// `include` and `exclude` of weir.yaml, as glob sets.
-    fn globs(root: &Path) -> Result<(Option<globset::GlobSet>, Option<globset::GlobSet>)> {
-        let Ok(text) = std::fs::read_to_string(root.join("weir.yaml")) else {
+    fn globs(
+        weir_yaml: Option<&[u8]>,
+    ) -> Result<(Option<globset::GlobSet>, Option<globset::GlobSet>)> {
+        let Some(bytes) = weir_yaml else {
             return Ok((None, None));
         };
-        let value: serde_json::Value = serde_yaml::from_str(&text).unwrap_or_default();
+        let value: serde_json::Value = serde_yaml::from_slice(bytes).unwrap_or_default();
         let set = |key: &str| -> Result<Option<globset::GlobSet>> {
             let Some(list) = value
                 .pointer(&format!("/spec/{key}"))
