@@ -12,7 +12,7 @@
 pub mod crd;
 pub mod schema;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 pub use kube::core::GroupVersionKind;
@@ -99,6 +99,7 @@ pub struct Catalog {
     kinds: Vec<KindInfo>,
     by_gvk: HashMap<(String, String, String), usize>,
     by_group_kind: HashMap<(String, String), Vec<usize>>,
+    groups: HashSet<String>,
     schemas: SchemaSet,
     object_meta: Option<NodeId>,
 }
@@ -146,7 +147,9 @@ impl Catalog {
             });
         }
         let object_meta = schemas.definition("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta");
+        let groups = kinds.iter().map(|k| k.group.clone()).collect();
         Ok(Catalog {
+            groups,
             kubernetes_version: file.kubernetes_version,
             kinds,
             by_gvk,
@@ -189,7 +192,7 @@ impl Catalog {
     /// True when the group is one of Kubernetes' own (served by the API
     /// server itself rather than by a CRD).
     pub fn is_builtin_group(&self, group: &str) -> bool {
-        self.kinds.iter().any(|k| k.group == group)
+        self.groups.contains(group)
     }
 
     /// Whether objects of a built-in kind are namespaced; `None` for kinds
