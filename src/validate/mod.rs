@@ -113,6 +113,17 @@ pub fn validate_documents(
     };
 
     // 1. weir's kinds; documents that fail their schema go no further.
+    // Names of weir documents that failed their schema still count as
+    // existing for references, so one mistake is reported once.
+    let all_weir_names: Vec<(String, String)> = docs
+        .iter()
+        .filter(|d| d.value.get("apiVersion").and_then(|v| v.as_str()) == Some(model::API_VERSION))
+        .filter_map(|d| {
+            let kind = d.value.get("kind")?.as_str()?;
+            let name = d.value.pointer("/metadata/name")?.as_str()?;
+            Some((kind.to_string(), name.to_string()))
+        })
+        .collect();
     let docs = weir_kinds::check(docs, &mut diags);
     let weir_docs: Vec<Document> = docs
         .iter()
@@ -137,7 +148,11 @@ pub fn validate_documents(
     }
 
     // 3. The repo as a whole.
-    repo_checks::check(&repo, &weir_docs, &manifests, catalog, &crds, &mut diags);
+    let weir = repo_checks::WeirDocs {
+        valid: &weir_docs,
+        names: &all_weir_names,
+    };
+    repo_checks::check(&repo, &weir, &manifests, catalog, &crds, &mut diags);
 
     finish(repo, diags, documents, files, opts)
 }

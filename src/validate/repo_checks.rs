@@ -96,10 +96,18 @@ struct Seen {
     span: Span,
 }
 
+/// weir's documents: those that passed their schema, and the `(kind,
+/// name)` of all of them (a component whose spec is broken still exists for
+/// `dependsOn`).
+pub struct WeirDocs<'a> {
+    pub valid: &'a [Document],
+    pub names: &'a [(String, String)],
+}
+
 /// Runs every repo-level check.
 pub fn check(
     repo: &ConfigRepo,
-    weir_docs: &[Document],
+    weir: &WeirDocs<'_>,
     manifests: &[&Document],
     catalog: Option<&Catalog>,
     crds: &CrdCatalog,
@@ -108,7 +116,7 @@ pub fn check(
     let settings = repo.settings();
     let owners = Owners::new(repo);
     let find_doc = |file: &str, kind: &str, name: &str| {
-        weir_docs.iter().find(|d| {
+        weir.valid.iter().find(|d| {
             d.file == file
                 && d.value.get("kind").and_then(Value::as_str) == Some(kind)
                 && d.value.pointer("/metadata/name").and_then(Value::as_str) == Some(name)
@@ -259,20 +267,17 @@ pub fn check(
     }
 
     // References between weir documents.
-    let names: Vec<&str> = repo
-        .components
+    let names: Vec<&str> = weir
+        .names
         .iter()
-        .map(|c| c.value.metadata.name.as_str())
-        .chain(
-            repo.workloads
-                .iter()
-                .map(|w| w.value.metadata.name.as_str()),
-        )
+        .filter(|(kind, _)| kind == "Component" || kind == "Workload")
+        .map(|(_, name)| name.as_str())
         .collect();
-    let component_names: Vec<&str> = repo
-        .components
+    let component_names: Vec<&str> = weir
+        .names
         .iter()
-        .map(|c| c.value.metadata.name.as_str())
+        .filter(|(kind, _)| kind == "Component")
+        .map(|(_, name)| name.as_str())
         .collect();
     let pools: Vec<&str> = settings.node_pools.keys().map(String::as_str).collect();
     let refs = Refs {

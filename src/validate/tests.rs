@@ -375,3 +375,21 @@ fn secret_values_never_appear_in_messages() {
     let text = format!("{:?}", v.report.diagnostics);
     assert!(!text.contains("12345678"), "{text}");
 }
+
+#[test]
+fn a_component_with_a_broken_spec_still_exists_for_references() {
+    let v = run(
+        &[
+            (
+                "db.yaml",
+                "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: db}\nspec:\n  source: {}\n",
+            ),
+            (
+                "api.yaml",
+                "apiVersion: weir.dev/v1alpha1\nkind: Workload\nmetadata: {name: api}\nspec:\n  image: nginx\n  dependsOn: [db]\n",
+            ),
+        ],
+        false,
+    );
+    assert_eq!(codes_of(&v), vec!["E0105"]);
+}
