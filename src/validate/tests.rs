@@ -1,21 +1,11 @@
 //! Unit tests of validation on small in-memory repos.
 
-use serde::Deserialize;
-
 use super::*;
 use crate::diagnostic::{Code, Span};
 
-/// Documents of one YAML file.
+/// Documents of one YAML file, with positions.
 fn docs(file: &str, yaml: &str) -> Vec<Document> {
-    serde_yaml::Deserializer::from_str(yaml)
-        .enumerate()
-        .map(|(index, de)| Document {
-            file: file.to_string(),
-            index,
-            span: Span { line: 1, column: 1 },
-            value: serde_json::Value::deserialize(de).unwrap(),
-        })
-        .collect()
+    crate::spec::yaml::parse_documents(file, yaml.as_bytes(), &Default::default()).unwrap()
 }
 
 fn run(files: &[(&str, &str)], strict: bool) -> Validation {
@@ -89,6 +79,8 @@ fn weir_unknown_field_suggests_the_known_one() {
     assert_eq!(d.path.as_deref(), Some(".spec.replicsa"));
     assert_eq!(d.file.as_deref(), Some("api.yaml"));
     assert_eq!(d.hint.as_deref(), Some("rename `replicsa` to `replicas`"));
+    // At the key itself: line 6, column 3.
+    assert_eq!(d.span, Some(Span { line: 6, column: 3 }));
 }
 
 #[test]
@@ -149,6 +141,16 @@ fn builtin_objects_are_checked_against_the_openapi() {
     let d = find(&v, codes::WRONG_TYPE);
     assert_eq!(d.path.as_deref(), Some(".spec.ports[0].port"));
     assert_eq!(d.message, "expected an integer, found a string");
+    // The value in the second document of the file: `  ports: [{port: "80"}]`.
+    assert_eq!(
+        d.span,
+        Some(Span {
+            line: 16,
+            column: 18
+        })
+    );
+    let d = find(&v, codes::UNKNOWN_FIELD);
+    assert_eq!(d.span, Some(Span { line: 5, column: 3 }));
 }
 
 #[test]
