@@ -9,8 +9,10 @@
 pub mod cli;
 pub mod diagnostic;
 pub mod diff;
+pub mod kubernetes;
 pub mod plan;
 pub mod render;
 pub mod repo;
 pub mod spec;
 pub mod sync;
+pub mod validate;

@@ -48,8 +48,8 @@ pub enum OutputFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print weir's version.
-    Version,
+    Validate(ValidateArgs),
+    Schema(SchemaArgs),
     /// Show what a change to the config repo changes, object by object and field by field.
     ///
     /// `weir diff --base REV` renders the config repo at two Git revisions — straight from Git
@@ -291,4 +291,99 @@ pub enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+/// How `weir validate` (and other commands that report diagnostics) print
+/// their findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// For people: grouped by file, coloured on a terminal (NO_COLOR turns colour off).
+    Text,
+    /// For scripts: one JSON document with `valid`, `summary` and `diagnostics`.
+    Json,
+    /// GitHub Actions annotations (`::error file=...,line=...::message`), shown on the PR diff.
+    Github,
+}
+
+/// Check a config repository: weir's kinds against their schemas, Kubernetes
+/// objects against the Kubernetes API (and CRDs the repo defines), and the
+/// repo as a whole.
+///
+/// Every finding names the file, line and column, the JSON path, what was
+/// expected, and often how to fix it. Exit status: 0 valid, 1 invalid,
+/// 2 when validation could not run (e.g. PATH does not exist).
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  weir validate                      # the repo in the current directory
+  weir validate platform/ --strict   # warnings are errors too
+  weir validate --rev main           # the repo as committed on main, no checkout
+  weir validate --output github      # annotations for GitHub Actions
+  weir validate --output json | jq '.diagnostics[] | select(.severity == \"error\")'")]
+pub struct ValidateArgs {
+    /// The config repository (a directory; with --rev, any directory inside a Git repository).
+    #[arg(default_value = ".")]
+    pub path: std::path::PathBuf,
+
+    /// How to print the findings.
+    #[arg(long, short = 'o', value_enum, default_value_t = ReportFormat::Text)]
+    pub output: ReportFormat,
+
+    /// Treat warnings as errors (e.g. a custom resource whose kind has no schema anywhere).
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Validate this Git revision (branch, tag, commit) instead of the files on disk, read
+    /// straight from Git objects without a checkout.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+
+    /// Refuse files larger than this many bytes (suffixes k, M, G are accepted, e.g. 8M).
+    #[arg(long, value_name = "BYTES", default_value = "8M", value_parser = parse_size)]
+    pub max_file_size: u64,
+}
+
+/// A weir kind whose JSON Schema `weir schema` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaKind {
+    /// `weir.yaml`: the Repository settings.
+    Repository,
+    /// A platform component.
+    Component,
+    /// A service or job.
+    Workload,
+}
+
+/// Print the JSON Schema of one of weir's kinds, self-contained.
+///
+/// Editors with yaml-language-server (VS Code's YAML extension, Neovim,
+/// Helix...) then check and complete weir's files as you type: write the
+/// schema to a file and point a modeline at it.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mkdir -p .weir && weir schema component > .weir/component.json
+  # then, as the first line of a component file:
+  # yaml-language-server: $schema=../.weir/component.json")]
+pub struct SchemaArgs {
+    /// The kind.
+    #[arg(value_enum)]
+    pub kind: SchemaKind,
+}
+
+/// Parses `8388608`, `512k`, `8M`, `1G` (powers of 1024).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, factor) = match text.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&text[..i], 1024),
+        Some((i, 'm' | 'M')) => (&text[..i], 1024 * 1024),
+        Some((i, 'g' | 'G')) => (&text[..i], 1024 * 1024 * 1024),
+        _ => (text, 1),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{text}` is not a size such as 8388608, 512k, 8M or 1G"))
 }

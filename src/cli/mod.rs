@@ -11,8 +11,10 @@ mod load;
 mod logging;
 mod plan;
 mod render;
+pub mod report;
 mod sync;
 mod sync_plan;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -20,7 +22,7 @@ use clap::Parser;
 
 pub use args::{
     Cli, ColorChoice, Command, DiffArgs, DiffFormat, GlobalArgs, LogFormat, OutputFormat, PlanArgs,
-    RenderArgs, RenderFormat, SourceArgs, SyncArgs,
+    RenderArgs, RenderFormat, ReportFormat, SourceArgs, SyncArgs,
 };
 
 /// What a subcommand reports back to [`main`], mapped to the exit code.
@@ -59,10 +61,8 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
-        Command::Version => {
-            println!("weir {}", env!("CARGO_PKG_VERSION"));
-            Ok(Outcome::Success)
-        }
+        Command::Validate(args) => validate::run(&args),
+        Command::Schema(args) => validate::schema(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Sync(args) => sync::run(args),
         Command::Render(args) => render::run(args),

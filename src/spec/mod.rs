@@ -2,6 +2,7 @@
 //! position ([`yaml`]), weir's own kinds ([`model`]), and the assembled
 //! repository ([`repo`]) that validation, rendering and planning work on.
 
+pub mod checks;
 pub mod model;
 pub mod repo;
 pub mod yaml;

@@ -31,8 +31,16 @@ pub struct Metadata {
 }
 
 /// A typed weir document: `apiVersion`, `kind`, `metadata`, `spec`.
+///
+/// Deserialising runs the rules of [`checks`](super::checks) that serde's
+/// derive cannot express (name and duration syntax, ranges, "exactly one
+/// of"), so an `Object` accepts exactly what the schemas accept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(
+    rename_all = "camelCase",
+    try_from = "super::checks::RawObject<S>",
+    bound(deserialize = "S: Deserialize<'de> + super::checks::Spec")
+)]
 pub struct Object<S> {
     pub api_version: String,
     pub kind: String,
@@ -551,7 +559,12 @@ pub struct Probe {
     /// Port name or number for a TCP connect check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp: Option<PortRef>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// A command; when given, it must not be empty.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "super::checks::nonempty_list"
+    )]
     pub exec: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial_delay_seconds: Option<u32>,

@@ -10,6 +10,7 @@ mod build;
 mod certs;
 mod controlplane;
 mod kubectl;
+mod openapi;
 mod procs;
 mod tasks;
 mod topology;
@@ -55,6 +56,21 @@ enum Cmd {
     BuildTestenv,
     /// Build the extra tools benchmarks compare against (kubeconform, dyff).
     Tools,
+    /// Regenerate schemas/kubernetes/v<major.minor>.json, the compact
+    /// Kubernetes OpenAPI that `weir validate` ships with, from a running
+    /// control plane's /openapi/v3 and discovery documents.
+    Openapi {
+        /// Kubeconfig of the control plane (default: $WEIR_TEST_KUBECONFIG,
+        /// else the running `cargo xtask testenv up` cluster).
+        #[arg(long)]
+        kubeconfig: Option<std::path::PathBuf>,
+        /// kubectl to use (default: the test environment's).
+        #[arg(long)]
+        kubectl: Option<std::path::PathBuf>,
+        /// Output directory (default: schemas/kubernetes).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Manage the local control plane used for manual work.
     Testenv {
         #[command(subcommand)]
@@ -90,6 +106,11 @@ fn main() -> ExitCode {
         Cmd::Demo => tasks::demo(),
         Cmd::BuildTestenv => tasks::build_testenv(),
         Cmd::Tools => tasks::tools(),
+        Cmd::Openapi {
+            kubeconfig,
+            kubectl,
+            out,
+        } => openapi::task(kubeconfig, kubectl, out),
         Cmd::Testenv { action } => match action {
             TestenvCmd::Up => tasks::up(),
             TestenvCmd::Down => tasks::down(),

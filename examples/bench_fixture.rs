@@ -1,0 +1,357 @@
+//! Fixture for `benches/validate_vs_kubeconform.sh`: writes a repo of N
+//! manifests (Deployments, Services, ConfigMaps and custom resources of a
+//! CRD the repo defines) and, for kubeconform, standalone JSON Schemas of
+//! every built-in kind and of the CRD, converted from the very same compact
+//! OpenAPI and CRD that `weir validate` uses, with the same rules (unknown
+//! fields are errors, `null` counts as absent).
+//!
+//! Usage: `bench_fixture REPO_DIR SCHEMA_DIR COUNT`. Schemas are laid out
+//! for kubeconform's
+//! `-schema-location 'SCHEMA_DIR/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json'`.
+#![allow(clippy::disallowed_macros)]
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+const CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              required: [size, color]
+              properties:
+                size: {type: integer, minimum: 1, maximum: 100}
+                color: {type: string, enum: [red, green, blue]}
+                owner: {type: string, pattern: "^[a-z]+$"}
+                replicas: {type: integer}
+                selector:
+                  type: object
+                  additionalProperties: {type: string}
+                ports:
+                  type: array
+                  items:
+                    type: object
+                    required: [name, port]
+                    properties:
+                      name: {type: string}
+                      port: {type: integer}
+                settings:
+                  type: object
+                  x-kubernetes-preserve-unknown-fields: true
+            status:
+              type: object
+              properties:
+                ready: {type: boolean}
+"#;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [repo, schemas, count] = args.as_slice() else {
+        return Err("usage: bench_fixture REPO_DIR SCHEMA_DIR COUNT".into());
+    };
+    let count: usize = count.parse()?;
+    write_repo(Path::new(repo), count)?;
+    let n = write_schemas(Path::new(schemas))?;
+    eprintln!("wrote {count} manifests to {repo} and {n} schemas to {schemas}");
+    Ok(())
+}
+
+fn write_repo(dir: &Path, count: usize) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir.join("manifests"))?;
+    std::fs::write(dir.join("crd.yaml"), CRD)?;
+    for i in 0..count {
+        let text = match i % 4 {
+            0 => deployment(i),
+            1 => service(i),
+            2 => config_map(i),
+            _ => widget(i),
+        };
+        std::fs::write(dir.join(format!("manifests/m{i:05}.yaml")), text)?;
+    }
+    Ok(())
+}
+
+fn deployment(i: usize) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app-{i}
+  namespace: default
+  labels:
+    app.kubernetes.io/name: app-{i}
+    app.kubernetes.io/part-of: bench
+spec:
+  replicas: {replicas}
+  revisionHistoryLimit: 5
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: app-{i}
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: {{maxSurge: 25%, maxUnavailable: 0}}
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: app-{i}
+      annotations:
+        prometheus.io/scrape: "true"
+    spec:
+      serviceAccountName: app-{i}
+      securityContext: {{runAsNonRoot: true, runAsUser: 1000}}
+      containers:
+        - name: app
+          image: ghcr.io/example/app-{i}:1.{i}.0
+          imagePullPolicy: IfNotPresent
+          args: ["--port", "8080", "--log-level", "info"]
+          ports:
+            - {{name: http, containerPort: 8080, protocol: TCP}}
+            - {{name: metrics, containerPort: 9090}}
+          env:
+            - {{name: APP_ID, value: "{i}"}}
+            - name: POD_NAMESPACE
+              valueFrom:
+                fieldRef: {{fieldPath: metadata.namespace}}
+            - name: PASSWORD
+              valueFrom:
+                secretKeyRef: {{name: app-{i}, key: password}}
+          resources:
+            requests: {{cpu: 100m, memory: 128Mi}}
+            limits: {{cpu: 1, memory: 256Mi}}
+          readinessProbe:
+            httpGet: {{path: /healthz, port: http}}
+            periodSeconds: 5
+          livenessProbe:
+            tcpSocket: {{port: 8080}}
+            initialDelaySeconds: 10
+          volumeMounts:
+            - {{name: config, mountPath: /etc/app}}
+      volumes:
+        - name: config
+          configMap: {{name: app-{i}}}
+      tolerations:
+        - {{key: dedicated, operator: Equal, value: apps, effect: NoSchedule}}
+"#,
+        replicas = i % 5 + 1
+    )
+}
+
+fn service(i: usize) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Service
+metadata:
+  name: app-{i}
+  namespace: default
+  labels: {{app.kubernetes.io/name: app-{i}}}
+spec:
+  type: ClusterIP
+  selector: {{app.kubernetes.io/name: app-{i}}}
+  ports:
+    - {{name: http, port: 80, targetPort: http, protocol: TCP}}
+    - {{name: metrics, port: 9090, targetPort: 9090}}
+"#
+    )
+}
+
+fn config_map(i: usize) -> String {
+    let mut data = String::new();
+    for k in 0..8 {
+        let _ = writeln!(data, "  key{k}: \"value {i} {k}\"");
+    }
+    format!(
+        r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: app-{i}
+  namespace: default
+data:
+{data}  app.yaml: |
+    listen: :8080
+    workers: 4
+"#
+    )
+}
+
+fn widget(i: usize) -> String {
+    let color = ["red", "green", "blue"][i % 3];
+    format!(
+        r#"apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: widget-{i}
+  namespace: default
+spec:
+  size: {size}
+  color: {color}
+  owner: team
+  replicas: 3
+  selector: {{app: widget-{i}}}
+  ports:
+    - {{name: http, port: 80}}
+  settings:
+    anything: [goes, here]
+"#,
+        size = i % 100 + 1
+    )
+}
+
+/// Writes one standalone JSON Schema per built-in kind and one for the CRD.
+fn write_schemas(dir: &Path) -> Result<usize, Box<dyn std::error::Error>> {
+    let compact: Value = serde_json::from_str(weir::kubernetes::COMPACT_OPENAPI)?;
+    let definitions = compact["definitions"]
+        .as_object()
+        .ok_or("compact OpenAPI without definitions")?;
+    let mut written = 0;
+    for kind in compact["kinds"].as_array().into_iter().flatten() {
+        let group = kind["group"].as_str().unwrap_or_default();
+        let version = kind["version"].as_str().unwrap_or_default();
+        let name = kind["kind"].as_str().unwrap_or_default();
+        let root = kind["schema"].as_str().unwrap_or_default();
+        let mut defs = Map::new();
+        let mut todo = vec![root.to_string()];
+        while let Some(def) = todo.pop() {
+            if defs.contains_key(&def) {
+                continue;
+            }
+            let Some(schema) = definitions.get(&def) else {
+                continue;
+            };
+            let mut refs = Vec::new();
+            defs.insert(def.clone(), convert(schema, &mut refs));
+            todo.extend(refs);
+        }
+        let schema = json!({
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "$ref": format!("#/definitions/{root}"),
+            "definitions": defs,
+        });
+        write(dir, group, version, name, &schema)?;
+        written += 1;
+    }
+    let crd: Value = serde_yaml::from_str(CRD)?;
+    let open_api = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+    let mut schema = convert(open_api, &mut Vec::new());
+    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        // apiVersion, kind and metadata are always allowed on a custom resource.
+        props.insert("apiVersion".into(), json!({"type": "string"}));
+        props.insert("kind".into(), json!({"type": "string"}));
+        props.insert("metadata".into(), json!({"type": "object"}));
+    }
+    write(dir, "example.com", "v1", "Widget", &schema)?;
+    Ok(written + 1)
+}
+
+fn write(
+    dir: &Path,
+    group: &str,
+    version: &str,
+    kind: &str,
+    schema: &Value,
+) -> std::io::Result<()> {
+    // kubeconform's `.Group` is the part before `/` of apiVersion: the
+    // version itself for the core group.
+    let group_dir: PathBuf = dir.join(if group.is_empty() { version } else { group });
+    std::fs::create_dir_all(&group_dir)?;
+    let file = group_dir.join(format!("{}_{version}.json", kind.to_lowercase()));
+    std::fs::write(file, serde_json::to_vec(schema)?)
+}
+
+/// Compact OpenAPI (or a CRD's structural schema) → JSON Schema with weir's
+/// rules: closed objects with `properties` (unless they preserve unknown
+/// fields), `null` accepted everywhere, int-or-string as two types.
+fn convert(node: &Value, refs: &mut Vec<String>) -> Value {
+    let Some(map) = node.as_object() else {
+        return node.clone();
+    };
+    let mut out = Map::new();
+    if let Some(r) = map.get("$ref").and_then(Value::as_str) {
+        refs.push(r.to_string());
+        out.insert("$ref".into(), json!(format!("#/definitions/{r}")));
+    }
+    let int_or_string = map.get("format").and_then(Value::as_str) == Some("int-or-string")
+        || map.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true));
+    let mut types: Vec<Value> = match map.get("type") {
+        Some(Value::String(t)) => vec![json!(t)],
+        Some(Value::Array(ts)) => ts.clone(),
+        _ => Vec::new(),
+    };
+    if int_or_string {
+        types = vec![json!("integer"), json!("string")];
+    }
+    if let Some(one_of) = map.get("oneOf").and_then(Value::as_array) {
+        let simple: Option<Vec<Value>> = one_of.iter().map(|b| b.get("type").cloned()).collect();
+        match simple {
+            Some(ts) if types.is_empty() => types = ts,
+            _ => {
+                out.insert(
+                    "oneOf".into(),
+                    Value::Array(one_of.iter().map(|b| convert(b, refs)).collect()),
+                );
+            }
+        }
+    }
+    if !types.is_empty() {
+        types.push(json!("null"));
+        out.insert("type".into(), Value::Array(types));
+    }
+    for key in [
+        "required",
+        "pattern",
+        "minimum",
+        "maximum",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+    ] {
+        if let Some(v) = map.get(key) {
+            out.insert(key.into(), v.clone());
+        }
+    }
+    if let Some(e) = map.get("enum").and_then(Value::as_array) {
+        let mut e = e.clone();
+        e.push(Value::Null);
+        out.insert("enum".into(), Value::Array(e));
+    }
+    let preserve = map.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+    if let Some(props) = map.get("properties").and_then(Value::as_object) {
+        let props: Map<String, Value> = props
+            .iter()
+            .map(|(k, v)| (k.clone(), convert(v, refs)))
+            .collect();
+        out.insert("properties".into(), Value::Object(props));
+    }
+    match map.get("additionalProperties") {
+        Some(Value::Bool(b)) => {
+            out.insert("additionalProperties".into(), json!(b));
+        }
+        Some(schema @ Value::Object(_)) => {
+            out.insert("additionalProperties".into(), convert(schema, refs));
+        }
+        _ if preserve => {}
+        _ if map.contains_key("properties") => {
+            out.insert("additionalProperties".into(), json!(false));
+        }
+        _ => {}
+    }
+    if let Some(items) = map.get("items") {
+        out.insert("items".into(), convert(items, refs));
+    }
+    Value::Object(out)
+}

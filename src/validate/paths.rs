@@ -1,0 +1,122 @@
+//! Small helpers for diagnostics: JSON pointers shown as JSON paths
+//! (`.spec.ports[0].name`), and "did you mean" suggestions.
+
+use serde_json::Value;
+
+/// Unescapes the segments of a JSON pointer (`/a~1b/0` → `["a/b", "0"]`).
+pub fn pointer_segments(pointer: &str) -> Vec<String> {
+    if pointer.is_empty() {
+        return Vec::new();
+    }
+    pointer
+        .trim_start_matches('/')
+        .split('/')
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect()
+}
+
+/// The JSON path of a pointer into `value`: list indices as `[0]`, plain
+/// keys as `.key`, other keys as `["app.kubernetes.io/name"]`. `value`
+/// tells list indices from keys that look like numbers.
+pub fn json_path(value: &Value, pointer: &str) -> String {
+    let mut out = String::new();
+    let mut current = Some(value);
+    for seg in pointer_segments(pointer) {
+        let next = match current {
+            Some(Value::Array(items)) => match seg.parse::<usize>() {
+                Ok(i) => {
+                    out.push_str(&format!("[{i}]"));
+                    items.get(i)
+                }
+                Err(_) => {
+                    push_key(&mut out, &seg);
+                    None
+                }
+            },
+            Some(Value::Object(map)) => {
+                push_key(&mut out, &seg);
+                map.get(&seg)
+            }
+            _ => {
+                push_key(&mut out, &seg);
+                None
+            }
+        };
+        current = next;
+    }
+    if out.is_empty() { ".".to_string() } else { out }
+}
+
+fn push_key(out: &mut String, key: &str) {
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if plain {
+        out.push('.');
+        out.push_str(key);
+    } else {
+        out.push_str(&format!("[{}]", serde_json::Value::String(key.to_string())));
+    }
+}
+
+/// The candidate closest to `word`, when it is close enough to be a likely
+/// typo (Jaro-Winkler similarity, or a case-insensitive match).
+pub fn did_you_mean<'a, I>(word: &str, candidates: I) -> Option<&'a str>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    let lower = word.to_lowercase();
+    candidates
+        .into_iter()
+        .filter(|c| *c != word)
+        .map(|c| {
+            let score = if c.to_lowercase() == lower {
+                1.0
+            } else {
+                strsim::jaro_winkler(&lower, &c.to_lowercase())
+            };
+            (score, c)
+        })
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// `` `a`, `b` or `c` ``: a list of names for messages.
+pub fn one_of_list<S: AsRef<str>>(names: &[S]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{}`", n.as_ref())).collect();
+    match quoted.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn json_paths() {
+        let v = json!({"spec": {"ports": [{"name": "x"}], "labels": {"0": "a", "app.kubernetes.io/name": "b"}}});
+        assert_eq!(json_path(&v, "/spec/ports/0/name"), ".spec.ports[0].name");
+        assert_eq!(json_path(&v, "/spec/labels/0"), ".spec.labels.0");
+        assert_eq!(
+            json_path(&v, "/spec/labels/app.kubernetes.io~1name"),
+            r#".spec.labels["app.kubernetes.io/name"]"#
+        );
+        assert_eq!(json_path(&v, ""), ".");
+    }
+
+    #[test]
+    fn suggestions() {
+        let known = ["replicas", "resources", "image"];
+        assert_eq!(did_you_mean("replicsa", known), Some("replicas"));
+        assert_eq!(did_you_mean("Image", known), Some("image"));
+        assert_eq!(did_you_mean("zzz", known), None);
+        assert_eq!(one_of_list(&["a", "b", "c"]), "`a`, `b` or `c`");
+    }
+}
