@@ -1,7 +1,7 @@
 //! `weir diff`: gets the two sides, runs the diff engine, prints the
 //! report in the chosen format and maps "differences found" to exit 1.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 use anyhow::{Context, bail};
 
@@ -73,7 +73,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
         DiffFormat::Json => format::json::render(&report, &labels),
         DiffFormat::Markdown => format::markdown::render(&report, &labels),
     };
-    write_stdout(&text)?;
+    super::output::write_stdout(&text)?;
     Ok(if report.has_differences() {
         Outcome::Findings
     } else {
@@ -89,14 +89,5 @@ fn use_color(choice: ColorChoice) -> bool {
             std::io::stdout().is_terminal()
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
-    }
-}
-
-/// Writes to stdout; a closed pipe (`weir diff | head`) is not an error.
-fn write_stdout(text: &str) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("cannot write"),
-        _ => Ok(()),
     }
 }

@@ -31,9 +31,9 @@ pub(super) fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
             "waves": plan.waves,
             "diagnostics": pipeline.diagnostics,
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        super::output::write_stdout(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
     } else {
-        print!("{}", text(&plan));
+        super::output::write_stdout(&text(&plan))?;
     }
     Ok(Outcome::Success)
 }

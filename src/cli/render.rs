@@ -72,8 +72,7 @@ pub(super) fn print_diagnostics(diagnostics: &[Diagnostic]) {
 /// `{"diagnostics": [...]}` on stdout, for `--output json` runs that fail.
 pub(super) fn print_diagnostics_json(diagnostics: &[Diagnostic]) -> anyhow::Result<()> {
     let doc = serde_json::json!({ "diagnostics": diagnostics });
-    println!("{}", serde_json::to_string_pretty(&doc)?);
-    Ok(())
+    super::output::write_stdout(&format!("{}\n", serde_json::to_string_pretty(&doc)?))
 }
 
 pub(super) fn run(args: RenderArgs) -> anyhow::Result<Outcome> {

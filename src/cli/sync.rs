@@ -82,8 +82,11 @@ pub fn run(args: SyncArgs) -> Result<Outcome> {
             Err(failed) => (*failed.report, Some(failed.error)),
         };
         match args.output {
-            OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-            OutputFormat::Text => print_text(&report),
+            OutputFormat::Json => super::output::write_stdout(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&report)?
+            ))?,
+            OutputFormat::Text => super::output::write_stdout(&text(&report))?,
         }
         match error {
             None => Ok(Outcome::Success),
@@ -95,7 +98,10 @@ pub fn run(args: SyncArgs) -> Result<Outcome> {
     })
 }
 
-fn print_text(report: &Report) {
+/// The final summary of a sync, for people.
+fn text(report: &Report) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let what = if report.dry_run {
         "dry run of"
     } else {
@@ -110,31 +116,39 @@ fn print_text(report: &Report) {
         .as_deref()
         .map(|r| format!(" at {}", &r[..r.len().min(12)]))
         .unwrap_or_default();
-    println!("{verb} {}{rev} in {:.1}s", report.target, report.seconds);
+    let _ = writeln!(
+        out,
+        "{verb} {}{rev} in {:.1}s",
+        report.target, report.seconds
+    );
     for w in &report.waves {
-        println!(
+        let _ = writeln!(
+            out,
             "  wave {} {:<16} {:>4} created {:>4} configured {:>5} unchanged {:>3} pruned  {:.1}s",
             w.index, w.name, w.created, w.configured, w.unchanged, w.pruned, w.seconds
         );
     }
     for h in &report.hooks {
-        println!(
+        let _ = writeln!(
+            out,
             "  hook {}/{} ({:?}): {:?}",
             h.component, h.name, h.phase, h.result
         );
     }
     for p in &report.prune.pruned {
-        println!("  pruned {p}");
+        let _ = writeln!(out, "  pruned {p}");
     }
     for k in &report.prune.kept {
-        println!("  kept {}: {}", k.object, k.reason);
+        let _ = writeln!(out, "  kept {}: {}", k.object, k.reason);
     }
     if !report.prune.pending.is_empty() {
-        println!(
+        let _ = writeln!(
+            out,
             "  {} objects left the repo; run with --prune to delete them",
             report.prune.pending.len()
         );
     }
+    out
 }
 
 /// Shows events: a live view of the current wave on a terminal, else one

@@ -177,9 +177,74 @@ pub fn demo() -> Result<ExitCode> {
     let state = ensure_default_up()?;
     println!("{}", topology::table(&state.kubectl())?);
     println!();
+
+    let t = Instant::now();
+    ui::step("building weir");
+    let status = cargo()
+        .args(["build", "--quiet", "--bin", "weir"])
+        .status()
+        .context("running cargo build")?;
+    if !status.success() {
+        return Ok(ExitCode::FAILURE);
+    }
+    ui::done("weir built", t.elapsed());
+
+    ui::step("creating the Secrets example-repo requires (an operator's job, not the repo's)");
+    state
+        .kubectl()
+        .run_with_input(&["apply", "--server-side", "-f", "-"], DEMO_SECRETS)?;
+
+    let t = Instant::now();
+    ui::step("weir sync example-repo");
+    let weir = workspace_root().join("target/debug/weir");
+    let status = Command::new(&weir)
+        .current_dir(workspace_root())
+        .args(["sync", "example-repo", "--prune"])
+        .arg(format!("--kubeconfig={}", state.kubeconfig().display()))
+        .env("WEIR_HELM", state.bin().join("helm"))
+        .status()
+        .with_context(|| format!("running {}", weir.display()))?;
+    if !status.success() {
+        ui::warn("weir sync did not finish; the cluster keeps running for a look around");
+        print_usage(&state);
+        return Ok(ExitCode::FAILURE);
+    }
+    ui::done("example-repo synced", t.elapsed());
+
+    println!();
+    println!("What runs where (pods by node and pool):");
+    println!("{}", state.kubectl().run(&[
+        "get",
+        "pods",
+        "--all-namespaces",
+        "--sort-by=.spec.nodeName",
+        "-o",
+        "custom-columns=NODE:.spec.nodeName,NAMESPACE:.metadata.namespace,POD:.metadata.name,PHASE:.status.phase",
+    ])?);
     print_usage(&state);
     Ok(ExitCode::SUCCESS)
 }
+
+/// What `example-repo`'s edge-inference preflight requires: a license and
+/// a registry pull secret. In real life the operator creates them by hand
+/// (they never belong in Git); the demo makes throwaway ones.
+const DEMO_SECRETS: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: edge}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: edge-license, namespace: edge}
+stringData: {license: "demo-license-not-a-real-one"}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: regcred, namespace: edge}
+type: kubernetes.io/dockerconfigjson
+stringData:
+  .dockerconfigjson: '{"auths":{"registry.example.com":{"auth":"ZGVtbzpkZW1v"}}}'
+"#;
 
 /// Starts the default cluster unless it already runs.
 fn ensure_default_up() -> Result<State> {
