@@ -81,7 +81,27 @@ async fn hooks_run_in_order_and_are_deleted_on_success() {
     .await;
     assert!(get(&cluster, &job(&ns.name, "smoke")).await.is_some());
 
-    // Again: onSuccess hooks run again, the kept, completed one does not.
+    // Again, unchanged: no hook runs (a one-shot Job is not re-run by a
+    // sync that changes nothing), and no Job is created.
+    let report = sync_ok(&cluster, &p, options()).await;
+    let results: Vec<_> = report
+        .hooks
+        .iter()
+        .map(|h| (h.name.as_str(), h.result))
+        .collect();
+    assert_eq!(
+        results,
+        vec![
+            ("before", HookResult::Unchanged),
+            ("migrate", HookResult::Unchanged),
+            ("smoke", HookResult::Unchanged)
+        ]
+    );
+    assert!(get(&cluster, &job(&ns.name, "migrate")).await.is_none());
+
+    // The first component changes: its hooks run again; the second
+    // component's kept hook does not.
+    p.waves[0].units[0].objects = vec![config_map(&ns.name, "schema", json!({"v": "2"}))];
     let report = sync_ok(&cluster, &p, options()).await;
     let results: Vec<_> = report
         .hooks
@@ -93,7 +113,7 @@ async fn hooks_run_in_order_and_are_deleted_on_success() {
         vec![
             ("before", HookResult::Completed),
             ("migrate", HookResult::Completed),
-            ("smoke", HookResult::AlreadyComplete)
+            ("smoke", HookResult::Unchanged)
         ]
     );
     forget_target(&cluster, &target).await;

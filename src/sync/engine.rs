@@ -28,7 +28,7 @@ use tokio::time::Instant;
 use super::apply::{self, Action, Applied, ApplyOptions, Cluster};
 use super::crd;
 use super::health::HealthContext;
-use super::hooks;
+use super::hooks::{self, HookResult};
 use super::inventory::{self, Entry, Inventory};
 use super::object::{ObjectError, ObjectKey, ObjectRef, selector_matches};
 use super::plan::{DEFAULT_HEALTH_TIMEOUT, SyncPlan, SyncUnit};
@@ -399,8 +399,7 @@ impl<'a> Engine<'a> {
             None => {
                 self.inventory = Inventory {
                     target: self.plan.target.clone(),
-                    revision: None,
-                    entries: Vec::new(),
+                    ..Inventory::default()
                 };
             }
         }
@@ -555,22 +554,36 @@ impl<'a> Engine<'a> {
             Some(w) => vec![w],
             None => (0..self.plan.waves.len()).collect(),
         };
+        let plan = self.plan;
         for w in waves {
-            for unit in &self.plan.waves[w].units {
+            for unit in &plan.waves[w].units {
                 for hook in unit.hooks.iter().filter(|h| h.phase == phase) {
-                    self.emit(Event::HookStarted {
-                        component: unit.name.clone(),
-                        name: hook.name.clone(),
-                        phase,
-                    });
-                    let result = hooks::run(
-                        self.cluster(),
-                        hook,
-                        unit.namespace.as_deref(),
-                        &self.apply_options(),
-                        self.unit_timeout(unit),
-                    )
-                    .await?;
+                    let key = hooks::key(&unit.name, hook);
+                    let fingerprint = hooks::fingerprint(hook, &unit.objects);
+                    let result = if self.inventory.hooks.get(&key) == Some(&fingerprint) {
+                        tracing::info!(component = %unit.name, hook = %hook.name,
+                            "hook skipped: it completed for this Job and component content before");
+                        HookResult::Unchanged
+                    } else {
+                        self.emit(Event::HookStarted {
+                            component: unit.name.clone(),
+                            name: hook.name.clone(),
+                            phase,
+                        });
+                        hooks::run(
+                            self.cluster(),
+                            hook,
+                            unit.namespace.as_deref(),
+                            &self.apply_options(),
+                            self.unit_timeout(unit),
+                        )
+                        .await?
+                    };
+                    if matches!(result, HookResult::Completed | HookResult::AlreadyComplete) {
+                        let mut next = self.inventory.clone();
+                        next.hooks.insert(key, fingerprint);
+                        self.store_inventory(next).await?;
+                    }
                     self.emit(Event::HookFinished {
                         component: unit.name.clone(),
                         name: hook.name.clone(),
@@ -1082,11 +1095,21 @@ impl<'a> Engine<'a> {
     async fn record_inventory(&mut self) -> Result<State, Error> {
         // What weir still manages: the repo's objects, plus what left the
         // repo and was not pruned (so a later --prune still knows it).
+        // Hooks that left the repo are forgotten: if one comes back, it runs.
+        let planned: HashSet<String> = self
+            .plan
+            .waves
+            .iter()
+            .flat_map(|w| &w.units)
+            .flat_map(|u| u.hooks.iter().map(|h| hooks::key(&u.name, h)))
+            .collect();
         let mut next = Inventory {
             target: self.plan.target.clone(),
             revision: self.plan.revision.clone(),
             entries: self.previous.entries.clone(),
+            hooks: self.inventory.hooks.clone(),
         };
+        next.hooks.retain(|k, _| planned.contains(k));
         next.merge(self.desired.iter().cloned());
         let objects = next.entries.len();
         self.store_inventory(next).await?;

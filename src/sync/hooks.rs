@@ -3,13 +3,20 @@
 //! (`deletePolicy: onSuccess`, the default; a failed Job is kept for
 //! inspection) or kept (`keep`).
 //!
-//! Re-running a sync re-runs hooks, with one exception: a hook Job that
-//! still exists, completed, with the same spec (weir labels each hook Job
-//! with a hash of its rendered spec, `weir.dev/hook-hash`) is not run
-//! again; that is the case of `keep` hooks, which therefore run once per
-//! change of their spec. A Job that exists with another spec, or failed, is
-//! deleted (with its pods) and created again. A Job still running from an
-//! interrupted sync is waited for, not duplicated.
+//! A hook runs when something it belongs to changed: the inventory records,
+//! per hook, the [`fingerprint`] of its Job and its component's rendered
+//! objects at its last successful run, and a sync whose fingerprint matches
+//! skips it ([`HookResult::Unchanged`]). So a sync that changes nothing runs
+//! nothing (a one-shot Job is not re-run on every sync), while a new image,
+//! value or Job spec in the component runs it again, like Helm's upgrade
+//! hooks. To force a re-run, change the Job (an annotation will do).
+//!
+//! When a hook does run: a Job that still exists, completed, with the same
+//! spec (weir labels each hook Job with a hash of its rendered spec,
+//! `weir.dev/hook-hash`) is not run again (the case of `keep` hooks whose
+//! component changed but whose Job did not). A Job that exists with another
+//! spec, or failed, is deleted (with its pods) and created again. A Job
+//! still running from an interrupted sync is waited for, not duplicated.
 //!
 //! Under `--dry-run`, the Job is only dry-run applied (validated by the
 //! server), not run.
@@ -74,8 +81,27 @@ pub enum HookResult {
     Completed,
     /// A completed Job with the same spec already existed.
     AlreadyComplete,
+    /// Skipped: it completed before for the same Job and component content.
+    Unchanged,
     /// `--dry-run`: validated by the server, not run.
     DryRun,
+}
+
+/// The inventory's key of a hook: `<component>/<hook>`.
+pub fn key(component: &str, hook: &HookJob) -> String {
+    format!("{component}/{}", hook.name)
+}
+
+/// What a hook's last run is compared with: a hash of its Job and of its
+/// component's rendered objects (in plan order; serde_json writes maps with
+/// sorted keys, so equal content hashes equally).
+pub fn fingerprint(hook: &HookJob, objects: &[Value]) -> String {
+    let mut bytes = hook.job.to_string().into_bytes();
+    for object in objects {
+        bytes.push(b'\n');
+        bytes.extend_from_slice(object.to_string().as_bytes());
+    }
+    format!("{:016x}", fnv1a(&bytes))
 }
 
 /// The hook's Job, labelled and hashed, its namespace filled in.
@@ -269,6 +295,14 @@ mod tests {
             a["metadata"]["annotations"][HASH_ANNOTATION],
             b["metadata"]["annotations"][HASH_ANNOTATION]
         );
+        let h = hook(job.clone());
+        let objects = vec![json!({"kind": "ConfigMap", "data": {"v": "1"}})];
+        assert_eq!(fingerprint(&h, &objects), fingerprint(&h, &objects.clone()));
+        assert_ne!(
+            fingerprint(&h, &objects),
+            fingerprint(&h, &[json!({"kind": "ConfigMap", "data": {"v": "2"}})])
+        );
+        assert_eq!(key("db", &h), "db/migrate");
         let not_job = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "m"}});
         assert!(matches!(
             prepare(&hook(not_job), None),

@@ -12,6 +12,7 @@
 //!   target: <target>
 //!   revision: <git sha, or empty>
 //!   objects: "1200"
+//!   hooks: '{"<component>/<hook>": "<fingerprint>"}'   (when any ran)
 //! binaryData:
 //!   objects.json.gz: <gzip of a JSON array of entries>
 //! ```
@@ -24,6 +25,10 @@
 //! The sync writes the inventory ahead: before a wave is applied, its
 //! objects are added, so an interrupted sync never loses track of an object
 //! it created.
+//!
+//! `hooks` records, per hook, the fingerprint of what it last completed
+//! for (its Job and its component's rendered objects), so a sync that
+//! changes nothing does not run hooks again.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -72,6 +77,8 @@ pub struct Inventory {
     pub target: String,
     pub revision: Option<String>,
     pub entries: Vec<Entry>,
+    /// `<component>/<hook>` → fingerprint of its last successful run.
+    pub hooks: BTreeMap<String, String>,
 }
 
 impl Inventory {
@@ -118,6 +125,14 @@ impl Inventory {
             .write_all(&json)
             .and_then(|()| gz.finish())
             .unwrap_or_default();
+        let mut data = json!({
+            "target": self.target,
+            "revision": self.revision.clone().unwrap_or_default(),
+            "objects": inv.entries.len().to_string(),
+        });
+        if !self.hooks.is_empty() {
+            data["hooks"] = Value::String(serde_json::to_string(&self.hooks).unwrap_or_default());
+        }
         json!({
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -130,11 +145,7 @@ impl Inventory {
                 },
                 "annotations": {"weir.dev/target": self.target},
             },
-            "data": {
-                "target": self.target,
-                "revision": self.revision.clone().unwrap_or_default(),
-                "objects": inv.entries.len().to_string(),
-            },
+            "data": data,
             "binaryData": {
                 DATA_KEY: base64::engine::general_purpose::STANDARD.encode(compressed),
             },
@@ -172,10 +183,15 @@ impl Inventory {
                 .and_then(Value::as_str)
                 .map(str::to_owned)
         };
+        let hooks = match text("hooks") {
+            Some(h) => serde_json::from_str(&h).map_err(|e| corrupt(format!("hooks: {e}")))?,
+            None => BTreeMap::new(),
+        };
         let mut inv = Inventory {
             target: text("target").unwrap_or_default(),
             revision: text("revision").filter(|r| !r.is_empty()),
             entries,
+            hooks,
         };
         inv.normalise();
         Ok(inv)
@@ -244,8 +260,13 @@ mod tests {
                 entry("ConfigMap", Some("a"), "x", 1),
                 entry("Namespace", None, "a", 0),
             ],
+            hooks: BTreeMap::new(),
         };
         let cm = inv.to_config_map();
+        assert!(
+            cm["data"].get("hooks").is_none(),
+            "no hooks key until a hook ran"
+        );
         assert_eq!(cm["metadata"]["name"], "weir-inventory-platform");
         assert_eq!(cm["data"]["objects"], "2");
         let mut reversed = inv.clone();
@@ -259,6 +280,11 @@ mod tests {
         assert_eq!(back.revision.as_deref(), Some("abc123"));
         assert_eq!(back.entries.len(), 2);
         assert_eq!(back.entries[0].object.kind, "ConfigMap");
+
+        let mut with_hooks = inv.clone();
+        with_hooks.hooks.insert("db/migrate".into(), "00ff".into());
+        let back = Inventory::from_config_map(&with_hooks.to_config_map()).unwrap();
+        assert_eq!(back.hooks, with_hooks.hooks);
     }
 
     #[test]
