@@ -2,11 +2,14 @@
 //! of a config repo, read straight from Git objects, in every output
 //! format; and that a Secret's value never appears in any of them.
 
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
 use base64::Engine as _;
-use git2::{IndexAddOption, Repository, Signature, Time};
+use git2::Repository;
+use support::git::commit;
 
 const OLD_PASSWORD: &str = "hunter2-old-password";
 const NEW_PASSWORD: &str = "swordfish-new-password";
@@ -268,22 +271,6 @@ fn write(root: &Path, file: &str, content: &str) {
     let path = root.join(file);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, content).unwrap();
-}
-
-fn commit(repo: &Repository, tag: &str) {
-    let mut index = repo.index().unwrap();
-    index.add_all(["*"], IndexAddOption::DEFAULT, None).unwrap();
-    index.update_all(["*"], None).unwrap();
-    index.write().unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig = Signature::new("weir test", "test@weir.dev", &Time::new(1_700_000_000, 0)).unwrap();
-    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let parents: Vec<&git2::Commit> = parent.iter().collect();
-    let id = repo
-        .commit(Some("HEAD"), &sig, &sig, tag, &tree, &parents)
-        .unwrap();
-    repo.tag_lightweight(tag, &repo.find_object(id, None).unwrap(), false)
-        .unwrap();
 }
 
 fn stdout(out: &Output) -> String {

@@ -14,11 +14,13 @@
 
 mod support;
 
+use support::git::{commit, copy_dir};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use git2::{IndexAddOption, Repository, Signature, Time};
+use git2::Repository;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, PersistentVolumeClaim, Pod, Secret};
 use kube::Client;
@@ -82,12 +84,7 @@ async fn example_repo_end_to_end() {
     create_required_secrets(&client).await;
     let report = sync_json(&repo_dir, &["--prune"]);
     assert_eq!(report["status"], "synced", "{report:#}");
-    let waves: Vec<&str> = report["waves"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w["name"].as_str().unwrap())
-        .collect();
+    let waves = strings(&report["waves"], "/name");
     assert_eq!(
         waves,
         [
@@ -269,12 +266,7 @@ async fn example_repo_end_to_end() {
     commit(&git, "remove-ml-lineage");
     let report = sync_json(&repo_dir, &["--prune"]);
     assert_eq!(report["status"], "synced", "{report:#}");
-    let pruned: Vec<&str> = report["prune"]["pruned"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap())
-        .collect();
+    let pruned = strings(&report["prune"]["pruned"], "");
     for gone in [
         "knitfab/database-postgres",
         "knitfab/image-registry-registry",
@@ -285,12 +277,7 @@ async fn example_repo_end_to_end() {
             "{gone} must be pruned: {pruned:?}"
         );
     }
-    let kept: Vec<&str> = report["prune"]["kept"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["object"].as_str().unwrap())
-        .collect();
+    let kept = strings(&report["prune"]["kept"], "/object");
     for stays in [
         "knitfab/database-data",
         "knitfab/image-registry-data",
@@ -330,36 +317,6 @@ fn example_repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("example-repo")
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-/// Commits the whole work tree (additions and deletions) and tags it.
-fn commit(repo: &Repository, tag: &str) {
-    let mut index = repo.index().unwrap();
-    index.add_all(["*"], IndexAddOption::DEFAULT, None).unwrap();
-    index.update_all(["*"], None).unwrap();
-    index.write().unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig = Signature::new("weir test", "test@weir.dev", &Time::new(1_700_000_000, 0)).unwrap();
-    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let parents: Vec<&git2::Commit> = parent.iter().collect();
-    let id = repo
-        .commit(Some("HEAD"), &sig, &sig, tag, &tree, &parents)
-        .unwrap();
-    repo.tag_lightweight(tag, &repo.find_object(id, None).unwrap(), false)
-        .unwrap();
-}
-
 /// Runs the real `weir` in the repo (with the test cluster's kubeconfig in
 /// `KUBECONFIG`, which only `sync` reads).
 fn weir(repo: &Path, args: &[&str]) -> Output {
@@ -387,6 +344,16 @@ fn sync_json(repo: &Path, args: &[&str]) -> Value {
     );
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("sync report is not JSON ({e}):\n{}", stdout(&out)))
+}
+
+/// The string at `pointer` in each element of a JSON array.
+fn strings<'a>(array: &'a Value, pointer: &str) -> Vec<&'a str> {
+    array
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.pointer(pointer).and_then(Value::as_str).unwrap())
+        .collect()
 }
 
 fn stdout(out: &Output) -> String {

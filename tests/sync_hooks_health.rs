@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sync_helpers::*;
 use weir::spec::model::{HookDeletePolicy, HookPhase};
 use weir::sync::hooks::HookResult;
-use weir::sync::{Event, HookJob, Options};
+use weir::sync::{Event, HookJob, Options, Report};
 
 fn job(ns: &str, name: &str) -> Value {
     json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": ns},
@@ -84,13 +84,8 @@ async fn hooks_run_in_order_and_are_deleted_on_success() {
     // Again, unchanged: no hook runs (a one-shot Job is not re-run by a
     // sync that changes nothing), and no Job is created.
     let report = sync_ok(&cluster, &p, options()).await;
-    let results: Vec<_> = report
-        .hooks
-        .iter()
-        .map(|h| (h.name.as_str(), h.result))
-        .collect();
     assert_eq!(
-        results,
+        hook_results(&report),
         vec![
             ("before", HookResult::Unchanged),
             ("migrate", HookResult::Unchanged),
@@ -103,13 +98,8 @@ async fn hooks_run_in_order_and_are_deleted_on_success() {
     // component's kept hook does not.
     p.waves[0].units[0].objects = vec![config_map(&ns.name, "schema", json!({"v": "2"}))];
     let report = sync_ok(&cluster, &p, options()).await;
-    let results: Vec<_> = report
-        .hooks
-        .iter()
-        .map(|h| (h.name.as_str(), h.result))
-        .collect();
     assert_eq!(
-        results,
+        hook_results(&report),
         vec![
             ("before", HookResult::Completed),
             ("migrate", HookResult::Completed),
@@ -117,6 +107,15 @@ async fn hooks_run_in_order_and_are_deleted_on_success() {
         ]
     );
     forget_target(&cluster, &target).await;
+}
+
+/// `(hook, result)` in the order the hooks ran.
+fn hook_results(report: &Report) -> Vec<(&str, HookResult)> {
+    report
+        .hooks
+        .iter()
+        .map(|h| (h.name.as_str(), h.result))
+        .collect()
 }
 
 #[tokio::test]
