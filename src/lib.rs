@@ -10,6 +10,7 @@ pub mod cli;
 pub mod diagnostic;
 pub mod diff;
 pub mod kubernetes;
+pub mod object;
 pub mod plan;
 pub mod render;
 pub mod repo;

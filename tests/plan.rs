@@ -38,7 +38,7 @@ fn a_custom_resource_goes_after_its_crd() {
         .rendered
         .objects
         .iter()
-        .map(|o| o.id.to_string())
+        .map(|o| o.id.qualified())
         .collect();
     assert_eq!(
         ids,

@@ -20,7 +20,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 use crate::diagnostic::Diagnostic;
-use crate::diff::{ObjectId, Side, WeirDoc};
+use crate::diff::{ObjectRef, Side, WeirDoc};
 use crate::plan;
 use crate::render::{self, HelmBinary, RenderOptions};
 use crate::repo::{self, Limits};
@@ -82,7 +82,7 @@ pub fn side(path: &Path, rev: Option<&str>) -> anyhow::Result<Result<Side, Vec<D
         tracing::warn!("{warning}");
     }
     for object in rendered.objects {
-        let id = ObjectId {
+        let id = ObjectRef {
             group: object.id.group,
             version: object.id.version,
             kind: object.id.kind,

@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
 
 use crate::plan::Plan;
-use crate::render::{ObjectId, Rendered};
+use crate::render::{ObjectRef, Rendered};
 use crate::spec::repo::ConfigRepo;
 use crate::sync::plan::parse_duration;
 use crate::sync::{HealthRules, HookJob, SyncPlan, SyncUnit, SyncWave};
@@ -24,7 +24,7 @@ pub fn build(
     plan: &Plan,
 ) -> Result<SyncPlan> {
     let settings = repo.settings();
-    let values: HashMap<&ObjectId, &Value> =
+    let values: HashMap<&ObjectRef, &Value> =
         rendered.objects.iter().map(|o| (&o.id, &o.value)).collect();
     let mut waves = Vec::with_capacity(plan.waves.len());
     for wave in &plan.waves {

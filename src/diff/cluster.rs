@@ -100,11 +100,11 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::diff::{Change, ObjectId, Options, diff};
+    use crate::diff::{Change, ObjectRef, Options, diff};
 
     fn object(value: Value) -> DiffObject {
         DiffObject {
-            id: ObjectId::of(&value).unwrap(),
+            id: ObjectRef::from_value(&value).ok().unwrap(),
             component: "api".into(),
             wave: 1,
             file: Some("api/deploy.yaml".into()),

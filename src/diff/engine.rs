@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::fields::{Sensitive, field_changes};
 use super::model::{
-    Change, DiffObject, GroupSummary, MatchKey, ObjectDiff, Report, Scope, Side, Summary, WeirDoc,
+    Change, DiffObject, GroupSummary, ObjectDiff, ObjectKey, Report, Scope, Side, Summary, WeirDoc,
     WeirDocDiff,
 };
 use super::normalize::{align_empties, normalize, semantic_eq};
@@ -35,15 +35,12 @@ impl Default for Options {
 /// Compares two sides. Objects are matched by group, kind, namespace and
 /// name; see the [module documentation](super) for what counts as a change.
 pub fn diff(base: Side, head: Side, options: &Options) -> Report {
-    let mut base_objects: HashMap<MatchKey, DiffObject> = base
-        .objects
-        .into_iter()
-        .map(|o| (o.id.match_key(), o))
-        .collect();
+    let mut base_objects: HashMap<ObjectKey, DiffObject> =
+        base.objects.into_iter().map(|o| (o.id.key(), o)).collect();
     let mut objects = Vec::new();
     let mut unchanged = 0;
     for new in head.objects {
-        match base_objects.remove(&new.id.match_key()) {
+        match base_objects.remove(&new.id.key()) {
             Some(old) => match compare(old, new, options) {
                 Some(d) => objects.push(d),
                 None => unchanged += 1,
@@ -287,11 +284,11 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::diff::model::ObjectId;
+    use crate::diff::model::ObjectRef;
 
     fn object(component: &str, wave: u32, value: Value) -> DiffObject {
         DiffObject {
-            id: ObjectId::of(&value).unwrap(),
+            id: ObjectRef::from_value(&value).ok().unwrap(),
             component: component.into(),
             wave,
             file: Some(format!("{component}/objects.yaml")),

@@ -9,104 +9,15 @@
 //! serde form *is* the stable `--output json` schema (see README, "weir diff
 //! --output json").
 
-use std::fmt;
-
 use serde::Serialize;
 use serde_json::Value;
 
-/// Identity of a Kubernetes object: `apiVersion` split into group and
-/// version, kind, namespace and name.
-///
-/// Objects of two sides are matched by group, kind, namespace and name —
-/// never by version, so `apps/v1beta2` and `apps/v1` of the same Deployment
-/// are the same object.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct ObjectId {
-    /// API group, `""` for the core group.
-    pub group: String,
-    pub version: String,
-    pub kind: String,
-    /// `None` for cluster-scoped objects.
-    pub namespace: Option<String>,
-    pub name: String,
-}
-
-/// The part of an [`ObjectId`] that objects are matched by.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct MatchKey {
-    pub group: String,
-    pub kind: String,
-    pub namespace: Option<String>,
-    pub name: String,
-}
-
-impl ObjectId {
-    /// Reads the identity of a manifest from its `apiVersion`, `kind` and
-    /// `metadata`; `None` when one of `apiVersion`, `kind` or
-    /// `metadata.name` is missing or not a string.
-    pub fn of(value: &Value) -> Option<ObjectId> {
-        let api_version = value.get("apiVersion")?.as_str()?;
-        let kind = value.get("kind")?.as_str()?;
-        let metadata = value.get("metadata")?;
-        let name = metadata.get("name")?.as_str()?;
-        let namespace = metadata
-            .get("namespace")
-            .and_then(Value::as_str)
-            .filter(|ns| !ns.is_empty())
-            .map(str::to_owned);
-        let (group, version) = match api_version.split_once('/') {
-            Some((group, version)) => (group, version),
-            None => ("", api_version),
-        };
-        Some(ObjectId {
-            group: group.to_owned(),
-            version: version.to_owned(),
-            kind: kind.to_owned(),
-            namespace,
-            name: name.to_owned(),
-        })
-    }
-
-    /// `group/version`, or just `version` for the core group.
-    pub fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.clone()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        }
-    }
-
-    pub fn match_key(&self) -> MatchKey {
-        MatchKey {
-            group: self.group.clone(),
-            kind: self.kind.clone(),
-            namespace: self.namespace.clone(),
-            name: self.name.clone(),
-        }
-    }
-
-    /// True for a core `v1` Secret, whose `data` and `stringData` are
-    /// redacted in every output.
-    pub fn is_secret(&self) -> bool {
-        self.group.is_empty() && self.kind == "Secret"
-    }
-}
-
-impl fmt::Display for ObjectId {
-    /// `Deployment shop/api`, `ClusterRole admin` — the kind and where it
-    /// lives, as a reviewer scans for it.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.namespace {
-            Some(ns) => write!(f, "{} {}/{}", self.kind, ns, self.name),
-            None => write!(f, "{} {}", self.kind, self.name),
-        }
-    }
-}
+pub use crate::object::{ObjectKey, ObjectRef};
 
 /// One rendered Kubernetes object of a side.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DiffObject {
-    pub id: ObjectId,
+    pub id: ObjectRef,
     /// The component that renders it.
     pub component: String,
     /// The wave it is applied in.
@@ -177,7 +88,7 @@ impl Side {
     /// the repo's weir documents becomes a [`WeirDoc::new`].
     pub fn push_rendered(
         &mut self,
-        id: ObjectId,
+        id: ObjectRef,
         component: impl Into<String>,
         wave: u32,
         file: Option<String>,
@@ -247,7 +158,7 @@ pub struct FieldChange {
 pub struct ObjectDiff {
     pub change: Change,
     /// The head's identity (the base's for a removal).
-    pub id: ObjectId,
+    pub id: ObjectRef,
     /// The base's `apiVersion` when it differs from the head's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base_api_version: Option<String>,

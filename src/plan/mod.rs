@@ -30,7 +30,7 @@ use serde::Serialize;
 
 use crate::diagnostic::Diagnostic;
 use crate::render::patch;
-use crate::render::{ObjectId, Rendered, RenderedObject, UnitKind};
+use crate::render::{ObjectRef, Rendered, RenderedObject, UnitKind};
 use crate::spec::model::{HookDeletePolicy, HookPhase, RepositorySpec, WaveRef};
 
 pub use graph::Reason;
@@ -79,7 +79,7 @@ pub struct PlanUnit {
     /// What it waits for, and why.
     pub after: Vec<Dependency>,
     /// Its objects, in apply order.
-    pub objects: Vec<ObjectId>,
+    pub objects: Vec<ObjectRef>,
     /// Objects counted by kind, in apply order.
     pub counts: Vec<KindCount>,
     pub hooks: Vec<PlanHook>,
@@ -113,7 +113,7 @@ pub struct PlanHook {
     pub phase: HookPhase,
     pub delete_policy: HookDeletePolicy,
     /// The Job.
-    pub object: ObjectId,
+    pub object: ObjectRef,
 }
 
 /// Objects of one kind and what their health gate waits for.
@@ -310,7 +310,11 @@ pub fn plan(rendered: &mut Rendered, settings: &RepositorySpec) -> (Option<Plan>
             codes::DUPLICATE_OBJECT,
             format!(
                 "{} is rendered twice: by `{}` from {} and by `{}` from {}",
-                o.id, a.component, a.source_file, o.component, o.source_file
+                o.id.qualified(),
+                a.component,
+                a.source_file,
+                o.component,
+                o.source_file
             ),
         )
         .in_file(o.source_file.clone())

@@ -50,7 +50,7 @@ use serde_json::Value;
 pub use files::Files;
 pub use helm::{ChartOutput, ChartRenderer, ChartRequest, HelmBinary};
 pub use object::{
-    COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, ObjectId, ObjectKey, RenderedHook,
+    COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, ObjectKey, ObjectRef, RenderedHook,
     RenderedObject, SOURCE_ANNOTATION, Unit, UnitKind,
 };
 

@@ -1,6 +1,6 @@
 //! The values rendering produces: [`RenderedObject`] (one Kubernetes object
 //! with the unit it belongs to and the file it came from), its identity
-//! [`ObjectId`], [`RenderedHook`], the plan [`Unit`]s, and the labels and
+//! [`ObjectRef`], [`RenderedHook`], the plan [`Unit`]s, and the labels and
 //! annotation weir puts on everything it renders.
 
 use std::fmt;
@@ -20,104 +20,7 @@ pub const COMPONENT_LABEL: &str = "weir.dev/component";
 /// Annotation holding the repo-relative file an object was rendered from.
 pub const SOURCE_ANNOTATION: &str = "weir.dev/source";
 
-/// Identity of a Kubernetes object: `apiVersion` split into group and
-/// version, kind, namespace (`None` when cluster-scoped or not yet set) and
-/// name.
-///
-/// Two ids name the same object in a cluster when [`ObjectId::key`] is equal:
-/// the version is only the representation.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct ObjectId {
-    /// API group, `""` for the core group.
-    pub group: String,
-    pub version: String,
-    pub kind: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    pub name: String,
-}
-
-/// What identifies an object in a cluster: [`ObjectId`] without the version.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ObjectKey {
-    pub group: String,
-    pub kind: String,
-    pub namespace: Option<String>,
-    pub name: String,
-}
-
-impl ObjectId {
-    /// Reads the id of a manifest. `Err` names what is missing.
-    pub fn from_value(value: &Value) -> Result<Self, String> {
-        let api_version = value
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .ok_or("it has no `apiVersion`")?;
-        let kind = value
-            .get("kind")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .ok_or("it has no `kind`")?;
-        let metadata = value.get("metadata");
-        let name = metadata
-            .and_then(|m| m.get("name"))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .ok_or("it has no `metadata.name` (weir applies objects by name; `generateName` is not supported)")?;
-        let namespace = metadata
-            .and_then(|m| m.get("namespace"))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned);
-        let (group, version) = split_api_version(api_version);
-        Ok(ObjectId {
-            group: group.to_owned(),
-            version: version.to_owned(),
-            kind: kind.to_owned(),
-            namespace,
-            name: name.to_owned(),
-        })
-    }
-
-    /// `apiVersion` as written in a manifest: `version` or `group/version`.
-    pub fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.clone()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        }
-    }
-
-    pub fn key(&self) -> ObjectKey {
-        ObjectKey {
-            group: self.group.clone(),
-            kind: self.kind.clone(),
-            namespace: self.namespace.clone(),
-            name: self.name.clone(),
-        }
-    }
-}
-
-/// `Kind.group namespace/name`, e.g. `Deployment.apps shop/web`,
-/// `Namespace shop`.
-impl fmt::Display for ObjectId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.kind)?;
-        if !self.group.is_empty() {
-            write!(f, ".{}", self.group)?;
-        }
-        match &self.namespace {
-            Some(ns) => write!(f, " {ns}/{}", self.name),
-            None => write!(f, " {}", self.name),
-        }
-    }
-}
-
-/// Splits `apps/v1` into `("apps", "v1")` and `v1` into `("", "v1")`.
-pub fn split_api_version(api_version: &str) -> (&str, &str) {
-    api_version.rsplit_once('/').unwrap_or(("", api_version))
-}
+pub use crate::object::{ObjectKey, ObjectRef, split_api_version};
 
 /// One object weir will apply.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -133,7 +36,7 @@ pub struct RenderedObject {
     pub source_span: Option<Span>,
     /// Its id after namespace defaulting and patches; always agrees with
     /// `value`.
-    pub id: ObjectId,
+    pub id: ObjectRef,
     /// The full object as it will be applied.
     pub value: Value,
     /// The wave it is applied in; set by `plan`.

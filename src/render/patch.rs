@@ -61,14 +61,14 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::render::object::ObjectId;
+    use crate::render::object::ObjectRef;
 
     fn object(value: Value) -> RenderedObject {
         RenderedObject {
             component: "c".into(),
             source_file: "f.yaml".into(),
             source_span: None,
-            id: ObjectId::from_value(&value).unwrap(),
+            id: ObjectRef::from_value(&value).unwrap(),
             value,
             wave: None,
             implied: false,

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use super::files::{self, Files};
-use super::object::{ObjectId, RenderedHook, RenderedObject, Unit, UnitKind};
+use super::object::{ObjectRef, RenderedHook, RenderedObject, Unit, UnitKind};
 use super::scope::{Scope, Scopes, is_crd};
 use super::{Rendered, SYSTEM_NAMESPACES, codes, patch, workload, yaml};
 use crate::diagnostic::{Diagnostic, Span};
@@ -393,7 +393,7 @@ impl<'a> Context<'a> {
         file: &str,
         span: Option<Span>,
         value: Value,
-    ) -> Vec<(ObjectId, Value)> {
+    ) -> Vec<(ObjectRef, Value)> {
         let is_list = value
             .get("kind")
             .and_then(Value::as_str)
@@ -409,12 +409,12 @@ impl<'a> Context<'a> {
         let mut out = Vec::new();
         for item in items {
             let problem = if item.is_object() {
-                match ObjectId::from_value(&item) {
+                match ObjectRef::from_value(&item) {
                     Ok(id) => {
                         out.push((id, item));
                         continue;
                     }
-                    Err(why) => why.to_owned(),
+                    Err(why) => why.to_string(),
                 }
             } else {
                 "it is not a mapping".to_owned()
@@ -440,7 +440,7 @@ impl<'a> Context<'a> {
         for w in &self.repo.workloads {
             let namespace = self.workload_namespace(&w.value.metadata.namespace);
             for value in workload::render(w, &namespace, pools, &mut self.diags) {
-                if let Ok(id) = ObjectId::from_value(&value) {
+                if let Ok(id) = ObjectRef::from_value(&value) {
                     self.objects.push(RenderedObject {
                         component: w.value.metadata.name.clone(),
                         source_file: w.file.clone(),
@@ -648,7 +648,7 @@ impl<'a> Context<'a> {
                     matched += 1;
                     let mut patched = object.value.clone();
                     let failure = match patch::apply(p, &mut patched) {
-                        Ok(()) => match ObjectId::from_value(&patched) {
+                        Ok(()) => match ObjectRef::from_value(&patched) {
                             Ok(mut id) => {
                                 if id.namespace.is_none()
                                     && scopes.scope(&id.group, &id.kind) == Scope::Namespaced
@@ -679,7 +679,8 @@ impl<'a> Context<'a> {
                     };
                     problems.push(format!(
                         "patch {i} of component `{name}` failed on {} ({}): {failure}",
-                        object.id, object.source_file
+                        object.id.qualified(),
+                        object.source_file
                     ));
                 }
                 for message in problems {
@@ -735,7 +736,7 @@ impl<'a> Context<'a> {
                 continue;
             }
             let value = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-            if let Ok(id) = ObjectId::from_value(&value) {
+            if let Ok(id) = ObjectRef::from_value(&value) {
                 implied.push(RenderedObject {
                     component: unit.name.clone(),
                     source_file: unit.file.clone().unwrap_or_else(|| "weir.yaml".to_owned()),

@@ -17,9 +17,9 @@
 //!   objects.json.gz: <gzip of a JSON array of entries>
 //! ```
 //!
-//! Each entry is `{"g","v","k","ns","n"}` (see
-//! [`ObjectRef`](super::ObjectRef)) plus `"w"` (wave index) and `"c"`
-//! (component). Encoding is deterministic (sorted entries, gzip without a
+//! Each entry is `{"g","v","k","ns","n"}` (group, version, kind,
+//! namespace, name of the [`ObjectRef`]) plus `"w"` (wave index), `"c"`
+//! (component) and `"p"` (protected). Encoding is deterministic (sorted entries, gzip without a
 //! timestamp), so an unchanged inventory is not rewritten.
 //!
 //! The sync writes the inventory ahead: before a wave is applied, its
@@ -56,19 +56,67 @@ pub enum Error {
 
 /// One object weir applied.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(from = "StoredEntry", into = "StoredEntry")]
 pub struct Entry {
-    #[serde(flatten)]
     pub object: ObjectRef,
     /// Index of the wave it was applied in (pruning goes in reverse).
-    #[serde(rename = "w", default)]
     pub wave: u32,
     /// The component it belonged to.
-    #[serde(rename = "c", default, skip_serializing_if = "String::is_empty")]
     pub component: String,
     /// Matched its component's `prune.protect` when applied: stays
     /// protected even after the component left the repo.
-    #[serde(rename = "p", default, skip_serializing_if = "std::ops::Not::not")]
     pub protected: bool,
+}
+
+/// How an [`Entry`] is stored: one-letter keys, because an inventory holds
+/// thousands of them.
+#[derive(Serialize, Deserialize)]
+struct StoredEntry {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    g: String,
+    v: String,
+    k: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ns: Option<String>,
+    n: String,
+    #[serde(default)]
+    w: u32,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    c: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    p: bool,
+}
+
+impl From<StoredEntry> for Entry {
+    fn from(e: StoredEntry) -> Self {
+        Entry {
+            object: ObjectRef {
+                group: e.g,
+                version: e.v,
+                kind: e.k,
+                namespace: e.ns,
+                name: e.n,
+            },
+            wave: e.w,
+            component: e.c,
+            protected: e.p,
+        }
+    }
+}
+
+impl From<Entry> for StoredEntry {
+    fn from(e: Entry) -> Self {
+        StoredEntry {
+            g: e.object.group,
+            v: e.object.version,
+            k: e.object.kind,
+            ns: e.object.namespace,
+            n: e.object.name,
+            w: e.wave,
+            c: e.component,
+            p: e.protected,
+        }
+    }
 }
 
 /// What weir manages for one target.
@@ -280,6 +328,11 @@ mod tests {
         assert_eq!(back.revision.as_deref(), Some("abc123"));
         assert_eq!(back.entries.len(), 2);
         assert_eq!(back.entries[0].object.kind, "ConfigMap");
+        assert_eq!(
+            serde_json::to_string(&inv.entries[1]).unwrap(),
+            r#"{"v":"v1","k":"Namespace","n":"a","w":0,"c":"c"}"#,
+            "entries are stored compactly"
+        );
 
         let mut with_hooks = inv.clone();
         with_hooks.hooks.insert("db/migrate".into(), "00ff".into());

@@ -242,12 +242,12 @@ fn longest_run(text: &str, c: char) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diff::model::{ObjectId, Summary};
+    use crate::diff::model::{ObjectRef, Summary};
 
     fn object(name: &str, diff_lines: usize) -> ObjectDiff {
         ObjectDiff {
             change: Change::Changed,
-            id: ObjectId {
+            id: ObjectRef {
                 group: String::new(),
                 version: "v1".into(),
                 kind: "ConfigMap".into(),
