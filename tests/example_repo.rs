@@ -10,7 +10,7 @@
 //! bumping one image is exactly one field in `weir diff --base` and one
 //! object configured by the next sync; a commit removing the ML lineage
 //! platform prunes its objects and keeps its protected claims and its
-//! namespace.
+//! namespace. Nothing weir printed on the way holds a Secret's value.
 
 mod support;
 
@@ -19,6 +19,9 @@ use support::git::{commit, copy_dir};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Mutex;
+
+use base64::Engine as _;
 
 use git2::Repository;
 use k8s_openapi::api::batch::v1::Job;
@@ -309,6 +312,21 @@ async fn example_repo_end_to_end() {
             "{gone} still exists after the prune"
         );
     }
+
+    // --- No Secret value in anything weir printed.
+    let transcript = TRANSCRIPT.lock().unwrap();
+    assert!(
+        transcript.len() > 1000,
+        "the transcript is too short to mean anything"
+    );
+    for value in SECRET_VALUES {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(value);
+        assert!(!transcript.contains(value), "`{value}` in weir's output");
+        assert!(
+            !transcript.contains(&b64),
+            "base64 of `{value}` in weir's output"
+        );
+    }
 }
 
 // ------------------------------------------------------------------ helpers
@@ -320,15 +338,27 @@ fn example_repo() -> PathBuf {
 /// Runs the real `weir` in the repo (with the test cluster's kubeconfig in
 /// `KUBECONFIG`, which only `sync` reads).
 fn weir(repo: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_weir"))
+    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
         .current_dir(repo)
         .args(args)
         .env("KUBECONFIG", support::kubeconfig_path())
         .env("WEIR_HELM", support::helm())
         .env("NO_COLOR", "1")
         .output()
-        .unwrap()
+        .unwrap();
+    let mut transcript = TRANSCRIPT.lock().unwrap();
+    transcript.push_str(&stdout(&out));
+    transcript.push_str(&stderr(&out));
+    out
 }
+
+/// Everything every `weir` run of the test printed.
+static TRANSCRIPT: Mutex<String> = Mutex::new(String::new());
+
+/// Secret values the repo renders (ml-lineage's database password) and the
+/// test creates (the license): never in weir's output, plain or base64.
+const SECRET_VALUES: [&str; 2] = ["knit-demo-password", LICENSE];
+const LICENSE: &str = "test-license-not-a-real-one";
 
 /// `weir sync . --output json ARGS`, which must succeed; its report.
 fn sync_json(repo: &Path, args: &[&str]) -> Value {
@@ -418,7 +448,7 @@ async fn create_required_secrets(client: &Client) {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), "edge");
     let license: Secret = serde_json::from_value(json!({
         "metadata": {"name": "edge-license"},
-        "stringData": {"license": "test-license-not-a-real-one"},
+        "stringData": {"license": LICENSE},
     }))
     .unwrap();
     let regcred: Secret = serde_json::from_value(json!({
