@@ -290,8 +290,8 @@ pub struct DiffArgs {
     #[arg(long, conflicts_with_all = ["base", "head"])]
     pub cluster: bool,
 
-    // With --cluster: the cluster to compare with (clap's `requires` does
-    // not see a flag's absence, so `cli::diff` checks).
+    // With --cluster: the cluster to compare with. The flags are shared
+    // with `weir sync` and cannot name `--cluster`: `cli::diff` checks.
     #[command(flatten)]
     pub connection: ConnectionArgs,
 

@@ -9,8 +9,8 @@ use anyhow::{Context, bail};
 
 use super::Outcome;
 use super::args::{ColorChoice, DiffArgs, DiffFormat};
-use super::{diff_cluster, diff_source};
 use super::render::print_diagnostics;
+use super::{diff_cluster, diff_source};
 use crate::diff::{self, Labels, Options, Side, format};
 
 /// Runs `weir diff`.

@@ -11,7 +11,8 @@ const DEFAULT_FILTER: &str = "warn,kube_client::client::builder=off";
 
 /// Installs the global subscriber. Called once, before any subcommand runs.
 pub fn init(global: &GlobalArgs) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

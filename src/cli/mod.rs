@@ -24,8 +24,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 pub use args::{
-    Cli, ColorChoice, Command, ConnectionArgs, DiffArgs, DiffFormat, GlobalArgs, LogFormat, OutputFormat, PlanArgs,
-    RenderArgs, RenderFormat, ReportFormat, SourceArgs, SyncArgs,
+    Cli, ColorChoice, Command, ConnectionArgs, DiffArgs, DiffFormat, GlobalArgs, LogFormat,
+    OutputFormat, PlanArgs, RenderArgs, RenderFormat, ReportFormat, SourceArgs, SyncArgs,
 };
 
 /// What a subcommand reports back to [`main`], mapped to the exit code.

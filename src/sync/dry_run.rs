@@ -183,7 +183,11 @@ pub async fn compare(
     };
     let results = cluster.apply_all(&values, &live, &options, &|_| {}).await;
     let mut rejected = Vec::new();
-    for (Pending { mut desired, object }, result) in pending.into_iter().zip(results) {
+    for (pending, result) in pending.into_iter().zip(results) {
+        let Pending {
+            mut desired,
+            object,
+        } = pending;
         let current = live.get(&object).cloned().flatten();
         let result = match result {
             Ok(applied) => applied.live,
@@ -303,4 +307,22 @@ async fn prunable(
         }
     }
     Ok(prunable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflict_note_names_fields_and_managers() {
+        let note = conflict_note(&[apply::FieldConflict {
+            manager: "kubectl".into(),
+            field: ".spec.replicas".into(),
+        }]);
+        assert_eq!(
+            note,
+            "conflicts with other field managers on .spec.replicas (owned by \"kubectl\"): \
+             `weir sync` stops here unless given --force-conflicts; shown as it would be with it"
+        );
+    }
 }
