@@ -498,12 +498,18 @@ fn excluded_files_are_not_manifests() {
     assert_eq!(report["weirDocuments"][0]["kind"], "Repository");
 }
 
+/// `--cluster` compares with the live cluster (tests/diff_cluster.rs), not
+/// with a revision: the two do not mix.
 #[test]
-fn cluster_diff_says_it_is_not_available_yet() {
+fn cluster_and_revisions_do_not_mix() {
     let fx = Fixture::new();
-    let out = fx.weir(&["--cluster"]);
+    let out = fx.weir(&["--cluster", "--base", "v1"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("--base REV"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot be used with"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -65,7 +65,16 @@ pub enum Command {
     /// Changes to weir's own documents (weir.yaml, Components, Workloads) are listed too, marked
     /// when they change no rendered object.
     ///
-    /// Exit status: 0 no differences, 1 differences found, 2 error.
+    /// `weir diff --cluster` compares the working tree with the live cluster instead: every
+    /// rendered object is sent to the API server as a server-side-apply dry run with weir's
+    /// field manager (nothing changes), and the result is compared with the live object, so
+    /// defaulted fields and fields other managers own are not differences. Objects that do not
+    /// exist yet are added; a custom resource whose CRD is not installed yet is added with a
+    /// note; objects of weir's inventory (see `weir sync`) that left the repo and that
+    /// `weir sync --prune` would delete are removed.
+    ///
+    /// Exit status: 0 no differences, 1 differences found, 2 error (including a cluster that
+    /// cannot be reached).
     Diff(DiffArgs),
     /// Apply the config repo to a cluster, wave by wave, each healthy before the next.
     ///
@@ -116,6 +125,9 @@ converges when run again.";
 
 /// Options of `weir sync`.
 #[derive(Debug, Args)]
+// `--context` as kubectl spells it; `weir diff` has `--context LINES`, so
+// both commands also take `--kube-context`, as helm does.
+#[command(mut_arg("kube_context", |a| a.visible_alias("context")))]
 pub struct SyncArgs {
     /// The config repository (a directory with weir.yaml, or plain manifests).
     #[arg(default_value = ".")]
@@ -142,13 +154,8 @@ pub struct SyncArgs {
     #[arg(long)]
     pub force_crd_upgrade: bool,
 
-    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the in-cluster service account).
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<std::path::PathBuf>,
-
-    /// Kubeconfig context to use (default: the current context).
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 
     /// Name under which the inventory is recorded (default: the Repository's
     /// metadata.name in weir.yaml, else the directory name).
@@ -166,6 +173,28 @@ pub struct SyncArgs {
     /// Output: a live view (text) or a final JSON report (json).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+}
+
+/// Which cluster to talk to: the same flags for every command that does.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConnectionArgs {
+    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the in-cluster service account).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+
+    /// Kubeconfig context to use (default: the current context).
+    #[arg(id = "kube_context", long = "kube-context", value_name = "NAME")]
+    pub context: Option<String>,
+}
+
+impl ConnectionArgs {
+    /// The apply layer's connection options.
+    pub fn options(&self) -> crate::sync::ConnectOptions {
+        crate::sync::ConnectOptions {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+        }
+    }
 }
 
 const RENDER_EXAMPLES: &str = "Examples:
@@ -240,7 +269,9 @@ pub struct PlanArgs {
   weir diff --base main                    working tree against main
   weir diff deploy/ --base HEAD~1 --head HEAD
   weir diff --base origin/main --head HEAD --output markdown > comment.md
-  weir diff --base v1.4.0 --output json | jq '.objects[] | select(.change == \"removed\")'")]
+  weir diff --base v1.4.0 --output json | jq '.objects[] | select(.change == \"removed\")'
+  weir diff --cluster                      working tree against the live cluster
+  weir diff ./platform --cluster --kube-context prod --output markdown")]
 pub struct DiffArgs {
     /// The config repository: a Git working copy, or a directory inside one.
     #[arg(default_value = ".")]
@@ -254,16 +285,28 @@ pub struct DiffArgs {
     #[arg(long, value_name = "REV", requires = "base")]
     pub head: Option<String>,
 
-    /// Compare the repo with the live cluster instead of another revision (not in this build
-    /// yet: it comes with weir sync's apply layer).
+    /// Compare the working tree with the live cluster (server-side dry run) instead of another
+    /// revision.
     #[arg(long, conflicts_with_all = ["base", "head"])]
     pub cluster: bool,
+
+    // With --cluster: the cluster to compare with. The flags are shared
+    // with `weir sync` and cannot name `--cluster`: `cli::diff` checks.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    /// With --cluster: the name of the inventory whose objects would be pruned, as given to
+    /// `weir sync --target` (default: the Repository's metadata.name in weir.yaml, else the
+    /// directory name).
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
 
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = DiffFormat::Text)]
     pub output: DiffFormat,
 
-    /// Lines of context around each change of the unified diffs.
+    /// Lines of context around each change of the unified diffs (the kubeconfig context is
+    /// --kube-context).
     #[arg(long, value_name = "LINES", default_value_t = 3)]
     pub context: usize,
 

@@ -1,5 +1,7 @@
-//! `weir diff`: gets the two sides, runs the diff engine, prints the
-//! report in the chosen format and maps "differences found" to exit 1.
+//! `weir diff`: gets the two sides (two revisions through
+//! [`diff_source`], or the live cluster and the working tree through
+//! [`diff_cluster`]), runs the diff engine, prints the report in the
+//! chosen format and maps "differences found" to exit 1.
 
 use std::io::IsTerminal;
 
@@ -7,17 +9,27 @@ use anyhow::{Context, bail};
 
 use super::Outcome;
 use super::args::{ColorChoice, DiffArgs, DiffFormat};
-use super::diff_source;
 use super::render::print_diagnostics;
-use crate::diff::{self, Labels, Options, format};
+use super::{diff_cluster, diff_source};
+use crate::diff::{self, Labels, Options, Side, format};
 
 /// Runs `weir diff`.
 pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     if args.cluster {
-        bail!(
-            "`weir diff --cluster` is not available in this build yet (it needs weir's apply \
-             layer); compare two revisions with --base REV [--head REV]"
-        );
+        let Some((live, would_be)) = diff_cluster::sides(args)? else {
+            return Ok(Outcome::Failure);
+        };
+        let labels = Labels {
+            base: "cluster".to_owned(),
+            head: "working tree".to_owned(),
+        };
+        return print(args, live, would_be, &labels);
+    }
+    if args.connection.kubeconfig.is_some()
+        || args.connection.context.is_some()
+        || args.target.is_some()
+    {
+        bail!("--kubeconfig, --kube-context and --target only apply to `weir diff --cluster`");
     }
     let base_rev = args
         .base
@@ -54,13 +66,6 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
             return Ok(Outcome::Failure);
         }
     };
-    let report = diff::diff(
-        base,
-        head,
-        &Options {
-            context: args.context,
-        },
-    );
     let labels = Labels {
         base: base_rev.to_owned(),
         head: args
@@ -68,10 +73,23 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
             .clone()
             .unwrap_or_else(|| "working tree".to_owned()),
     };
+    print(args, base, head, &labels)
+}
+
+/// Diffs the two sides, prints the report in the chosen format, and maps
+/// "differences found" to exit 1.
+fn print(args: &DiffArgs, base: Side, head: Side, labels: &Labels) -> anyhow::Result<Outcome> {
+    let report = diff::diff(
+        base,
+        head,
+        &Options {
+            context: args.context,
+        },
+    );
     let text = match args.output {
-        DiffFormat::Text => format::text::render(&report, &labels, use_color(args.color)),
-        DiffFormat::Json => format::json::render(&report, &labels),
-        DiffFormat::Markdown => format::markdown::render(&report, &labels),
+        DiffFormat::Text => format::text::render(&report, labels, use_color(args.color)),
+        DiffFormat::Json => format::json::render(&report, labels),
+        DiffFormat::Markdown => format::markdown::render(&report, labels),
     };
     super::output::write_stdout(&text)?;
     Ok(if report.has_differences() {

@@ -5,7 +5,9 @@
 #![allow(clippy::disallowed_macros)]
 
 mod args;
+mod connect;
 mod diff;
+mod diff_cluster;
 mod diff_source;
 mod load;
 mod logging;
@@ -22,8 +24,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 pub use args::{
-    Cli, ColorChoice, Command, DiffArgs, DiffFormat, GlobalArgs, LogFormat, OutputFormat, PlanArgs,
-    RenderArgs, RenderFormat, ReportFormat, SourceArgs, SyncArgs,
+    Cli, ColorChoice, Command, ConnectionArgs, DiffArgs, DiffFormat, GlobalArgs, LogFormat,
+    OutputFormat, PlanArgs, RenderArgs, RenderFormat, ReportFormat, SourceArgs, SyncArgs,
 };
 
 /// What a subcommand reports back to [`main`], mapped to the exit code.

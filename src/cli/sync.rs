@@ -17,7 +17,7 @@ use super::sync_plan;
 use crate::sync::apply::Action;
 use crate::sync::plan::parse_duration;
 use crate::sync::report::{Event, Report, Status};
-use crate::sync::{Cluster, ConnectOptions, Context, Options, reconcile};
+use crate::sync::{Context, Options, reconcile};
 
 pub fn run(args: SyncArgs) -> Result<Outcome> {
     let timeout = parse_duration(&args.timeout).context("--timeout")?;
@@ -50,16 +50,8 @@ pub fn run(args: SyncArgs) -> Result<Outcome> {
         timeout,
         concurrency: usize::from(args.concurrency),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async move {
-        let cluster = Cluster::connect(&ConnectOptions {
-            kubeconfig: args.kubeconfig.clone(),
-            context: args.context.clone(),
-        })
-        .await?;
+    super::connect::runtime()?.block_on(async move {
+        let cluster = super::connect::cluster(&args.connection).await?;
         let live_view = args.output == OutputFormat::Text && std::io::stderr().is_terminal();
         let display = Display::new(live_view);
         let progress = |e: &Event| display.event(e);

@@ -1,7 +1,7 @@
 //! The pure half of `weir diff --cluster`: turning what the API server said
 //! about each object into the two [`Side`]s the engine compares.
 //!
-//! The I/O half (in `sync`'s apply layer) asks the API server for a
+//! The I/O half ([`crate::sync::dry_run`], on `sync`'s apply layer) asks the API server for a
 //! server-side-apply dry run of every rendered object with weir's field
 //! manager and reads the live object. Comparing the dry-run *result* with
 //! the live object — rather than the repo's manifest with the live object

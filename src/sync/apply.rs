@@ -198,6 +198,8 @@ impl Resolved {
 /// The connection to one cluster, and the only owner of its client.
 pub struct Cluster {
     client: Client,
+    /// The API server's URL, when connected from a kubeconfig.
+    server: Option<String>,
     discovery: RwLock<Option<Discovery>>,
     /// Serialises discovery refreshes; holds the generation last loaded.
     refresh: Mutex<u64>,
@@ -232,14 +234,19 @@ impl Cluster {
     pub async fn connect(options: &ConnectOptions) -> Result<Self> {
         install_crypto_provider();
         let config = load_config(options).await?;
+        let server = config.cluster_url.to_string();
         let client = Client::try_from(config).map_err(Error::Client)?;
-        Ok(Self::new(client))
+        Ok(Self {
+            server: Some(server),
+            ..Self::new(client)
+        })
     }
 
     /// Wraps an existing client (tests, the agent).
     pub fn new(client: Client) -> Self {
         Self {
             client,
+            server: None,
             discovery: RwLock::new(None),
             refresh: Mutex::new(0),
             generation: AtomicU64::new(0),
@@ -253,6 +260,12 @@ impl Cluster {
     pub fn with_backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
         self
+    }
+
+    /// The API server's URL (as the kubeconfig names it), for messages;
+    /// `None` for a cluster made with [`Cluster::new`].
+    pub fn server(&self) -> Option<&str> {
+        self.server.as_deref()
     }
 
     /// The namespace of the kubeconfig context (`default` when none).

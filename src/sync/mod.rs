@@ -3,11 +3,14 @@
 //! The engine ([`engine`]) walks a [`SyncPlan`]: preflight checks, then per
 //! wave a CRD upgrade check, server-side apply, waiting for CRDs and health
 //! gates, hooks; then pruning and the inventory. Only [`apply::Cluster`]
-//! talks to the API server; the rest computes plain values.
+//! talks to the API server; the rest computes plain values. [`dry_run`]
+//! asks the same questions without changing anything, for `weir diff
+//! --cluster`.
 
 pub mod apply;
 pub mod compare;
 pub mod crd;
+pub mod dry_run;
 pub mod engine;
 pub mod health;
 pub mod hooks;

@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Labels, counts, field_text};
+use super::{Labels, api_version, field_text, headline};
 use crate::diff::model::{Change, ObjectDiff, Report};
 
 /// Longest comment written, in bytes.
@@ -71,16 +71,11 @@ fn header(report: &Report, labels: &Labels) -> String {
         code(&labels.base),
         code(&labels.head)
     );
-    if !report.has_differences() {
-        let _ = writeln!(out, "No differences ({} objects unchanged).", s.unchanged);
+    let headline = headline(report, |totals| format!("**{totals}**"));
+    let _ = writeln!(out, "{}", headline.line);
+    if !headline.differs {
         return out;
     }
-    let _ = writeln!(
-        out,
-        "**Objects: {}** ({} unchanged)",
-        counts(s.added, s.changed, s.removed),
-        s.unchanged
-    );
     if !s.groups.is_empty() {
         out.push_str("\n| Wave | Component | Added | Changed | Removed |\n");
         out.push_str("|---:|:---|---:|---:|---:|\n");
@@ -136,10 +131,7 @@ fn more(out: &mut String, indent: &str, n: usize) {
 
 fn object_block(o: &ObjectDiff) -> String {
     let mut out = String::new();
-    let mut api = o.id.api_version();
-    if let Some(old) = &o.base_api_version {
-        api = format!("{old} → {api}");
-    }
+    let api = api_version(o, "→");
     let _ = writeln!(
         out,
         "<details>\n<summary>{} <code>{}</code> · {} · component {} · wave {}</summary>\n",

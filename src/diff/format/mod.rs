@@ -8,7 +8,7 @@ pub mod text;
 
 use serde_json::Value;
 
-use super::model::{Change, FieldChange};
+use super::model::{Change, FieldChange, ObjectDiff, Report};
 
 /// What the two sides are, as the reader should see them: a revision as
 /// given on the command line, `working tree`, or `cluster`.
@@ -16,6 +16,42 @@ use super::model::{Change, FieldChange};
 pub struct Labels {
     pub base: String,
     pub head: String,
+}
+
+/// The first line of a report's summary, the same in every human format.
+pub struct Headline {
+    /// False when nothing differs: the line is then all there is to say.
+    pub differs: bool,
+    /// `No differences (40 objects unchanged).`, or the totals
+    /// `Objects: 1 added, 2 changed (40 unchanged)`.
+    pub line: String,
+}
+
+/// The [`Headline`] of a report; `emphasis` wraps the totals' `Objects: …`
+/// part (bold in Markdown, as it is in text).
+pub fn headline(report: &Report, emphasis: impl Fn(&str) -> String) -> Headline {
+    let s = &report.summary;
+    if !report.has_differences() {
+        return Headline {
+            differs: false,
+            line: format!("No differences ({} objects unchanged).", s.unchanged),
+        };
+    }
+    let totals = format!("Objects: {}", counts(s.added, s.changed, s.removed));
+    Headline {
+        differs: true,
+        line: format!("{} ({} unchanged)", emphasis(&totals), s.unchanged),
+    }
+}
+
+/// The `apiVersion` in an object's header: `old <arrow> new` when it
+/// changed between the sides.
+pub fn api_version(object: &ObjectDiff, arrow: &str) -> String {
+    let api = object.id.api_version();
+    match &object.base_api_version {
+        Some(old) => format!("{old} {arrow} {api}"),
+        None => api,
+    }
 }
 
 /// Longest value shown inline in a field change; the unified diff has the

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Labels, counts, field_text};
+use super::{Labels, api_version, field_text, headline};
 use crate::diff::model::{Change, ObjectDiff, Report, WeirDocDiff};
 
 const RESET: &str = "\x1b[0m";
@@ -53,16 +53,11 @@ pub fn render(report: &Report, labels: &Labels, color: bool) -> String {
         labels.base,
         labels.head
     );
-    if !report.has_differences() {
-        let _ = writeln!(out, "No differences ({} objects unchanged).", s.unchanged);
+    let headline = headline(report, str::to_owned);
+    let _ = writeln!(out, "{}", headline.line);
+    if !headline.differs {
         return out;
     }
-    let _ = writeln!(
-        out,
-        "Objects: {} ({} unchanged)",
-        counts(s.added, s.changed, s.removed),
-        s.unchanged
-    );
     if s.weir_documents > 0 {
         let _ = writeln!(out, "Weir documents changed: {}", s.weir_documents);
     }
@@ -105,10 +100,7 @@ pub fn render(report: &Report, labels: &Labels, color: bool) -> String {
 }
 
 fn object_text(out: &mut String, o: &ObjectDiff, p: &Painter) {
-    let mut api = o.id.api_version();
-    if let Some(old) = &o.base_api_version {
-        api = format!("{old} -> {api}");
-    }
+    let api = api_version(o, "->");
     let mut place = format!("component {}, wave {}", o.component, o.wave);
     if let Some(file) = &o.file {
         let _ = write!(place, ", {file}");
