@@ -29,7 +29,6 @@ use super::inventory::{self, Inventory};
 use super::object::{ObjectKey, ObjectRef};
 use super::plan::SyncPlan;
 use super::prune::{self, Verdict};
-use crate::diff::ObjectId;
 use crate::diff::cluster::{ClusterObject, DryRun};
 use crate::diff::model::DiffObject;
 
@@ -140,7 +139,7 @@ pub async fn compare(
                 };
                 let desired = |value: Value| {
                     Some(DiffObject {
-                        id: ObjectId::of(&value)?,
+                        id: ObjectRef::from_value(&value).ok()?,
                         component: unit.name.clone(),
                         wave: wave.index,
                         file: file.clone(),
@@ -286,7 +285,7 @@ async fn prunable(
         match prune::decide(&entry, current.as_ref(), unit_rules) {
             Verdict::Delete => {
                 let Some(value) = current else { continue };
-                let Some(id) = ObjectId::of(&value) else {
+                let Some(id) = ObjectRef::from_value(&value).ok() else {
                     continue;
                 };
                 prunable.push(DiffObject {
