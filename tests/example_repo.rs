@@ -6,9 +6,10 @@
 //! one before: preflight stops a sync without the required Secrets; with
 //! them every wave converges healthy, the GPU Job completes on the GPU node
 //! and the model API runs only on the deployment pool; a second sync is a
-//! no-op (no write, no resourceVersion moves, no hook re-run); a commit
-//! bumping one image is exactly one field in `weir diff --base` and one
-//! object configured by the next sync; a commit removing the ML lineage
+//! no-op (no write, no resourceVersion moves, no hook re-run) and
+//! `weir diff --cluster` finds no difference; a commit bumping one image is
+//! exactly one field in `weir diff --base` and in `weir diff --cluster`, and
+//! one object configured by the next sync; a commit removing the ML lineage
 //! platform prunes its objects and keeps its protected claims and its
 //! namespace. Nothing weir printed on the way holds a Secret's value.
 
@@ -182,6 +183,17 @@ async fn example_repo_end_to_end() {
         "resourceVersions moved on a no-op sync"
     );
 
+    // Against the live cluster, the synced repo shows no difference: no
+    // noise from defaults, other managers (the autoscaler) or status.
+    let out = weir(&repo_dir, &["diff", ".", "--cluster"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "diff --cluster after a sync:\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+
     // --- A commit bumping one image: exactly that in the diff, then applied.
     let workload = repo_dir.join("mlops/workloads/model-api.yaml");
     let text = std::fs::read_to_string(&workload).unwrap();
@@ -235,6 +247,18 @@ async fn example_repo_end_to_end() {
         text_diff.contains(&format!("{MODEL_API_IMAGE}:1.4.2"))
             && text_diff.contains(&format!("{MODEL_API_IMAGE}:1.5.0")),
         "{text_diff}"
+    );
+
+    // The same one field against the live cluster.
+    let out = weir(&repo_dir, &["diff", ".", "--cluster", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let live_diff: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let objects = live_diff["objects"].as_array().unwrap();
+    assert_eq!(objects.len(), 1, "{live_diff:#}");
+    assert_eq!(objects[0]["id"]["name"], "churn-model-api");
+    assert_eq!(
+        strings(&objects[0]["fields"], "/path"),
+        ["spec.template.spec.containers[name=churn-model-api].image"]
     );
 
     let report = sync_json(&repo_dir, &["--prune"]);
