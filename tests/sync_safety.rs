@@ -80,6 +80,34 @@ async fn missing_preflight_secret_stops_before_anything_is_applied() {
     }
 }
 
+/// A component that needs a newer Kubernetes than the cluster runs stops
+/// the sync before anything is applied, naming both versions.
+#[tokio::test]
+async fn too_old_kubernetes_stops_before_anything_is_applied() {
+    let (client, cluster) = connect().await;
+    let ns = support::namespace(&client, "minversion").await;
+    let target = support::unique_name("minversion");
+    let cm = config_map(&ns.name, "app", json!({}));
+    let mut plan = plan(&target, vec![vec![cm.clone()]]);
+    plan.waves[0].units[0].namespace = Some(ns.name.clone());
+    plan.waves[0].units[0].preflight = Preflight {
+        min_kubernetes_version: Some("1.99".into()),
+        ..Preflight::default()
+    };
+    let (result, _) = run(&cluster, &plan, options()).await;
+    let failed = result.expect_err("the cluster is older than 1.99");
+    let message = failed.error.to_string();
+    assert_eq!(failed.report.error.as_ref().unwrap().kind, "preflight");
+    let server = cluster.server_version().await.unwrap().git_version;
+    assert!(message.contains("1.99"), "{message}");
+    assert!(
+        message.contains(&server),
+        "names the cluster's {server}: {message}"
+    );
+    assert!(get(&cluster, &cm).await.is_none(), "something was applied");
+    assert!(inventory(&cluster, &target).await.is_none());
+}
+
 #[tokio::test]
 async fn prune_keeps_data_and_protected_objects() {
     let (client, cluster) = connect().await;
