@@ -51,7 +51,9 @@ t0=$(date +%s.%N)
 "$WEIR" sync "$WORK/weir" --kubeconfig "$KCFG" --target "bench-$RUN" --timeout 10m --output json >"$WORK/weir.json" 2>"$WORK/weir.log" || { cat "$WORK/weir.log"; exit 1; }
 t1=$(date +%s.%N)
 W=$(echo "$t1 - $t0" | bc)
-printf 'weir sync:                     %6.1f s  (per wave: %s; requests: %s)\n' "$W" \
+printf 'weir sync:                     %6.1f s  (of which apply: %.1f s, the rest — render, health gates: %.1f s; per wave: %s; requests: %s)\n' "$W" \
+  "$(grep -o '"applySeconds": [0-9.]*' "$WORK/weir.json" | awk '{s += $2} END {print s}')" \
+  "$(grep -o '"applySeconds": [0-9.]*' "$WORK/weir.json" | awk -v w="$W" '{s += $2} END {print w - s}')" \
   "$(grep -o '"seconds": [0-9.]*' "$WORK/weir.json" | head -3 | awk '{printf "%.1fs ", $2}')" \
   "$(tr -d ' \n' < "$WORK/weir.json" | grep -o '"requests":{[^}]*}')"
 # The fake nodes hold a limited number of pods (3 untainted nodes x 110):

@@ -258,6 +258,7 @@ async fn json_report_counts_each_wave() {
     assert_eq!(waves[0]["changed"][0]["action"], "configured");
     for w in waves {
         assert!(w["seconds"].as_f64().is_some(), "{second:#}");
+        assert!(w["applySeconds"].as_f64().is_some(), "{second:#}");
     }
     assert_eq!(
         second["prune"]["pruned"],

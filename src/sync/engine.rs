@@ -713,6 +713,9 @@ impl<'a> Engine<'a> {
             }
         }
         self.wave_objects.extend(batch);
+        if let Some(r) = self.report.waves.last_mut() {
+            r.apply_seconds = self.wave_started.elapsed().as_secs_f64();
+        }
         if !errors.is_empty() {
             return Err(Error::Apply {
                 wave: w.name.clone(),
