@@ -591,7 +591,9 @@ impl Cluster {
             }
             _ => kube::Api::all_with(self.client.clone(), &resolved.resource),
         };
-        let mut config = watcher::Config::default().any_semantic();
+        // The initial list is a consistent read (not the watch cache, which
+        // may lag behind the apply that just happened).
+        let mut config = watcher::Config::default();
         if let Some(name) = name {
             config = config.fields(&format!("metadata.name={name}"));
         }
