@@ -1,6 +1,8 @@
 //! `weir sync` runs the real pipeline (load → render → plan): a repo with
 //! a Component (a manifest directory) and a Workload is applied in its
-//! waves, and a repo with errors applies nothing. Against the real control
+//! waves, `--output json` reports per wave what was applied, unchanged and
+//! pruned, `--rev` syncs a Git revision rather than the files on disk, and a
+//! repo with errors applies nothing. Against the real control
 //! plane (`cargo xtask test`).
 
 mod support;
@@ -19,10 +21,15 @@ fn write(root: &Path, rel: &str, text: &str) {
 }
 
 fn weir_sync(dir: &Path, target: &str) -> Output {
+    weir_sync_with(dir, target, &[])
+}
+
+fn weir_sync_with(dir: &Path, target: &str, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_weir"))
         .arg("sync")
         .arg(dir)
         .args(["--target", target, "--timeout", "120s", "--output", "json"])
+        .args(extra)
         .arg("--kubeconfig")
         .arg(support::kubeconfig_path())
         .output()
@@ -146,4 +153,181 @@ async fn an_invalid_repo_applies_nothing() {
             .is_none()
     );
     assert!(inventory(&cluster, &target).await.is_none());
+}
+
+/// `--output json`: the final report gives, per wave, the objects applied
+/// (created + configured), unchanged and pruned, and the wave's time.
+#[tokio::test]
+async fn json_report_counts_each_wave() {
+    let (client, cluster) = connect().await;
+    let ns = support::namespace(&client, "report").await;
+    let target = support::unique_name("report");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "weir.yaml",
+        "apiVersion: weir.dev/v1alpha1\nkind: Repository\nmetadata: {name: report}\nspec:\n  waves: [config, apps]\n",
+    );
+    for (name, wave) in [("config", "config"), ("apps", "apps")] {
+        write(
+            root,
+            &format!("{name}/component.yaml"),
+            &format!(
+                "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {{name: {name}}}\nspec:\n  \
+                 namespace: {ns}\n  createNamespace: false\n  wave: {wave}\n  source: {{path: m}}\n",
+                ns = ns.name
+            ),
+        );
+    }
+    let cm = |name: &str, v: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata: {{v: \"{v}\"}}\n"
+        )
+    };
+    for i in 0..3 {
+        write(
+            root,
+            &format!("config/m/c{i}.yaml"),
+            &cm(&format!("c{i}"), "1"),
+        );
+    }
+    write(root, "apps/m/a.yaml", &cm("a", "1"));
+    write(root, "apps/m/b.yaml", &cm("b", "1"));
+
+    let wave = |report: &serde_json::Value, i: usize, field: &str| -> u64 {
+        report["waves"][i][field]
+            .as_u64()
+            .unwrap_or_else(|| panic!("waves[{i}].{field} in {report:#}"))
+    };
+    let out = weir_sync(root, &target);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(first["status"], "synced");
+    assert_eq!(
+        (wave(&first, 0, "applied"), wave(&first, 0, "created")),
+        (3, 3),
+        "{first:#}"
+    );
+    assert_eq!(
+        (wave(&first, 1, "applied"), wave(&first, 1, "unchanged")),
+        (2, 0),
+        "{first:#}"
+    );
+
+    // One changed, one left the repo (pruned), the rest unchanged.
+    write(root, "config/m/c0.yaml", &cm("c0", "2"));
+    std::fs::remove_file(root.join("apps/m/b.yaml")).unwrap();
+    let out = weir_sync_with(root, &target, &["--prune"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let second: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let waves = second["waves"].as_array().unwrap();
+    assert_eq!(waves.len(), 2, "{second:#}");
+    assert_eq!(waves[0]["name"], "config");
+    assert_eq!(
+        [
+            wave(&second, 0, "applied"),
+            wave(&second, 0, "configured"),
+            wave(&second, 0, "unchanged"),
+            wave(&second, 0, "pruned"),
+        ],
+        [1, 1, 2, 0],
+        "{second:#}"
+    );
+    assert_eq!(
+        [
+            wave(&second, 1, "applied"),
+            wave(&second, 1, "unchanged"),
+            wave(&second, 1, "pruned"),
+        ],
+        [0, 1, 1],
+        "{second:#}"
+    );
+    assert_eq!(
+        waves[0]["changed"][0]["object"],
+        format!("ConfigMap {}/c0", ns.name)
+    );
+    assert_eq!(waves[0]["changed"][0]["action"], "configured");
+    for w in waves {
+        assert!(w["seconds"].as_f64().is_some(), "{second:#}");
+        assert!(w["applySeconds"].as_f64().is_some(), "{second:#}");
+    }
+    assert_eq!(
+        second["prune"]["pruned"],
+        json!([format!("ConfigMap {}/b", ns.name)]),
+        "{second:#}"
+    );
+    assert!(
+        get(&cluster, &config_map(&ns.name, "b", json!({})))
+            .await
+            .is_none()
+    );
+    forget_target(&cluster, &target).await;
+}
+
+/// `--rev` syncs what a Git revision holds, not the working tree, and
+/// records that commit in the inventory.
+#[tokio::test]
+async fn rev_syncs_a_git_revision() {
+    use git2::{IndexAddOption, Repository, Signature, Time};
+    let (client, cluster) = connect().await;
+    let ns = support::namespace(&client, "rev").await;
+    let target = support::unique_name("rev");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let cm = |v: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings, namespace: {}}}\ndata: {{v: \"{v}\"}}\n",
+            ns.name
+        )
+    };
+    write(root, "settings.yaml", &cm("committed"));
+    let repo = Repository::init(root).unwrap();
+    let mut index = repo.index().unwrap();
+    index.add_all(["*"], IndexAddOption::DEFAULT, None).unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = Signature::new("weir test", "test@weir.dev", &Time::new(1_700_000_000, 0)).unwrap();
+    let commit = repo
+        .commit(Some("HEAD"), &sig, &sig, "settings", &tree, &[])
+        .unwrap();
+    // The working tree moves on; --rev HEAD still syncs the commit.
+    write(root, "settings.yaml", &cm("uncommitted"));
+    write(
+        root,
+        "extra.yaml",
+        &cm("uncommitted").replace("settings", "extra"),
+    );
+
+    let out = weir_sync_with(root, &target, &["--rev", "HEAD"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["revision"], commit.to_string(), "{report:#}");
+    let live = get(&cluster, &config_map(&ns.name, "settings", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(live["data"]["v"], "committed");
+    assert!(
+        get(&cluster, &config_map(&ns.name, "extra", json!({})))
+            .await
+            .is_none(),
+        "a file that is only in the working tree was applied"
+    );
+    assert_eq!(
+        inventory(&cluster, &target).await.unwrap().revision,
+        Some(commit.to_string())
+    );
+    forget_target(&cluster, &target).await;
 }

@@ -1,11 +1,15 @@
 //! Hooks run as Jobs at their point of the sync and are deleted once they
-//! succeed; a health gate that times out says which objects are not ready,
-//! down to the pod's reason. Against the real control plane
+//! succeed; a hook Job that fails stops the sync with its reason; a health
+//! gate that times out says which objects are not ready, down to the pod's
+//! reason; a PVC is healthy when Bound or waiting for its first consumer,
+//! and one that never binds says why. Against the real control plane
 //! (`cargo xtask test`).
 
 mod support;
 mod sync_helpers;
 
+use std::path::Path;
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -157,4 +161,207 @@ async fn health_timeout_names_the_pod_reason() {
         "the next wave was applied"
     );
     forget_target(&cluster, &target).await;
+}
+
+fn write(root: &Path, rel: &str, text: &str) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn weir_sync(dir: &Path, target: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_weir"))
+        .arg("sync")
+        .arg(dir)
+        .args(["--target", target, "--timeout", "120s", "--output", "json"])
+        .arg("--kubeconfig")
+        .arg(support::kubeconfig_path())
+        .output()
+        .unwrap()
+}
+
+/// A hook Job that fails (its pod can never be scheduled, and its
+/// `activeDeadlineSeconds` runs out: the Job controller marks it Failed
+/// with reason `DeadlineExceeded`) stops the sync: the message gives the
+/// Job's reason, the failed Job is kept for inspection, and the next wave
+/// is not applied.
+#[tokio::test]
+async fn failing_hook_stops_the_sync_with_the_jobs_reason() {
+    let (client, cluster) = connect().await;
+    let ns = support::namespace(&client, "hookfail").await;
+    let target = support::unique_name("hookfail");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "weir.yaml",
+        "apiVersion: weir.dev/v1alpha1\nkind: Repository\nmetadata: {name: hookfail}\nspec:\n  waves: [db, app]\n",
+    );
+    write(
+        root,
+        "db/component.yaml",
+        &format!(
+            "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {{name: db}}\nspec:\n  \
+             namespace: {ns}\n  createNamespace: false\n  wave: db\n  source: {{path: m}}\n  \
+             hooks:\n    - {{name: migrate, phase: postApply, path: hooks/migrate.yaml, timeout: 2m}}\n",
+            ns = ns.name
+        ),
+    );
+    write(
+        root,
+        "db/m/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: schema}\ndata: {v: \"1\"}\n",
+    );
+    write(
+        root,
+        "db/hooks/migrate.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate}\nspec:\n  backoffLimit: 0\n  \
+         activeDeadlineSeconds: 2\n  template:\n    spec:\n      restartPolicy: Never\n      \
+         nodeSelector: {weir.dev/no-such-label: \"true\"}\n      \
+         containers: [{name: run, image: registry.example/migrate:1}]\n",
+    );
+    write(
+        root,
+        "app/component.yaml",
+        &format!(
+            "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {{name: app}}\nspec:\n  \
+             namespace: {ns}\n  createNamespace: false\n  wave: app\n  source: {{path: m}}\n",
+            ns = ns.name
+        ),
+    );
+    write(
+        root,
+        "app/m/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: later}\n",
+    );
+
+    let out = weir_sync(root, &target);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // A sync that fails exits 2 (README, DESIGN: 1 is for an invalid repo).
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("hook migrate") && stderr.contains("failed: Job failed (DeadlineExceeded"),
+        "the Job's failure reason is in the message:\n{stderr}"
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["status"], "failed", "{report:#}");
+    assert_eq!(report["error"]["kind"], "hook", "{report:#}");
+    assert!(
+        report["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("DeadlineExceeded"),
+        "{report:#}"
+    );
+    assert!(
+        get(&cluster, &config_map(&ns.name, "schema", json!({})))
+            .await
+            .is_some(),
+        "the hook's own wave was applied"
+    );
+    assert!(
+        get(&cluster, &config_map(&ns.name, "later", json!({})))
+            .await
+            .is_none(),
+        "the next wave was applied after the hook failed"
+    );
+    assert!(
+        get(&cluster, &job(&ns.name, "migrate")).await.is_some(),
+        "a failed hook Job is kept for inspection"
+    );
+    forget_target(&cluster, &target).await;
+}
+
+fn storage_class(name: &str, binding: &str) -> Value {
+    json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": name}, "provisioner": "kubernetes.io/no-provisioner",
+        "volumeBindingMode": binding})
+}
+
+fn pvc(ns: &str, name: &str, class: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": class,
+            "resources": {"requests": {"storage": "1Gi"}}}})
+}
+
+/// A PVC on a `WaitForFirstConsumer` StorageClass stays Pending until a
+/// pod uses it, and counts as healthy; one on an `Immediate` class that
+/// never binds (no PersistentVolume, no provisioner) times out, and the
+/// message says why: the class's binding mode and the claim's events.
+#[tokio::test]
+async fn pvc_health_follows_its_storage_class() {
+    let (client, cluster) = connect().await;
+    let ns = support::namespace(&client, "pvc").await;
+    let target = support::unique_name("pvc");
+    let lazy = support::unique_name("weir-test-wffc");
+    let eager = support::unique_name("weir-test-immediate");
+    let classes = [
+        storage_class(&lazy, "WaitForFirstConsumer"),
+        storage_class(&eager, "Immediate"),
+    ];
+
+    // Waiting for its first consumer: healthy while Pending.
+    let p = plan(
+        &target,
+        vec![
+            vec![classes[0].clone(), pvc(&ns.name, "data", &lazy)],
+            vec![config_map(&ns.name, "after", json!({}))],
+        ],
+    );
+    let report = sync_ok(&cluster, &p, options()).await;
+    assert_eq!(report.waves.len(), 2);
+    let live = get(&cluster, &pvc(&ns.name, "data", &lazy)).await.unwrap();
+    assert_eq!(live["status"]["phase"], "Pending", "{live:#}");
+    assert!(
+        get(&cluster, &config_map(&ns.name, "after", json!({})))
+            .await
+            .is_some()
+    );
+
+    // Immediate binding and nothing to bind to: the gate times out.
+    let target2 = support::unique_name("pvc-immediate");
+    let p = plan(
+        &target2,
+        vec![
+            vec![classes[1].clone(), pvc(&ns.name, "stuck", &eager)],
+            vec![config_map(&ns.name, "never", json!({}))],
+        ],
+    );
+    let short = Options {
+        timeout: Duration::from_secs(8),
+        ..options()
+    };
+    let (result, _) = run(&cluster, &p, short).await;
+    let failed = result.expect_err("an unbound Immediate claim must not pass the gate");
+    let message = failed.error.to_string();
+    assert_eq!(failed.report.error.as_ref().unwrap().kind, "health");
+    assert!(
+        message.contains(&format!("PersistentVolumeClaim {}/stuck", ns.name)),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!(
+            "claim is Pending (not Bound; StorageClass {eager} binds Immediate)"
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains("ProvisioningFailed: "),
+        "the claim's events say why: {message}"
+    );
+    assert!(
+        get(&cluster, &config_map(&ns.name, "never", json!({})))
+            .await
+            .is_none(),
+        "the next wave was applied"
+    );
+
+    for c in &classes {
+        let _ = cluster
+            .delete(&obj_ref(c), kube::api::PropagationPolicy::Background, false)
+            .await;
+    }
+    forget_target(&cluster, &target).await;
+    forget_target(&cluster, &target2).await;
 }

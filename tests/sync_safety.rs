@@ -1,8 +1,9 @@
 //! What a sync must never do: apply anything when a preflight requirement
 //! is missing; prune data (PVCs, Namespaces) without an opt-in, or a large
-//! share of what it manages without `--allow-mass-prune`; upgrade a CRD so
-//! that existing resources become invalid. Against the real control plane
-//! (`cargo xtask test`).
+//! share of what it manages without `--allow-mass-prune`, or out of reverse
+//! wave order, or report a prune done while a finalizer holds the object;
+//! upgrade a CRD so that existing resources become invalid. Against the
+//! real control plane (`cargo xtask test`).
 
 mod support;
 mod sync_helpers;
@@ -78,6 +79,34 @@ async fn missing_preflight_secret_stops_before_anything_is_applied() {
         let target = format!("{}-secret", ns);
         sync_helpers::plan(&target, vec![vec![secret.clone()]])
     }
+}
+
+/// A component that needs a newer Kubernetes than the cluster runs stops
+/// the sync before anything is applied, naming both versions.
+#[tokio::test]
+async fn too_old_kubernetes_stops_before_anything_is_applied() {
+    let (client, cluster) = connect().await;
+    let ns = support::namespace(&client, "minversion").await;
+    let target = support::unique_name("minversion");
+    let cm = config_map(&ns.name, "app", json!({}));
+    let mut plan = plan(&target, vec![vec![cm.clone()]]);
+    plan.waves[0].units[0].namespace = Some(ns.name.clone());
+    plan.waves[0].units[0].preflight = Preflight {
+        min_kubernetes_version: Some("1.99".into()),
+        ..Preflight::default()
+    };
+    let (result, _) = run(&cluster, &plan, options()).await;
+    let failed = result.expect_err("the cluster is older than 1.99");
+    let message = failed.error.to_string();
+    assert_eq!(failed.report.error.as_ref().unwrap().kind, "preflight");
+    let server = cluster.server_version().await.unwrap().git_version;
+    assert!(message.contains("1.99"), "{message}");
+    assert!(
+        message.contains(&server),
+        "names the cluster's {server}: {message}"
+    );
+    assert!(get(&cluster, &cm).await.is_none(), "something was applied");
+    assert!(inventory(&cluster, &target).await.is_none());
 }
 
 #[tokio::test]
@@ -178,6 +207,78 @@ async fn prune_keeps_data_and_protected_objects() {
             false,
         )
         .await;
+    forget_target(&cluster, &target).await;
+}
+
+/// Pruning goes in reverse wave order and waits until each wave's objects
+/// are gone; one held by a finalizer stops the sync when the timeout runs
+/// out, naming the finalizer. Once it is released, the next sync converges.
+#[tokio::test]
+async fn prune_goes_in_reverse_wave_order_and_names_a_blocking_finalizer() {
+    let (client, cluster) = connect().await;
+    let ns = support::namespace(&client, "finalizer").await;
+    let target = support::unique_name("finalizer");
+    let mut held = config_map(&ns.name, "held", json!({}));
+    held["metadata"]["finalizers"] = json!(["weir.dev/test-hold"]);
+    let later = config_map(&ns.name, "later", json!({}));
+    let stay = |n: &str| config_map(&ns.name, n, json!({}));
+    let first = plan(
+        &target,
+        vec![
+            vec![stay("stay0"), held.clone()],
+            vec![stay("stay1"), later.clone()],
+        ],
+    );
+    sync_ok(&cluster, &first, options()).await;
+
+    let second = plan(&target, vec![vec![stay("stay0")], vec![stay("stay1")]]);
+    let prune = Options {
+        prune: true,
+        allow_mass_prune: true,
+        timeout: std::time::Duration::from_secs(5),
+        ..options()
+    };
+    let (result, events) = run(&cluster, &second, prune.clone()).await;
+    let failed = result.expect_err("the finalizer holds `held`");
+    let message = failed.error.to_string();
+    assert_eq!(failed.report.error.as_ref().unwrap().kind, "prune");
+    assert!(
+        message.contains(&format!(
+            "ConfigMap {}/held waits for finalizers weir.dev/test-hold",
+            ns.name
+        )),
+        "{message}"
+    );
+    // Wave 1's object went first, and is gone.
+    let pruned: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            weir::sync::Event::Pruned { object } => Some(object.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pruned, vec![format!("ConfigMap {}/later", ns.name)]);
+    assert!(get(&cluster, &later).await.is_none());
+
+    // Released, the next sync converges.
+    let out = std::process::Command::new(support::kubectl())
+        .arg(format!(
+            "--kubeconfig={}",
+            support::kubeconfig_path().display()
+        ))
+        .args(["-n", &ns.name, "patch", "configmap", "held", "--type=merge"])
+        .args(["-p", r#"{"metadata":{"finalizers":null}}"#])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sync_ok(&cluster, &second, prune).await;
+    assert!(get(&cluster, &held).await.is_none());
+    let entries = inventory(&cluster, &target).await.unwrap().entries;
+    assert_eq!(entries.len(), 2, "{entries:?}");
     forget_target(&cluster, &target).await;
 }
 

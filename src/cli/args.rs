@@ -117,6 +117,7 @@ Examples:
   weir sync ./platform                      apply, wait for health
   weir sync ./platform --dry-run            server-side dry run: what would change
   weir sync ./platform --prune              also delete objects that left the repo
+  weir sync ./platform --rev v1.4.0         sync a Git revision (no checkout)
   weir sync --context prod --timeout 10m    another cluster, longer health gates
   weir sync --output json | jq '.waves[] | {name, applied, unchanged}'
 
@@ -132,6 +133,12 @@ pub struct SyncArgs {
     /// The config repository (a directory with weir.yaml, or plain manifests).
     #[arg(default_value = ".")]
     pub path: std::path::PathBuf,
+
+    /// Sync this Git revision (branch, tag, commit) of the repository at PATH
+    /// instead of the files on disk; it is read without a checkout, and its
+    /// commit is recorded in the inventory.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
 
     /// Do everything with server-side dry run: validate against the cluster, change nothing.
     #[arg(long)]

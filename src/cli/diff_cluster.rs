@@ -49,6 +49,7 @@ pub fn sides(args: &DiffArgs) -> anyhow::Result<Option<(Side, Side)>> {
     let plan = sync_plan::build(
         &args.path,
         args.target.as_deref(),
+        None,
         &pipeline.repo,
         &pipeline.rendered,
         planned,

@@ -25,7 +25,7 @@ pub fn run(args: SyncArgs) -> Result<Outcome> {
     // the cluster is touched.
     let source = SourceArgs {
         path: args.path.clone(),
-        rev: None,
+        rev: args.rev.clone(),
         kube_version: None,
     };
     let pipeline = run_pipeline(&source)?;
@@ -37,6 +37,7 @@ pub fn run(args: SyncArgs) -> Result<Outcome> {
     let plan = sync_plan::build(
         &args.path,
         args.target.as_deref(),
+        args.rev.as_deref(),
         &pipeline.repo,
         &pipeline.rendered,
         planned,

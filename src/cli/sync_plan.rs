@@ -19,6 +19,7 @@ use crate::sync::{HealthRules, HookJob, SyncPlan, SyncUnit, SyncWave};
 pub fn build(
     root: &Path,
     target: Option<&str>,
+    rev: Option<&str>,
     repo: &ConfigRepo,
     rendered: &Rendered,
     plan: &Plan,
@@ -120,7 +121,7 @@ pub fn build(
         .unwrap_or_else(|| "default".into());
     Ok(SyncPlan {
         target,
-        revision: revision(root),
+        revision: revision(root, rev),
         waves,
         prune: settings.prune,
     })
@@ -130,9 +131,13 @@ fn duration(text: Option<&str>) -> Result<Option<std::time::Duration>> {
     Ok(text.map(parse_duration).transpose()?)
 }
 
-/// The git commit checked out at `root`, when it is in a repository.
-fn revision(root: &Path) -> Option<String> {
+/// The commit synced: `rev`'s (`--rev`), else the one checked out at
+/// `root`, when it is in a repository.
+fn revision(root: &Path, rev: Option<&str>) -> Option<String> {
     let repo = git2::Repository::discover(root).ok()?;
-    let head = repo.head().ok()?.peel_to_commit().ok()?;
-    Some(head.id().to_string())
+    let commit = match rev {
+        Some(rev) => repo.revparse_single(rev).ok()?.peel_to_commit().ok()?,
+        None => repo.head().ok()?.peel_to_commit().ok()?,
+    };
+    Some(commit.id().to_string())
 }

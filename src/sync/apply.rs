@@ -471,6 +471,19 @@ impl Cluster {
         namespace: Option<&str>,
         label_selector: Option<&str>,
     ) -> Result<Vec<Value>> {
+        self.list_selected(resolved, namespace, label_selector, None)
+            .await
+    }
+
+    /// [`list`](Self::list) with a field selector too
+    /// (`involvedObject.name=x`).
+    pub async fn list_selected(
+        &self,
+        resolved: &Resolved,
+        namespace: Option<&str>,
+        label_selector: Option<&str>,
+        field_selector: Option<&str>,
+    ) -> Result<Vec<Value>> {
         let url = resolved.url(namespace);
         let mut items = Vec::new();
         let mut continue_token: Option<String> = None;
@@ -478,6 +491,9 @@ impl Cluster {
             let mut lp = ListParams::default().limit(500);
             if let Some(sel) = label_selector {
                 lp = lp.labels(sel);
+            }
+            if let Some(sel) = field_selector {
+                lp = lp.fields(sel);
             }
             if let Some(token) = &continue_token {
                 lp = lp.continue_token(token);
@@ -567,6 +583,54 @@ impl Cluster {
             .await?;
         found.extend(fetched);
         Ok(found)
+    }
+
+    /// Watches the objects of a resource in one namespace (or all), or one
+    /// object by name: every version of them the server reports, from the
+    /// current state on. Errors of the watch are retried with backoff
+    /// inside the stream (and logged); callers that must not hang on a
+    /// silent stream poll too.
+    pub fn watch(
+        &self,
+        resolved: &Resolved,
+        namespace: Option<&str>,
+        name: Option<&str>,
+    ) -> impl futures::Stream<Item = Value> + Send + 'static {
+        use kube::runtime::{WatchStreamExt as _, watcher};
+        self.count_read();
+        let api: kube::Api<DynamicObject> = match (resolved.namespaced, namespace) {
+            (true, Some(ns)) => {
+                kube::Api::namespaced_with(self.client.clone(), ns, &resolved.resource)
+            }
+            _ => kube::Api::all_with(self.client.clone(), &resolved.resource),
+        };
+        // The initial list is a consistent read (not the watch cache, which
+        // may lag behind the apply that just happened).
+        let mut config = watcher::Config::default();
+        if let Some(name) = name {
+            config = config.fields(&format!("metadata.name={name}"));
+        }
+        let api_version = resolved.resource.api_version.clone();
+        let kind = resolved.resource.kind.clone();
+        watcher(api, config)
+            .default_backoff()
+            .filter_map(move |event| {
+                let object = match event {
+                    Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                        serde_json::to_value(o).ok().map(|mut v| {
+                            v["apiVersion"] = Value::String(api_version.clone());
+                            v["kind"] = Value::String(kind.clone());
+                            v
+                        })
+                    }
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "watch failed, retrying");
+                        None
+                    }
+                };
+                std::future::ready(object)
+            })
     }
 
     // ---------------------------------------------------------------- write

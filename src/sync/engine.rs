@@ -726,6 +726,9 @@ impl<'a> Engine<'a> {
             }
         }
         self.wave_objects.extend(batch);
+        if let Some(r) = self.report.waves.last_mut() {
+            r.apply_seconds = self.wave_started.elapsed().as_secs_f64();
+        }
         if !errors.is_empty() {
             return Err(Error::Apply {
                 wave: w.name.clone(),
@@ -1045,16 +1048,27 @@ impl<'a> Engine<'a> {
         let deadline = Instant::now() + self.ctx.options.timeout;
         let mut remaining: Vec<&Entry> = entries.iter().collect();
         let mut delay = Duration::from_millis(200);
+        let cluster = self.cluster();
+        let concurrency = self.ctx.options.concurrency.max(1);
         loop {
+            let gets: Vec<_> = remaining
+                .into_iter()
+                .map(|e| async move {
+                    match cluster.get(&e.object).await {
+                        Ok(v) => Ok(v.map(|live| (e, live))),
+                        Err(apply::Error::UnknownKind { .. }) => Ok(None),
+                        Err(err) => Err(Error::from(err)),
+                    }
+                })
+                .collect();
+            let fetched: Vec<Result<Option<(&Entry, Value)>, Error>> = stream::iter(gets)
+                .buffer_unordered(concurrency)
+                .collect()
+                .await;
             let mut still = Vec::new();
-            for e in remaining {
-                let live = match self.cluster().get(&e.object).await {
-                    Ok(v) => v,
-                    Err(apply::Error::UnknownKind { .. }) => None,
-                    Err(err) => return Err(err.into()),
-                };
-                if let Some(live) = live {
-                    still.push((e, live));
+            for f in fetched {
+                if let Some(found) = f? {
+                    still.push(found);
                 }
             }
             if still.is_empty() {

@@ -313,18 +313,19 @@ fn pvc(obj: &Value, ctx: &HealthContext) -> Health {
             let class = text(obj, "/spec/storageClassName")
                 .map(str::to_owned)
                 .or_else(|| ctx.default_storage_class.clone());
-            let waits = class
-                .as_deref()
-                .and_then(|c| ctx.storage_classes.get(c))
-                .is_some_and(|mode| mode == "WaitForFirstConsumer");
-            if waits {
-                Health::Ready
-            } else {
-                Health::Progressing(format!(
-                    "claim is {} (not Bound)",
-                    phase.unwrap_or("Pending")
-                ))
+            let mode = class.as_deref().and_then(|c| ctx.storage_classes.get(c));
+            if mode.is_some_and(|m| m == "WaitForFirstConsumer") {
+                return Health::Ready;
             }
+            let why = match (class.as_deref(), mode) {
+                (Some(c), Some(m)) => format!("StorageClass {c} binds {m}"),
+                (Some(c), None) => format!("StorageClass {c} does not exist"),
+                (None, _) => "no storageClassName and no default StorageClass".to_owned(),
+            };
+            Health::Progressing(format!(
+                "claim is {} (not Bound; {why})",
+                phase.unwrap_or("Pending")
+            ))
         }
     }
 }
@@ -610,8 +611,23 @@ mod tests {
     #[test]
     fn pvcs() {
         let pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "spec": {}, "status": {"phase": "Pending"}});
-        assert!(matches!(assess(&pvc, &ctx()), Health::Progressing(_)));
+        assert_eq!(
+            assess(&pvc, &ctx()),
+            Health::Progressing(
+                "claim is Pending (not Bound; no storageClassName and no default StorageClass)"
+                    .into()
+            )
+        );
         let mut c = ctx();
+        c.storage_classes.insert("fast".into(), "Immediate".into());
+        let fast = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "spec": {"storageClassName": "fast"}, "status": {"phase": "Pending"}});
+        assert_eq!(
+            assess(&fast, &c),
+            Health::Progressing(
+                "claim is Pending (not Bound; StorageClass fast binds Immediate)".into()
+            )
+        );
         c.storage_classes
             .insert("local".into(), "WaitForFirstConsumer".into());
         c.default_storage_class = Some("local".into());

@@ -10,6 +10,7 @@
 //!   "target": "platform", "revision": "3f2a…", "dryRun": false,
 //!   "waves": [{"index": 0, "name": "crds", "applied": 2, "created": 2,
 //!              "configured": 0, "unchanged": 5, "pruned": 0, "seconds": 1.4,
+//!              "applySeconds": 0.3,
 //!              "changed": [{"object": "CustomResourceDefinition widgets.example.com", "action": "created"}]}],
 //!   "hooks": [{"component": "db", "name": "migrate", "phase": "postApply", "result": "completed"}],
 //!   "prune": {"enabled": true, "pruned": ["ConfigMap app/old"], "kept": [{"object": "PersistentVolumeClaim app/data", "reason": "..."}], "pending": []},
@@ -211,6 +212,10 @@ pub struct WaveReport {
     /// Objects of this wave (by the inventory) pruned.
     pub pruned: usize,
     pub seconds: f64,
+    /// Of `seconds`, the time until the wave's last object was applied (CRD
+    /// check, preApply hooks and foundation included): the rest is the
+    /// health gate and postApply hooks.
+    pub apply_seconds: f64,
     /// Objects created or configured (unchanged ones are only counted).
     pub changed: Vec<ChangedObject>,
 }

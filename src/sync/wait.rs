@@ -1,18 +1,25 @@
-//! The health gate: waits until objects are ready, polling their live state
-//! (every 500 ms, backing off to 2 s) and judging it with
+//! The health gate: waits until objects are ready, watching their live state
+//! (one watch per resource and namespace, each change judged as it arrives,
+//! a LIST every 5 s should a watch go quiet) and judging it with
 //! [`health`](super::health). When time runs out, or an object fails, the
 //! error names every object that is not ready and why, down to its pods'
 //! reasons (`Unschedulable: 0/7 nodes are available: …`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use futures::{FutureExt as _, StreamExt as _, stream};
 use serde_json::Value;
 use tokio::time::Instant;
 
 use super::apply::{Cluster, Result as ApplyResult};
 use super::health::{self, Health, HealthContext};
 use super::object::ObjectRef;
+
+/// How often the objects are listed when their watches report nothing.
+const POLL_EVERY: Duration = Duration::from_secs(5);
+/// How often progress is reported while the count of pending objects moves.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// An object to wait for, with its own deadline and health rules.
 #[derive(Debug, Clone)]
@@ -80,13 +87,50 @@ pub async fn wait_ready(
         }
         None => true,
     });
-    let mut delay = Duration::from_millis(500);
+    if pending.is_empty() {
+        on_poll(0, None);
+        return Ok(Outcome::Ready);
+    }
+    // Watch what is left: one watch per resource and namespace (by name
+    // when it holds one object). Each change is judged as it arrives; a
+    // LIST every few seconds covers a watch that went quiet.
+    let mut groups: BTreeMap<(String, String, Option<String>), Vec<&ObjectRef>> = BTreeMap::new();
+    for p in &pending {
+        groups
+            .entry((
+                p.object.api_version(),
+                p.object.kind.clone(),
+                p.object.namespace.clone(),
+            ))
+            .or_default()
+            .push(&p.object);
+    }
+    let mut watches = Vec::with_capacity(groups.len());
+    for members in groups.values() {
+        let resolved = cluster.resolve(members[0]).await?;
+        let name = (members.len() == 1).then(|| members[0].name.as_str());
+        watches.push(
+            cluster
+                .watch(&resolved, members[0].namespace.as_deref(), name)
+                .boxed(),
+        );
+    }
+    let mut changes = stream::select_all(watches);
+    let mut last_poll = Instant::now();
+    let mut reported: Option<(usize, Instant)> = None;
     while !pending.is_empty() {
-        let first = pending
-            .first()
-            .and_then(|p| last.get(&p.object).map(|(h, _)| (&p.object, reason_of(h))));
-        on_poll(pending.len(), first);
         let now = Instant::now();
+        let due = reported.is_none_or(|(n, at)| {
+            (n != pending.len() && now.duration_since(at) >= PROGRESS_EVERY)
+                || now.duration_since(at) >= PROGRESS_EVERY * 5
+        });
+        if due {
+            let first = pending
+                .first()
+                .and_then(|p| last.get(&p.object).map(|(h, _)| (&p.object, reason_of(h))));
+            on_poll(pending.len(), first);
+            reported = Some((pending.len(), now));
+        }
         let failed: Vec<&Pending> = pending
             .iter()
             .filter(|p| matches!(last.get(&p.object), Some((Health::Failed(_), _))))
@@ -105,20 +149,48 @@ pub async fn wait_ready(
             return Ok(Outcome::NotReady(out));
         }
         let next_deadline = pending.iter().map(|p| p.deadline).min().unwrap_or(now);
-        tokio::time::sleep(delay.min(next_deadline.saturating_duration_since(now))).await;
-        delay = (delay * 3 / 2).min(Duration::from_secs(2));
-        let objects: Vec<ObjectRef> = pending.iter().map(|p| p.object.clone()).collect();
-        let live = cluster.fetch_live(&objects, concurrency).await?;
-        pending.retain(|p| {
-            let h = match live.get(&p.object).and_then(Option::as_ref) {
-                Some(obj) => health::assess(obj, ctx_of(p)),
-                None => Health::Progressing("does not exist (deleted by someone else?)".into()),
-            };
-            let ready = h.is_ready();
-            let obj = live.get(&p.object).cloned().flatten();
-            last.insert(p.object.clone(), (h, obj));
-            !ready
-        });
+        let wake = next_deadline.min(last_poll + POLL_EVERY);
+        let mut seen: Vec<Value> = Vec::new();
+        match tokio::time::timeout_at(wake, changes.next()).await {
+            Ok(Some(v)) => {
+                seen.push(v);
+                // Take whatever else already arrived, judged together.
+                while let Some(Some(v)) = changes.next().now_or_never() {
+                    seen.push(v);
+                }
+            }
+            Ok(None) => tokio::time::sleep_until(wake).await,
+            Err(_) => {}
+        }
+        if seen.is_empty() {
+            // Nothing arrived in time: look for ourselves.
+            last_poll = Instant::now();
+            let objects: Vec<ObjectRef> = pending.iter().map(|p| p.object.clone()).collect();
+            let live = cluster.fetch_live(&objects, concurrency).await?;
+            for p in &pending {
+                let (h, obj) = match live.get(&p.object).cloned().flatten() {
+                    Some(obj) => (health::assess(&obj, ctx_of(p)), Some(obj)),
+                    None => (
+                        Health::Progressing("does not exist (deleted by someone else?)".into()),
+                        None,
+                    ),
+                };
+                last.insert(p.object.clone(), (h, obj));
+            }
+        } else {
+            let index: HashMap<&ObjectRef, &Pending> =
+                pending.iter().map(|p| (&p.object, p)).collect();
+            for v in seen {
+                let Ok(object) = ObjectRef::from_value(&v) else {
+                    continue;
+                };
+                if let Some(&p) = index.get(&object) {
+                    let h = health::assess(&v, ctx_of(p));
+                    last.insert(object, (h, Some(v)));
+                }
+            }
+        }
+        pending.retain(|p| !matches!(last.get(&p.object), Some((Health::Ready, _))));
     }
     on_poll(0, None);
     Ok(Outcome::Ready)
@@ -147,6 +219,9 @@ pub async fn diagnose(
         Some(live) if health::has_pods(live) => pod_problems(cluster, live, object)
             .await
             .unwrap_or_else(|e| vec![format!("could not list its pods: {e}")]),
+        Some(_) if object.is_kind("", "PersistentVolumeClaim") => {
+            events_of(cluster, object).await.unwrap_or_default()
+        }
         _ => Vec::new(),
     };
     NotReady {
@@ -183,4 +258,51 @@ pub async fn pod_problems(
     }
     problems.truncate(5);
     Ok(problems)
+}
+
+/// The latest events of an object (newest last, identical ones merged), as
+/// `Reason: message`: why a claim stays Pending (`ProvisioningFailed`,
+/// `FailedBinding: no persistent volumes available for this claim …`).
+pub async fn events_of(cluster: &Cluster, object: &ObjectRef) -> ApplyResult<Vec<String>> {
+    let event_ref = ObjectRef {
+        group: String::new(),
+        version: "v1".into(),
+        kind: "Event".into(),
+        namespace: object.namespace.clone(),
+        name: String::new(),
+    };
+    let resolved = cluster.resolve(&event_ref).await?;
+    let fields = format!(
+        "involvedObject.kind={},involvedObject.name={}",
+        object.kind, object.name
+    );
+    let mut events = cluster
+        .list_selected(&resolved, object.namespace.as_deref(), None, Some(&fields))
+        .await?;
+    let time = |e: &Value| {
+        [
+            "/lastTimestamp",
+            "/eventTime",
+            "/metadata/creationTimestamp",
+        ]
+        .iter()
+        .find_map(|p| e.pointer(p).and_then(Value::as_str))
+        .unwrap_or("")
+        .to_owned()
+    };
+    events.sort_by_key(time);
+    let mut lines: Vec<String> = Vec::new();
+    for e in events.iter().rev() {
+        let reason = e.get("reason").and_then(Value::as_str).unwrap_or("");
+        let message = e.get("message").and_then(Value::as_str).unwrap_or("");
+        let line = format!("{reason}: {}", message.trim());
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+        if lines.len() == 3 {
+            break;
+        }
+    }
+    lines.reverse();
+    Ok(lines)
 }
