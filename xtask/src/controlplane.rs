@@ -338,6 +338,12 @@ fn boot(cluster: &mut Cluster, tools: &Toolset) -> Result<()> {
             // Its default (/usr/libexec/...) would be created on the host.
             arg("flex-volume-plugin-dir", dir.join("flexvolume")),
             "--profiling=false".to_owned(),
+            // The defaults (20 requests/s per controller) are sized for a
+            // shared production API server; this one serves a single test
+            // run, and at 20/s the deployment and ReplicaSet controllers,
+            // not the tools under test, set the pace of every rollout.
+            "--kube-api-qps=200".to_owned(),
+            "--kube-api-burst=400".to_owned(),
         ],
         &[],
     )?;
@@ -355,6 +361,10 @@ fn boot(cluster: &mut Cluster, tools: &Toolset) -> Result<()> {
             "--bind-address=127.0.0.1".to_owned(),
             "--leader-elect=false".to_owned(),
             "--profiling=false".to_owned(),
+            // As for the controller-manager: binding, not the tools, would
+            // set the pace at the default 50 requests/s.
+            "--kube-api-qps=200".to_owned(),
+            "--kube-api-burst=400".to_owned(),
         ],
         &[],
     )?;
