@@ -170,3 +170,49 @@ fn rev_reads_the_committed_revision() {
     let out = run(&["validate", "platform", "--rev", "no-such-branch"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The loader's hints name only flags that exist: a file over the size
+/// limit points at `--max-file-size`, which every command that reads a
+/// repo takes (validate, render, plan, diff, sync), and raising it lets the
+/// file in.
+#[test]
+fn the_size_limit_hint_names_a_real_flag() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut big = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n");
+    for i in 0..100 {
+        big.push_str(&format!("  key{i}: \"{}\"\n", "x".repeat(20)));
+    }
+    std::fs::write(dir.path().join("big.yaml"), big).expect("write");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run weir")
+    };
+    let out = run(&["validate", "--max-file-size", "1k", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let d = &report["diagnostics"][0];
+    assert_eq!(d["code"], "E0001", "{report:#}");
+    let hint = d["hint"].as_str().expect("a hint");
+    let flags: Vec<&str> = hint
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|w| w.starts_with("--"))
+        .collect();
+    assert_eq!(flags, ["--max-file-size", "--max-file-size"], "{hint}");
+    for command in ["validate", "render", "plan", "diff", "sync"] {
+        let help = stdout(&run(&[command, "--help"]));
+        assert!(help.contains("--max-file-size"), "weir {command} --help");
+    }
+    // render and plan refuse the file under the flag, and read it above it.
+    for command in ["render", "plan"] {
+        let out = run(&[command, "--max-file-size", "1k"]);
+        assert_eq!(out.status.code(), Some(1), "weir {command}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("E0001"));
+        let out = run(&[command, "--max-file-size", "1M"]);
+        assert_eq!(out.status.code(), Some(0), "weir {command}");
+    }
+    assert_eq!(run(&["validate", "--max-file-size", "4k"]).status.code(), Some(0));
+}
