@@ -2,6 +2,9 @@
 //! on the fixture repos of `tests/fixtures/validate/`, with the text, JSON
 //! and GitHub forms fixed by insta snapshots.
 
+#[path = "bench_manifests/mod.rs"]
+mod bench_manifests;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -215,4 +218,32 @@ fn the_size_limit_hint_names_a_real_flag() {
         assert_eq!(out.status.code(), Some(0), "weir {command}");
     }
     assert_eq!(run(&["validate", "--max-file-size", "4k"]).status.code(), Some(0));
+}
+
+/// The benchmark's manifests (the generator `bench_fixture` uses) are all
+/// valid, so the benchmark times validation of valid input; every kind of
+/// them is checked (four in turn).
+#[test]
+fn the_benchmark_manifests_are_valid() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("manifests")).expect("mkdir");
+    std::fs::write(dir.path().join("crd.yaml"), bench_manifests::CRD).expect("write");
+    for i in 0..40 {
+        std::fs::write(
+            dir.path().join(bench_manifests::manifest_path(i)),
+            bench_manifests::manifest(i),
+        )
+        .expect("write");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["validate", "--strict"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run weir");
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(
+        stdout(&out),
+        "no problems found (41 documents in 41 files checked)\n"
+    );
 }
