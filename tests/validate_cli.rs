@@ -117,9 +117,8 @@ fn schema_prints_the_bundled_schema() {
     assert_eq!(printed["title"], "weir Component");
 }
 
-/// The example repo (five platforms from install guides) has no errors. Its
-/// one warning is a custom resource whose CRD comes from a Helm chart, which
-/// validation sees once rendering feeds chart CRDs in.
+/// The example repo (five platforms from install guides) has no errors
+/// (tests/validate_render.rs shows it has no warning either, with helm).
 #[test]
 fn example_repo_is_valid() {
     let out = Command::new(env!("CARGO_BIN_EXE_weir"))
@@ -217,7 +216,10 @@ fn the_size_limit_hint_names_a_real_flag() {
         let out = run(&[command, "--max-file-size", "1M"]);
         assert_eq!(out.status.code(), Some(0), "weir {command}");
     }
-    assert_eq!(run(&["validate", "--max-file-size", "4k"]).status.code(), Some(0));
+    assert_eq!(
+        run(&["validate", "--max-file-size", "4k"]).status.code(),
+        Some(0)
+    );
 }
 
 /// The benchmark's manifests (the generator `bench_fixture` uses) are all

@@ -116,7 +116,10 @@ fn plan_findings() {
     let d = &report["diagnostics"][0];
     assert_eq!(d["code"], "E0404", "{report:#}");
     assert_eq!(d["file"], "late/component.yaml");
-    assert_eq!((d["line"].as_u64(), d["column"].as_u64()), (Some(8), Some(9)));
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(8), Some(9))
+    );
     assert_eq!(d["path"], ".spec.wave");
     assert_eq!(report["diagnostics"].as_array().map(Vec::len), Some(1));
 

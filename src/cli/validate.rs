@@ -106,7 +106,11 @@ fn render_findings(config: &ConfigRepo, tree: &repo::FileTree) -> Result<RenderF
                     "helm was not found, so the Helm charts of {} {} were not rendered: \
                      the objects they render and custom resources of the CRDs they define \
                      were not checked",
-                    if names.len() == 1 { "component" } else { "components" },
+                    if names.len() == 1 {
+                        "component"
+                    } else {
+                        "components"
+                    },
                     names.join(", ")
                 ),
             )

@@ -213,7 +213,11 @@ pub fn validate_rendered(
             objects::check_document(doc, catalog, &crds, &mut chart_diags);
         }
     }
-    diags.extend(chart_diags.into_iter().map(|d| from_chart(d, &rendered.chart_objects)));
+    diags.extend(
+        chart_diags
+            .into_iter()
+            .map(|d| from_chart(d, &rendered.chart_objects)),
+    );
 
     // 3. The repo as a whole.
     let weir = repo_checks::WeirDocs {
@@ -294,9 +298,7 @@ fn repeats_validation(d: &Diagnostic, found: &[Diagnostic]) -> bool {
     }
     d.file.is_some()
         && found.iter().any(|f| {
-            f.is_error()
-                && f.file == d.file
-                && f.span.map(|s| s.line) == d.span.map(|s| s.line)
+            f.is_error() && f.file == d.file && f.span.map(|s| s.line) == d.span.map(|s| s.line)
         })
 }
 

@@ -507,7 +507,11 @@ fn rendered_chart_objects_and_findings() {
         v.report.diagnostics
     );
     let chart = find(&v, codes::BAD_VALUE);
-    assert!(chart.message.ends_with("(in what component `op`'s chart renders)"));
+    assert!(
+        chart
+            .message
+            .ends_with("(in what component `op`'s chart renders)")
+    );
 }
 
 /// A weir document that fails its schema stops rendering: what render

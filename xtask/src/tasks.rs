@@ -15,7 +15,7 @@ use crate::ui;
 use crate::versions::Tool;
 
 /// The workspace root (xtask lives in `<root>/xtask`).
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
