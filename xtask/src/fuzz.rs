@@ -119,6 +119,7 @@ pub fn run(target: &str, seconds: u32) -> Result<Result<Figures, String>> {
     let mut runs = None;
     let mut took = None;
     let mut crash_input = None;
+    let mut in_dictionary = false;
     if let Some(stderr) = child.stderr.take() {
         for line in BufReader::new(stderr).lines() {
             let line = line.context("reading the fuzzer's output")?;
@@ -132,7 +133,13 @@ pub fn run(target: &str, seconds: u32) -> Result<Result<Figures, String>> {
             {
                 crash_input = Some(path);
             }
-            if !line.starts_with('#') {
+            // Progress (`#1024 pulse ...`) and the recommended dictionary
+            // (`"spec" # Uses: 78`) would drown the rest.
+            if line.starts_with("###### Recommended dictionary") {
+                in_dictionary = true;
+            } else if line.starts_with("###### End of recommended dictionary") {
+                in_dictionary = false;
+            } else if !in_dictionary && !line.starts_with('#') {
                 eprintln!("    | {line}");
             }
         }
