@@ -10,54 +10,12 @@
 //! `-schema-location 'SCHEMA_DIR/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json'`.
 #![allow(clippy::disallowed_macros)]
 
-use std::fmt::Write as _;
+#[path = "../tests/bench_manifests/mod.rs"]
+mod bench_manifests;
+
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
-
-const CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.com
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          properties:
-            spec:
-              type: object
-              required: [size, color]
-              properties:
-                size: {type: integer, minimum: 1, maximum: 100}
-                color: {type: string, enum: [red, green, blue]}
-                owner: {type: string, pattern: "^[a-z]+$"}
-                replicas: {type: integer}
-                selector:
-                  type: object
-                  additionalProperties: {type: string}
-                ports:
-                  type: array
-                  items:
-                    type: object
-                    required: [name, port]
-                    properties:
-                      name: {type: string}
-                      port: {type: integer}
-                settings:
-                  type: object
-                  x-kubernetes-preserve-unknown-fields: true
-            status:
-              type: object
-              properties:
-                ready: {type: boolean}
-"#;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -73,142 +31,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 fn write_repo(dir: &Path, count: usize) -> std::io::Result<()> {
     std::fs::create_dir_all(dir.join("manifests"))?;
-    std::fs::write(dir.join("crd.yaml"), CRD)?;
+    std::fs::write(dir.join("crd.yaml"), bench_manifests::CRD)?;
     for i in 0..count {
-        let text = match i % 4 {
-            0 => deployment(i),
-            1 => service(i),
-            2 => config_map(i),
-            _ => widget(i),
-        };
-        std::fs::write(dir.join(format!("manifests/m{i:05}.yaml")), text)?;
+        std::fs::write(
+            dir.join(bench_manifests::manifest_path(i)),
+            bench_manifests::manifest(i),
+        )?;
     }
     Ok(())
-}
-
-fn deployment(i: usize) -> String {
-    format!(
-        r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: app-{i}
-  namespace: default
-  labels:
-    app.kubernetes.io/name: app-{i}
-    app.kubernetes.io/part-of: bench
-spec:
-  replicas: {replicas}
-  revisionHistoryLimit: 5
-  selector:
-    matchLabels:
-      app.kubernetes.io/name: app-{i}
-  strategy:
-    type: RollingUpdate
-    rollingUpdate: {{maxSurge: 25%, maxUnavailable: 0}}
-  template:
-    metadata:
-      labels:
-        app.kubernetes.io/name: app-{i}
-      annotations:
-        prometheus.io/scrape: "true"
-    spec:
-      serviceAccountName: app-{i}
-      securityContext: {{runAsNonRoot: true, runAsUser: 1000}}
-      containers:
-        - name: app
-          image: ghcr.io/example/app-{i}:1.{i}.0
-          imagePullPolicy: IfNotPresent
-          args: ["--port", "8080", "--log-level", "info"]
-          ports:
-            - {{name: http, containerPort: 8080, protocol: TCP}}
-            - {{name: metrics, containerPort: 9090}}
-          env:
-            - {{name: APP_ID, value: "{i}"}}
-            - name: POD_NAMESPACE
-              valueFrom:
-                fieldRef: {{fieldPath: metadata.namespace}}
-            - name: PASSWORD
-              valueFrom:
-                secretKeyRef: {{name: app-{i}, key: password}}
-          resources:
-            requests: {{cpu: 100m, memory: 128Mi}}
-            limits: {{cpu: 1, memory: 256Mi}}
-          readinessProbe:
-            httpGet: {{path: /healthz, port: http}}
-            periodSeconds: 5
-          livenessProbe:
-            tcpSocket: {{port: 8080}}
-            initialDelaySeconds: 10
-          volumeMounts:
-            - {{name: config, mountPath: /etc/app}}
-      volumes:
-        - name: config
-          configMap: {{name: app-{i}}}
-      tolerations:
-        - {{key: dedicated, operator: Equal, value: apps, effect: NoSchedule}}
-"#,
-        replicas = i % 5 + 1
-    )
-}
-
-fn service(i: usize) -> String {
-    format!(
-        r#"apiVersion: v1
-kind: Service
-metadata:
-  name: app-{i}
-  namespace: default
-  labels: {{app.kubernetes.io/name: app-{i}}}
-spec:
-  type: ClusterIP
-  selector: {{app.kubernetes.io/name: app-{i}}}
-  ports:
-    - {{name: http, port: 80, targetPort: http, protocol: TCP}}
-    - {{name: metrics, port: 9090, targetPort: 9090}}
-"#
-    )
-}
-
-fn config_map(i: usize) -> String {
-    let mut data = String::new();
-    for k in 0..8 {
-        let _ = writeln!(data, "  key{k}: \"value {i} {k}\"");
-    }
-    format!(
-        r#"apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: app-{i}
-  namespace: default
-data:
-{data}  app.yaml: |
-    listen: :8080
-    workers: 4
-"#
-    )
-}
-
-fn widget(i: usize) -> String {
-    let color = ["red", "green", "blue"][i % 3];
-    format!(
-        r#"apiVersion: example.com/v1
-kind: Widget
-metadata:
-  name: widget-{i}
-  namespace: default
-spec:
-  size: {size}
-  color: {color}
-  owner: team
-  replicas: 3
-  selector: {{app: widget-{i}}}
-  ports:
-    - {{name: http, port: 80}}
-  settings:
-    anything: [goes, here]
-"#,
-        size = i % 100 + 1
-    )
 }
 
 /// Writes one standalone JSON Schema per built-in kind and one for the CRD.
@@ -244,7 +74,7 @@ fn write_schemas(dir: &Path) -> Result<usize, Box<dyn std::error::Error>> {
         write(dir, group, version, name, &schema)?;
         written += 1;
     }
-    let crd: Value = serde_yaml::from_str(CRD)?;
+    let crd: Value = serde_yaml::from_str(bench_manifests::CRD)?;
     let open_api = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
     let mut schema = convert(open_api, &mut Vec::new());
     if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {

@@ -77,7 +77,7 @@ fn huge_file_is_refused_unread() {
         "{d}"
     );
     assert!(
-        d.hint.as_deref().unwrap().contains("max-file-bytes"),
+        d.hint.as_deref().unwrap().contains("`--max-file-size`"),
         "{d:?}"
     );
 }

@@ -2,6 +2,9 @@
 //! on the fixture repos of `tests/fixtures/validate/`, with the text, JSON
 //! and GitHub forms fixed by insta snapshots.
 
+#[path = "bench_manifests/mod.rs"]
+mod bench_manifests;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -114,9 +117,8 @@ fn schema_prints_the_bundled_schema() {
     assert_eq!(printed["title"], "weir Component");
 }
 
-/// The example repo (five platforms from install guides) has no errors. Its
-/// one warning is a custom resource whose CRD comes from a Helm chart, which
-/// validation sees once rendering feeds chart CRDs in.
+/// The example repo (five platforms from install guides) has no errors
+/// (tests/validate_render.rs shows it has no warning either, with helm).
 #[test]
 fn example_repo_is_valid() {
     let out = Command::new(env!("CARGO_BIN_EXE_weir"))
@@ -169,4 +171,81 @@ fn rev_reads_the_committed_revision() {
     );
     let out = run(&["validate", "platform", "--rev", "no-such-branch"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// The loader's hints name only flags that exist: a file over the size
+/// limit points at `--max-file-size`, which every command that reads a
+/// repo takes (validate, render, plan, diff, sync), and raising it lets the
+/// file in.
+#[test]
+fn the_size_limit_hint_names_a_real_flag() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut big = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n");
+    for i in 0..100 {
+        big.push_str(&format!("  key{i}: \"{}\"\n", "x".repeat(20)));
+    }
+    std::fs::write(dir.path().join("big.yaml"), big).expect("write");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run weir")
+    };
+    let out = run(&["validate", "--max-file-size", "1k", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let d = &report["diagnostics"][0];
+    assert_eq!(d["code"], "E0001", "{report:#}");
+    let hint = d["hint"].as_str().expect("a hint");
+    let flags: Vec<&str> = hint
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|w| w.starts_with("--"))
+        .collect();
+    assert_eq!(flags, ["--max-file-size", "--max-file-size"], "{hint}");
+    for command in ["validate", "render", "plan", "diff", "sync"] {
+        let help = stdout(&run(&[command, "--help"]));
+        assert!(help.contains("--max-file-size"), "weir {command} --help");
+    }
+    // render and plan refuse the file under the flag, and read it above it.
+    for command in ["render", "plan"] {
+        let out = run(&[command, "--max-file-size", "1k"]);
+        assert_eq!(out.status.code(), Some(1), "weir {command}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("E0001"));
+        let out = run(&[command, "--max-file-size", "1M"]);
+        assert_eq!(out.status.code(), Some(0), "weir {command}");
+    }
+    assert_eq!(
+        run(&["validate", "--max-file-size", "4k"]).status.code(),
+        Some(0)
+    );
+}
+
+/// The benchmark's manifests (the generator `bench_fixture` uses) are all
+/// valid, so the benchmark times validation of valid input; every kind of
+/// them is checked (four in turn).
+#[test]
+fn the_benchmark_manifests_are_valid() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("manifests")).expect("mkdir");
+    std::fs::write(dir.path().join("crd.yaml"), bench_manifests::CRD).expect("write");
+    for i in 0..40 {
+        std::fs::write(
+            dir.path().join(bench_manifests::manifest_path(i)),
+            bench_manifests::manifest(i),
+        )
+        .expect("write");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["validate", "--strict"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run weir");
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(
+        stdout(&out),
+        "no problems found (41 documents in 41 files checked)\n"
+    );
 }

@@ -180,6 +180,10 @@ pub struct SyncArgs {
     /// Output: a live view (text) or a final JSON report (json).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+
+    /// Refuse files larger than this many bytes (suffixes k, M, G are accepted, e.g. 8M).
+    #[arg(long, value_name = "BYTES", default_value = "8M", value_parser = parse_size)]
+    pub max_file_size: u64,
 }
 
 /// Which cluster to talk to: the same flags for every command that does.
@@ -231,6 +235,9 @@ pub struct SourceArgs {
     /// else 1.35.4.
     #[arg(long, value_name = "VERSION")]
     pub kube_version: Option<String>,
+    /// Refuse files larger than this many bytes (suffixes k, M, G are accepted, e.g. 8M).
+    #[arg(long, value_name = "BYTES", default_value = "8M", value_parser = parse_size)]
+    pub max_file_size: u64,
 }
 
 #[derive(Debug, Args)]
@@ -320,6 +327,10 @@ pub struct DiffArgs {
     /// When to colour text output. `auto` colours a terminal unless NO_COLOR is set.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+
+    /// Refuse files larger than this many bytes (suffixes k, M, G are accepted, e.g. 8M).
+    #[arg(long, value_name = "BYTES", default_value = "8M", value_parser = parse_size)]
+    pub max_file_size: u64,
 }
 
 /// How `weir diff` prints its report.

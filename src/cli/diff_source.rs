@@ -32,8 +32,16 @@ use super::load;
 /// The config repo at `rev`, or in the working tree when `rev` is `None`,
 /// rendered and planned. `Ok(Err(diagnostics))` when it does not render
 /// (error diagnostics from assembling, rendering or planning).
-pub fn side(path: &Path, rev: Option<&str>) -> anyhow::Result<Result<Side, Vec<Diagnostic>>> {
-    let limits = Limits::default();
+/// Files over `max_file_bytes` (`--max-file-size`) are refused.
+pub fn side(
+    path: &Path,
+    rev: Option<&str>,
+    max_file_bytes: u64,
+) -> anyhow::Result<Result<Side, Vec<Diagnostic>>> {
+    let limits = Limits {
+        max_file_bytes,
+        ..Limits::default()
+    };
     let tree = match rev {
         Some(rev) => match repo::read_revision(path, rev, None, &limits) {
             Ok(tree) => tree,

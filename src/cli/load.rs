@@ -14,8 +14,12 @@ use crate::spec::yaml::{self, Document, YamlLimits};
 
 /// The files of the repo at `path`: the working copy, or revision `rev` of
 /// the Git repository holding `path` (limited to `path`'s directory in it).
-pub fn read(path: &Path, rev: Option<&str>) -> anyhow::Result<FileTree> {
-    let limits = Limits::default();
+/// Files over `max_file_bytes` (`--max-file-size`) are refused.
+pub fn read(path: &Path, rev: Option<&str>, max_file_bytes: u64) -> anyhow::Result<FileTree> {
+    let limits = Limits {
+        max_file_bytes,
+        ..Limits::default()
+    };
     let Some(rev) = rev else {
         return Ok(repo::read_worktree(path, &limits)?);
     };

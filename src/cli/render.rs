@@ -29,7 +29,7 @@ pub(super) struct Pipeline {
 /// Loads the repo named by `source` and renders and plans it. `Err` for
 /// failures of the machine (unreadable directory, no helm).
 pub(super) fn run_pipeline(source: &SourceArgs) -> anyhow::Result<Pipeline> {
-    let tree = load::read(&source.path, source.rev.as_deref())?;
+    let tree = load::read(&source.path, source.rev.as_deref(), source.max_file_size)?;
     let (docs, mut diagnostics) = load::documents(&tree);
     let (repo, assemble_diags) = ConfigRepo::assemble(docs);
     diagnostics.extend(assemble_diags);

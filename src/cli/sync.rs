@@ -27,6 +27,7 @@ pub fn run(args: SyncArgs) -> Result<Outcome> {
         path: args.path.clone(),
         rev: args.rev.clone(),
         kube_version: None,
+        max_file_size: args.max_file_size,
     };
     let pipeline = run_pipeline(&source)?;
     print_diagnostics(&pipeline.diagnostics);

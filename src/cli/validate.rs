@@ -1,8 +1,11 @@
 //! `weir validate` and `weir schema`: read the repo (working tree or a Git
-//! revision), validate it, print the report.
+//! revision), validate it, render and plan it (as `weir plan` does, Helm
+//! charts with the real helm), print the report.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
+use std::sync::Mutex;
 
 use anyhow::{Context, Result, bail};
 
@@ -10,9 +13,12 @@ use super::Outcome;
 use super::args::{SchemaArgs, SchemaKind, ValidateArgs};
 use super::report::{self, Checked, Display};
 use crate::diagnostic::Diagnostic;
+use crate::plan;
+use crate::render::{self, ChartOutput, ChartRenderer, ChartRequest, HelmBinary, RenderOptions};
 use crate::repo;
+use crate::spec::repo::ConfigRepo;
 use crate::spec::yaml::{self, Document};
-use crate::validate::{self, Options, weir_schemas};
+use crate::validate::{self, ChartObject, Options, RenderFindings, codes, weir_schemas};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 pub fn run(args: &ValidateArgs) -> Result<Outcome> {
@@ -33,13 +39,24 @@ pub fn run(args: &ValidateArgs) -> Result<Outcome> {
             .with_context(|| format!("reading {}", args.path.display()))?,
     };
     let (docs, load_diags) = load_documents(&tree)?;
-    let validation = validate::validate_documents(
+    let mut failure = None;
+    let validation = validate::validate_rendered(
         docs,
         load_diags,
         &Options {
             strict: args.strict,
         },
+        |config| match render_findings(config, &tree) {
+            Ok(findings) => findings,
+            Err(e) => {
+                failure = Some(e);
+                RenderFindings::default()
+            }
+        },
     );
+    if let Some(e) = failure {
+        return Err(e);
+    }
     let report = &validation.report;
     let checked = Checked {
         documents: report.documents,
@@ -63,6 +80,99 @@ pub fn run(args: &ValidateArgs) -> Result<Outcome> {
     } else {
         Outcome::Findings
     })
+}
+
+/// Renders and plans the repo as `weir plan` does, for validation: the
+/// findings of both, and what the Helm charts render. Without helm, chart
+/// components render nothing and one warning ([`codes::NOT_RENDERED`]) says
+/// so; everything else is still checked. `Err` when rendering cannot run
+/// for another reason (helm does not start, no temporary directory).
+fn render_findings(config: &ConfigRepo, tree: &repo::FileTree) -> Result<RenderFindings> {
+    let helm = HelmOrNothing::default();
+    let mut rendered = render::render(config, tree, &RenderOptions::default(), &helm)
+        .context("rendering the repo's Helm charts failed")?;
+    let mut diagnostics = std::mem::take(&mut rendered.diagnostics);
+    if !diagnostics.iter().any(Diagnostic::is_error) {
+        let (_, plan_diags) = plan::plan(&mut rendered, &config.settings());
+        diagnostics.extend(plan_diags);
+    }
+    let missing = helm.not_rendered();
+    if !missing.is_empty() {
+        let names: Vec<String> = missing.iter().map(|c| format!("`{c}`")).collect();
+        diagnostics.push(
+            Diagnostic::warning(
+                codes::NOT_RENDERED,
+                format!(
+                    "helm was not found, so the Helm charts of {} {} were not rendered: \
+                     the objects they render and custom resources of the CRDs they define \
+                     were not checked",
+                    if names.len() == 1 {
+                        "component"
+                    } else {
+                        "components"
+                    },
+                    names.join(", ")
+                ),
+            )
+            .with_hint(
+                "install Helm 3 (https://helm.sh/docs/intro/install/) and put it on PATH, \
+                 or set WEIR_HELM to its path",
+            ),
+        );
+    }
+    let charts: BTreeSet<&str> = config
+        .components
+        .iter()
+        .filter(|c| c.value.spec.source.helm.is_some())
+        .map(|c| c.value.metadata.name.as_str())
+        .collect();
+    let hooks = rendered.hooks.into_iter().map(|h| h.object);
+    let chart_objects = rendered
+        .objects
+        .into_iter()
+        .chain(hooks)
+        .filter(|o| charts.contains(o.component.as_str()))
+        .map(|o| ChartObject {
+            component: o.component,
+            file: o.source_file,
+            value: o.value,
+        })
+        .collect();
+    Ok(RenderFindings {
+        chart_objects,
+        diagnostics,
+    })
+}
+
+/// The real helm, or, when there is none, charts that render nothing
+/// (the components are remembered for one warning).
+#[derive(Default)]
+struct HelmOrNothing {
+    helm: HelmBinary,
+    not_rendered: Mutex<BTreeSet<String>>,
+}
+
+impl HelmOrNothing {
+    fn not_rendered(&self) -> BTreeSet<String> {
+        self.not_rendered
+            .lock()
+            .map(|set| set.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl ChartRenderer for HelmOrNothing {
+    fn template(&self, request: &ChartRequest<'_>) -> render::Result<ChartOutput> {
+        match self.helm.template(request) {
+            Err(render::Error::HelmNotFound { .. }) => {
+                if let Ok(mut set) = self.not_rendered.lock() {
+                    set.insert(request.component.to_owned());
+                }
+                Ok(ChartOutput::Rendered(String::new()))
+            }
+            other => other,
+        }
+    }
 }
 
 /// `platform/` for `weir validate platform`, `""` for `.`: what to put in

@@ -203,12 +203,14 @@ impl<'a> Context<'a> {
     ) -> Option<String> {
         let resolved = files::resolve(component.dir(), relative);
         if resolved.is_none() {
+            // The loader's words (absolute, or leaving the repo) when it
+            // refuses the path too.
+            let message = match crate::repo::resolve_in_repo(component.dir(), relative) {
+                Err(e) => e.to_string(),
+                Ok(_) => format!("`{relative}` leaves the config repository"),
+            };
             let d = self
-                .component_error(
-                    component,
-                    codes::PATH_OUTSIDE_REPO,
-                    format!("`{relative}` leaves the config repository"),
-                )
+                .component_error(component, codes::PATH_OUTSIDE_REPO, message)
                 .with_path(field)
                 .with_hint(
                     "paths are relative to the component's file and must stay inside the repo",

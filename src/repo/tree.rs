@@ -173,7 +173,8 @@ impl<'a> Collector<'a> {
                 )
                 .in_file(path)
                 .with_hint(
-                    "raise `max_files` (CLI `--max-files`), or point weir at a smaller directory",
+                    "point weir at the config repository's own directory: it holds config, not \
+                     build output or data",
                 ),
             );
             return false;
@@ -190,7 +191,8 @@ impl<'a> Collector<'a> {
                 )
                 .in_file(path)
                 .with_hint(
-                    "raise `max_total_bytes` (CLI `--max-total-bytes`), or point weir at a smaller directory",
+                    "point weir at the config repository's own directory: it holds config, not \
+                     build output or data",
                 ),
             );
             return false;
@@ -233,8 +235,8 @@ impl<'a> Collector<'a> {
             )
             .in_file(path)
             .with_hint(
-                "split it into smaller files, or raise `max_file_bytes` (CLI `--max-file-bytes`) \
-                 if it really belongs in the repo",
+                "split it into smaller files, or, if it really belongs in the repo, raise the \
+                 limit with `--max-file-size` (e.g. `--max-file-size 32M`)",
             ),
         );
     }

@@ -47,3 +47,7 @@ pub const NO_SCHEMA: Code = Code("W0101");
 /// A namespaced object in a namespace that the repo does not create and
 /// that is not its component's target namespace.
 pub const UNDEFINED_NAMESPACE: Code = Code("W0102");
+/// The repo's Helm charts could not be rendered (no `helm` binary): the
+/// objects they render, and the custom resources their CRDs define, were
+/// not checked. An error with `--strict`.
+pub const NOT_RENDERED: Code = Code("W0103");

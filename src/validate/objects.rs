@@ -21,6 +21,16 @@ where
     I: IntoIterator<Item = &'a Document>,
 {
     let mut catalog = CrdCatalog::new();
+    add_crds(&mut catalog, docs, diags);
+    catalog
+}
+
+/// Adds the CRDs among `docs` to `catalog` (e.g. those Helm charts render);
+/// CRDs whose schema cannot be used are reported.
+pub fn add_crds<'a, I>(catalog: &mut CrdCatalog, docs: I, diags: &mut Vec<Diagnostic>)
+where
+    I: IntoIterator<Item = &'a Document>,
+{
     for doc in docs {
         if !is_crd(&doc.value) {
             continue;
@@ -39,7 +49,6 @@ where
             }
         }
     }
-    catalog
 }
 
 /// Checks one manifest document (an object, or a `v1` `List` of them).

@@ -47,6 +47,44 @@ pub fn json_path(value: &Value, pointer: &str) -> String {
     if out.is_empty() { ".".to_string() } else { out }
 }
 
+/// The JSON pointer of a JSON path as [`json_path`] writes it
+/// (`.spec.valuesFrom[0].path` → `/spec/valuesFrom/0/path`); `None` for
+/// text that is not such a path.
+pub fn pointer_of_path(path: &str) -> Option<String> {
+    let escape = |key: &str| key.replace('~', "~0").replace('/', "~1");
+    let mut pointer = String::new();
+    let mut rest = path;
+    if rest == "." {
+        return Some(pointer);
+    }
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("[\"") {
+            // A quoted key: a JSON string up to `"]`.
+            let end = after.find("\"]")?;
+            let key: String = serde_json::from_str(&format!("\"{}\"", &after[..end])).ok()?;
+            pointer.push('/');
+            pointer.push_str(&escape(&key));
+            rest = &after[end + 2..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let end = after.find(']')?;
+            let index: usize = after[..end].parse().ok()?;
+            pointer.push_str(&format!("/{index}"));
+            rest = &after[end + 1..];
+        } else if let Some(after) = rest.strip_prefix('.') {
+            let end = after.find(['.', '[']).unwrap_or(after.len());
+            if end == 0 {
+                return None;
+            }
+            pointer.push('/');
+            pointer.push_str(&escape(&after[..end]));
+            rest = &after[end..];
+        } else {
+            return None;
+        }
+    }
+    Some(pointer)
+}
+
 fn push_key(out: &mut String, key: &str) {
     let plain = !key.is_empty()
         && key
@@ -109,6 +147,24 @@ mod tests {
             r#".spec.labels["app.kubernetes.io/name"]"#
         );
         assert_eq!(json_path(&v, ""), ".");
+    }
+
+    #[test]
+    fn paths_back_to_pointers() {
+        let v = json!({"spec": {"ports": [{"name": "x"}], "labels": {"a/b~c": "d"}}});
+        for pointer in ["/spec/ports/0/name", "/spec/labels/a~1b~0c", "/spec", ""] {
+            assert_eq!(
+                pointer_of_path(&json_path(&v, pointer)).as_deref(),
+                Some(pointer)
+            );
+        }
+        assert_eq!(
+            pointer_of_path(".spec.valuesFrom[0].path").as_deref(),
+            Some("/spec/valuesFrom/0/path")
+        );
+        for bad in ["spec", ".spec[x]", "..a", ".a[\"b", ".a[0"] {
+            assert_eq!(pointer_of_path(bad), None, "{bad}");
+        }
     }
 
     #[test]

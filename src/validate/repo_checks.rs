@@ -12,6 +12,7 @@ use super::paths::{did_you_mean, json_path};
 use crate::diagnostic::{Diagnostic, Span};
 use crate::kubernetes::Catalog;
 use crate::kubernetes::crd::CrdCatalog;
+use crate::repo;
 use crate::spec::model::{self, WaveRef};
 use crate::spec::repo::{ConfigRepo, Located};
 use crate::spec::yaml::Document;
@@ -19,34 +20,16 @@ use crate::spec::yaml::Document;
 /// Namespaces every cluster has.
 const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
-/// Joins a repo-relative directory and a relative path lexically; `None`
-/// when the result would leave the repository.
-pub fn join_in_repo(dir: &str, relative: &str) -> Option<String> {
-    let mut parts: Vec<&str> = if relative.starts_with('/') {
-        Vec::new()
-    } else {
-        dir.split('/').filter(|s| !s.is_empty()).collect()
-    };
-    for seg in relative.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            s => parts.push(s),
-        }
-    }
-    Some(parts.join("/"))
-}
-
 /// Files that hold YAML but not Kubernetes objects: the values files of
-/// Helm components.
+/// Helm components. Paths are resolved by the loader's rule
+/// ([`repo::resolve_in_repo`]): one that leaves the repo or is absolute
+/// names no file here (rendering reports it, `E0201`).
 pub fn non_manifest_files(repo: &ConfigRepo) -> BTreeSet<String> {
     let mut files = BTreeSet::new();
     for c in &repo.components {
         if let Some(helm) = &c.value.spec.source.helm {
             for f in &helm.values_files {
-                files.extend(join_in_repo(c.dir(), f));
+                files.extend(repo::resolve_in_repo(c.dir(), f).ok());
             }
         }
     }
@@ -75,7 +58,7 @@ impl<'r> Owners<'r> {
             .iter()
             .filter_map(|c| {
                 let path = c.value.spec.source.path.as_deref()?;
-                Some((join_in_repo(c.dir(), path)?, c))
+                Some((repo::resolve_in_repo(c.dir(), path).ok()?, c))
             })
             .collect();
         dirs.sort_by_key(|(d, _)| std::cmp::Reverse(d.len()));
@@ -454,18 +437,5 @@ impl Refs<'_> {
             format!("node pools: {}", self.pools.join(", "))
         });
         diags.push(d);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn joins_paths_inside_the_repo() {
-        assert_eq!(join_in_repo("a/b", "c").as_deref(), Some("a/b/c"));
-        assert_eq!(join_in_repo("a/b", "../c").as_deref(), Some("a/c"));
-        assert_eq!(join_in_repo("", "./m").as_deref(), Some("m"));
-        assert_eq!(join_in_repo("a", "../../x"), None);
     }
 }

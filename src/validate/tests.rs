@@ -395,3 +395,136 @@ fn a_component_with_a_broken_spec_still_exists_for_references() {
     );
     assert_eq!(codes_of(&v), vec!["E0105"]);
 }
+
+/// One rule for paths in a repo, the loader's (`repo::resolve_in_repo`): an
+/// absolute path is refused, not read as the repo root. A values file
+/// named `/values.yaml` is no values file (rendering reports the path,
+/// E0201), so `values.yaml` at the root is a manifest like any other.
+#[test]
+fn absolute_paths_name_no_file() {
+    let v = run(
+        &[
+            (
+                "cache/component.yaml",
+                "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: cache}\nspec:\n  source:\n    helm: {chart: chart, valuesFiles: [/values.yaml]}\n",
+            ),
+            ("values.yaml", "replicas: 3\n"),
+        ],
+        false,
+    );
+    let d = find(&v, codes::NOT_AN_OBJECT);
+    assert_eq!(d.file.as_deref(), Some("values.yaml"));
+    // Nor does `source.path: /` make a component own every file.
+    let v = run(
+        &[
+            (
+                "all/component.yaml",
+                "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: all}\nspec:\n  namespace: ops\n  createNamespace: false\n  source: {path: /}\n",
+            ),
+            (
+                "cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: ops}\n",
+            ),
+        ],
+        false,
+    );
+    let d = find(&v, codes::UNDEFINED_NAMESPACE);
+    assert!(d.message.contains("the repo's default namespace"), "{d:?}");
+}
+
+fn render_with(
+    files: &[(&str, &str)],
+    findings: RenderFindings,
+) -> (Validation, Option<ConfigRepo>) {
+    let all = files.iter().flat_map(|(f, y)| docs(f, y)).collect();
+    let mut seen = None;
+    let v = validate_rendered(all, Vec::new(), &Options::default(), |repo| {
+        seen = Some(repo.clone());
+        findings
+    });
+    (v, seen)
+}
+
+const CHART_COMPONENT: &str = "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: op}\nspec:\n  source:\n    helm: {chart: chart}\n  wave: 1\n  dependsOn: [nobody]\n";
+
+/// Chart output is checked like manifests (no line: it is in no file), its
+/// CRDs define custom kinds for the repo's own resources, and render
+/// findings come at the line of the field they name, less those that
+/// repeat validation's own.
+#[test]
+fn rendered_chart_objects_and_findings() {
+    let crd: serde_json::Value = serde_yaml::from_str(CRD).unwrap();
+    let findings = RenderFindings {
+        chart_objects: vec![
+            ChartObject {
+                component: "op".into(),
+                file: "op/chart/crds/crd.yaml".into(),
+                value: crd,
+            },
+            ChartObject {
+                component: "op".into(),
+                file: "op/chart/templates/svc.yaml".into(),
+                value: serde_json::json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {"type": "Nope"}}),
+            },
+        ],
+        diagnostics: vec![
+            Diagnostic::error(Code("E0404"), "wave conflict")
+                .in_file("op/component.yaml")
+                .at(Span { line: 1, column: 1 })
+                .with_path(".spec.wave"),
+            Diagnostic::error(Code("E0402"), "dependsOn names nobody")
+                .in_file("op/component.yaml")
+                .at(Span { line: 1, column: 1 })
+                .with_path(".spec.dependsOn[0]"),
+        ],
+    };
+    let (v, seen) = render_with(
+        &[
+            ("op/component.yaml", CHART_COMPONENT),
+            (
+                "widget.yaml",
+                "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  size: big\n",
+            ),
+        ],
+        findings,
+    );
+    assert!(seen.is_some());
+    let got: Vec<(&str, Option<&str>, Option<u32>)> = v
+        .report
+        .diagnostics
+        .iter()
+        .map(|d| (d.code.0, d.file.as_deref(), d.span.map(|s| s.line)))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("E0104", Some("op/chart/templates/svc.yaml"), None),
+            ("E0404", Some("op/component.yaml"), Some(7)),
+            ("E0111", Some("op/component.yaml"), Some(8)),
+            ("E0102", Some("widget.yaml"), Some(5)),
+        ],
+        "{:#?}",
+        v.report.diagnostics
+    );
+    let chart = find(&v, codes::BAD_VALUE);
+    assert!(
+        chart
+            .message
+            .ends_with("(in what component `op`'s chart renders)")
+    );
+}
+
+/// A weir document that fails its schema stops rendering: what render
+/// would find then is a consequence of the broken document.
+#[test]
+fn no_render_when_weir_documents_are_broken() {
+    let (v, seen) = render_with(
+        &[(
+            "op/component.yaml",
+            "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: op}\nspec:\n  source: {}\n",
+        )],
+        RenderFindings::default(),
+    );
+    assert!(seen.is_none());
+    assert_eq!(codes_of(&v), vec!["E0105"]);
+}

@@ -1,14 +1,15 @@
 //! Project automation: `cargo xtask <command>`.
 //!
 //! Builds and runs the local Kubernetes control plane that weir's
-//! integration tests, demo and benchmarks use, and runs the project's
-//! whole check (`cargo xtask test`). xtask is a terminal program, so it
+//! integration tests, demo and benchmarks use, runs the project's whole
+//! check (`cargo xtask test`), and fuzzes the loader (`cargo xtask fuzz`). xtask is a terminal program, so it
 //! prints directly (progress on stderr, machine-readable output on stdout).
 #![allow(clippy::disallowed_macros)]
 
 mod build;
 mod certs;
 mod controlplane;
+mod fuzz;
 mod kubectl;
 mod openapi;
 mod procs;
@@ -56,6 +57,19 @@ enum Cmd {
     BuildTestenv,
     /// Build the extra tools benchmarks compare against (kubeconform, dyff).
     Tools,
+    /// Fuzz weir's YAML loader (the cargo-fuzz target in fuzz/) for a
+    /// bounded time. Needs nightly and cargo-fuzz; installs them when
+    /// missing. Exit 1 when the fuzzer finds an input that crashes, hangs
+    /// (over 2 s) or blows memory (over 512 MB); it is saved in
+    /// fuzz/artifacts/.
+    Fuzz {
+        /// How long to fuzz, in seconds (after building the target).
+        #[arg(long, value_name = "N", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
+        seconds: u32,
+        /// The fuzz target.
+        #[arg(long, default_value = "yaml_loader", value_parser = clap::builder::PossibleValuesParser::new(fuzz::TARGETS))]
+        target: String,
+    },
     /// Regenerate schemas/kubernetes/v<major.minor>.json, the compact
     /// Kubernetes OpenAPI that `weir validate` ships with, from a running
     /// control plane's /openapi/v3 and discovery documents.
@@ -106,6 +120,7 @@ fn main() -> ExitCode {
         Cmd::Demo => tasks::demo(),
         Cmd::BuildTestenv => tasks::build_testenv(),
         Cmd::Tools => tasks::tools(),
+        Cmd::Fuzz { seconds, target } => fuzz::task(&target, seconds),
         Cmd::Openapi {
             kubeconfig,
             kubectl,

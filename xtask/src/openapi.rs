@@ -10,7 +10,7 @@
 //! `x-kubernetes-*` list and merge keys. Never edit the output by hand.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
@@ -326,10 +326,7 @@ pub fn task(
     kubectl: Option<PathBuf>,
     out: Option<PathBuf>,
 ) -> Result<ExitCode> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
+    let root = crate::tasks::workspace_root();
     let state = State::new(controlplane::default_state());
     let kubeconfig = match kubeconfig
         .or_else(|| std::env::var_os("WEIR_TEST_KUBECONFIG").map(PathBuf::from))

@@ -15,8 +15,16 @@ use crate::ui;
 use crate::versions::Tool;
 
 /// The workspace root (xtask lives in `<root>/xtask`).
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+///
+/// `cargo run` (the `cargo xtask` alias) sets `CARGO_MANIFEST_DIR` for the
+/// process it starts, which names the checkout being worked on. The value
+/// compiled in is only the fallback: worktrees that share one build
+/// directory (`CARGO_BUILD_BUILD_DIR`) can share one xtask binary, built in
+/// another worktree, and would otherwise check that one.
+pub(crate) fn workspace_root() -> PathBuf {
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }

@@ -251,7 +251,7 @@ fn parse_into(
                     )
                     .in_file(file)
                     .at(at)
-                    .with_hint("split it into several files, or raise `max_documents`"));
+                    .with_hint("split it into several files"));
                 }
                 if let Some((_, unfinished)) = doc.take() {
                     *spare = unfinished.work;
@@ -394,7 +394,7 @@ impl<'a> DocBuilder<'a> {
                         self.limits.max_nodes
                     ),
                 )
-                .with_hint("split it into smaller files, or raise `max_nodes`"));
+                .with_hint("split it into smaller files"));
         }
         Ok(())
     }
@@ -582,8 +582,8 @@ impl<'a> DocBuilder<'a> {
                     ),
                 )
                 .with_hint(
-                    "weir caps what YAML aliases may expand to; write the content out, or raise \
-                     `max_alias_expansion_nodes`",
+                    "weir caps what YAML aliases may expand to; write the repeated content out \
+                     instead of expanding it through aliases",
                 ));
         }
         Ok(())

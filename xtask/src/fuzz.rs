@@ -1,0 +1,262 @@
+//! `cargo xtask fuzz`: runs the cargo-fuzz target on weir's YAML loader
+//! (`fuzz/fuzz_targets/yaml_loader.rs`) for a bounded time.
+//!
+//! cargo-fuzz needs a nightly toolchain and the `cargo-fuzz` binary; both
+//! are installed when missing (`rustup toolchain install nightly`,
+//! `cargo install cargo-fuzz`), into rustup's and cargo's own homes, never
+//! into the repo. The fuzz build (nightly, AddressSanitizer) and the corpus
+//! the fuzzer grows live in the cache, next to the test environment's
+//! binaries (`<cache>/fuzz-target/`, `<cache>/fuzz-corpus/<target>/`), so
+//! later runs start from what earlier ones found; crashing inputs go to
+//! `fuzz/artifacts/<target>/` (not committed).
+//!
+//! Any input that panics, takes over 2 s, or makes the process exceed
+//! 512 MB fails the run, which then prints the input's path and the command
+//! that replays it.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::build;
+use crate::ui;
+
+/// The fuzz targets of `fuzz/`.
+pub const TARGETS: &[&str] = &["yaml_loader"];
+
+/// Per-input limits: slower or larger is a finding (the loader's own goal
+/// is well under these: 2 s and 200 MB for the worst hostile file).
+const INPUT_TIMEOUT_SECS: u32 = 2;
+const RSS_LIMIT_MB: u32 = 512;
+
+/// What a fuzz run did.
+pub struct Figures {
+    pub runs: u64,
+    pub seconds: u64,
+    pub corpus: usize,
+}
+
+/// `cargo xtask fuzz`.
+pub fn task(target: &str, seconds: u32) -> Result<ExitCode> {
+    let t = Instant::now();
+    match run(target, seconds)? {
+        Ok(figures) => {
+            ui::done(
+                &format!(
+                    "fuzz {target}: {} runs in {} s, no crash ({} inputs in the corpus)",
+                    figures.runs, figures.seconds, figures.corpus
+                ),
+                t.elapsed(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(message) => {
+            ui::warn(&message);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Builds and runs `target` for `seconds`. `Ok(Err(message))` when the
+/// fuzzer found a failing input (the message says where it is and how to
+/// replay it); `Err` when the run could not happen.
+pub fn run(target: &str, seconds: u32) -> Result<Result<Figures, String>> {
+    if !TARGETS.contains(&target) {
+        bail!(
+            "no fuzz target `{target}`; the targets are: {}",
+            TARGETS.join(", ")
+        );
+    }
+    let root = crate::tasks::workspace_root();
+    ensure_nightly()?;
+    ensure_cargo_fuzz()?;
+
+    let cache = build::cache_root()?;
+    let target_dir = cache.join("fuzz-target");
+    let corpus = cache.join("fuzz-corpus").join(target);
+    let artifacts = root.join("fuzz/artifacts").join(target);
+    for dir in [&corpus, &artifacts] {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+
+    ui::step(&format!(
+        "building fuzz target {target} (nightly, AddressSanitizer)"
+    ));
+    let t = Instant::now();
+    let status = fuzz_cargo(&root)
+        .args(["fuzz", "build", target, "--target-dir"])
+        .arg(&target_dir)
+        .status()
+        .context("running cargo fuzz build")?;
+    if !status.success() {
+        bail!("cargo fuzz build {target} failed");
+    }
+    ui::done(&format!("fuzz target {target} built"), t.elapsed());
+
+    ui::step(&format!(
+        "fuzzing {target} for {seconds} s (corpus {}, seeds fuzz/seeds)",
+        corpus.display()
+    ));
+    let mut child = fuzz_cargo(&root)
+        .args(["fuzz", "run", target, "--target-dir"])
+        .arg(&target_dir)
+        .arg(&corpus)
+        .arg(root.join("fuzz/seeds"))
+        .arg("--")
+        .arg(format!("-max_total_time={seconds}"))
+        .arg(format!("-timeout={INPUT_TIMEOUT_SECS}"))
+        .arg(format!("-rss_limit_mb={RSS_LIMIT_MB}"))
+        .arg(format!("-artifact_prefix={}/", artifacts.display()))
+        .arg("-print_final_stats=1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running cargo fuzz run")?;
+    // libFuzzer reports on stderr: progress lines (`#1024 pulse ...`) are
+    // left out, everything else is passed on and read for the figures.
+    let mut runs = None;
+    let mut took = None;
+    let mut crash_input = None;
+    let mut in_dictionary = false;
+    if let Some(stderr) = child.stderr.take() {
+        for line in BufReader::new(stderr).lines() {
+            let line = line.context("reading the fuzzer's output")?;
+            if let Some((n, s)) = done_line(&line) {
+                runs = Some(n);
+                took = Some(s);
+            }
+            if let Some(path) = line
+                .split_once("Test unit written to ")
+                .map(|(_, p)| p.trim().to_owned())
+            {
+                crash_input = Some(path);
+            }
+            // Progress (`#1024 pulse ...`) and the recommended dictionary
+            // (`"spec" # Uses: 78`) would drown the rest.
+            if line.starts_with("###### Recommended dictionary") {
+                in_dictionary = true;
+            } else if line.starts_with("###### End of recommended dictionary") {
+                in_dictionary = false;
+            } else if !in_dictionary && !line.starts_with('#') {
+                eprintln!("    | {line}");
+            }
+        }
+    }
+    let status = child.wait().context("waiting for the fuzzer")?;
+    if crate::interrupted() {
+        bail!("interrupted");
+    }
+    if !status.success() || crash_input.is_some() {
+        let input = crash_input.unwrap_or_else(|| format!("{}/", artifacts.display()));
+        return Ok(Err(format!(
+            "the fuzzer found an input the loader fails on ({status}): {input}\n\
+             replay it with: cargo +nightly fuzz run {target} {input}\n\
+             then add it as a test in tests/hostile_input.rs"
+        )));
+    }
+    let (Some(runs), Some(seconds)) = (runs, took) else {
+        bail!("the fuzzer ended without its `Done N runs in S second(s)` line");
+    };
+    let corpus = std::fs::read_dir(&corpus).map_or(0, |d| d.count());
+    Ok(Ok(Figures {
+        runs,
+        seconds,
+        corpus,
+    }))
+}
+
+/// libFuzzer's last line: `Done 123456 runs in 60 second(s)`.
+fn done_line(line: &str) -> Option<(u64, u64)> {
+    let rest = line.strip_prefix("Done ")?;
+    let (runs, rest) = rest.split_once(" runs in ")?;
+    let (secs, _) = rest.split_once(' ')?;
+    Some((runs.parse().ok()?, secs.parse().ok()?))
+}
+
+/// `rustup run nightly cargo ...` in the repo root, without what the
+/// outer cargo set for xtask (its own cargo and rustc, a shared build
+/// directory), which must not leak into the nightly build.
+fn fuzz_cargo(root: &Path) -> Command {
+    let mut cmd = Command::new("rustup");
+    cmd.args(["run", "nightly", "cargo"]).current_dir(root);
+    for var in [
+        "CARGO",
+        "RUSTC",
+        "RUSTDOC",
+        "RUSTC_WRAPPER",
+        "RUSTUP_TOOLCHAIN",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_BUILD_DIR",
+        "CARGO_BUILD_TARGET_DIR",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+fn succeeds(cmd: &mut Command) -> bool {
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A nightly toolchain through rustup, installed when missing.
+fn ensure_nightly() -> Result<()> {
+    if !succeeds(Command::new("rustup").arg("--version")) {
+        bail!(
+            "fuzzing needs rustup (https://rustup.rs) with a nightly toolchain: \
+             install rustup, then `rustup toolchain install nightly`"
+        );
+    }
+    if succeeds(Command::new("rustup").args(["run", "nightly", "rustc", "--version"])) {
+        return Ok(());
+    }
+    ui::step(
+        "installing the nightly toolchain: rustup toolchain install nightly --profile minimal",
+    );
+    let status = Command::new("rustup")
+        .args(["toolchain", "install", "nightly", "--profile", "minimal"])
+        .status()
+        .context("running rustup")?;
+    if !status.success() {
+        bail!("could not install nightly; run `rustup toolchain install nightly` and try again");
+    }
+    Ok(())
+}
+
+/// The `cargo-fuzz` binary, installed with `cargo install` when missing.
+fn ensure_cargo_fuzz() -> Result<()> {
+    let installed = |cmd: &mut Command| succeeds(cmd.args(["fuzz", "--version"]));
+    if installed(&mut fuzz_cargo(&crate::tasks::workspace_root())) {
+        return Ok(());
+    }
+    ui::step("installing cargo-fuzz: cargo install cargo-fuzz --locked");
+    let status = fuzz_cargo(&crate::tasks::workspace_root())
+        .args(["install", "cargo-fuzz", "--locked"])
+        .status()
+        .context("running cargo install")?;
+    if !status.success() {
+        bail!("could not install cargo-fuzz; run `cargo install cargo-fuzz` and try again");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_libfuzzers_last_line() {
+        assert_eq!(
+            done_line("Done 123456 runs in 60 second(s)"),
+            Some((123456, 60))
+        );
+        assert_eq!(done_line("#2 INITED cov: 10"), None);
+        assert_eq!(done_line("Done x runs in 1 second(s)"), None);
+    }
+}
