@@ -36,6 +36,7 @@ pub fn sides(args: &DiffArgs) -> anyhow::Result<Option<(Side, Side)>> {
         path: args.path.clone(),
         rev: None,
         kube_version: None,
+        max_file_size: args.max_file_size,
     };
     let pipeline = run_pipeline(&source)?;
     let Some(planned) = &pipeline.plan else {
