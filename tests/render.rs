@@ -95,7 +95,7 @@ fn a_repo_without_components_is_one_implicit_component() {
         .rendered
         .objects
         .iter()
-        .map(|o| o.id.to_string())
+        .map(|o| o.id.qualified())
         .collect();
     // Apply order: Namespace, ServiceAccount, ClusterRoleBinding, ConfigMap;
     // the List is flattened.
