@@ -11,6 +11,7 @@ pub mod diagnostic;
 pub mod diff;
 pub mod kubernetes;
 pub mod object;
+pub mod parallel;
 pub mod plan;
 pub mod render;
 pub mod repo;

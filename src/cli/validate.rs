@@ -75,11 +75,14 @@ pub fn run(args: &ValidateArgs) -> Result<Outcome> {
     )
     .context("writing the report")?;
     out.flush().ok();
-    Ok(if report.is_valid() {
+    let outcome = if report.is_valid() {
         Outcome::Success
     } else {
         Outcome::Findings
-    })
+    };
+    super::discard(validation);
+    super::discard(tree);
+    Ok(outcome)
 }
 
 /// Renders and plans the repo as `weir plan` does, for validation: the
@@ -127,11 +130,14 @@ fn render_findings(config: &ConfigRepo, tree: &repo::FileTree) -> Result<RenderF
         .map(|c| c.value.metadata.name.as_str())
         .collect();
     let hooks = rendered.hooks.into_iter().map(|h| h.object);
-    let chart_objects = rendered
+    let (from_charts, others): (Vec<_>, Vec<_>) = rendered
         .objects
         .into_iter()
         .chain(hooks)
-        .filter(|o| charts.contains(o.component.as_str()))
+        .partition(|o| charts.contains(o.component.as_str()));
+    super::discard(others);
+    let chart_objects = from_charts
+        .into_iter()
         .map(|o| ChartObject {
             component: o.component,
             file: o.source_file,

@@ -303,19 +303,25 @@ pub fn load_documents(
         })
         .collect();
     let include = include.filter(|set| !set.is_empty());
+    let selected: Vec<(&str, &[u8])> = tree
+        .files()
+        .filter(|(path, _)| {
+            is_yaml_path(path)
+                && !path.split('/').any(|segment| segment.starts_with('.'))
+                && !charts.iter().any(|chart| path.starts_with(chart.as_str()))
+                && include.is_none_or(|set| set.is_match(path))
+                && !exclude.is_some_and(|set| set.is_match(path))
+        })
+        .collect();
+    // Files parse independently; the results come back in path order.
+    let parsed = crate::parallel::map(&selected, |(path, bytes)| {
+        parse_documents(path, bytes, limits)
+    });
     let mut documents = Vec::new();
     let mut diagnostics = Vec::new();
-    for (path, bytes) in tree.files() {
-        let selected = is_yaml_path(path)
-            && !path.split('/').any(|segment| segment.starts_with('.'))
-            && !charts.iter().any(|chart| path.starts_with(chart.as_str()))
-            && include.is_none_or(|set| set.is_match(path))
-            && !exclude.is_some_and(|set| set.is_match(path));
-        if !selected {
-            continue;
-        }
-        match parse_documents(path, bytes, limits) {
-            Ok(mut parsed) => documents.append(&mut parsed),
+    for result in parsed {
+        match result {
+            Ok(mut docs) => documents.append(&mut docs),
             Err(diagnostic) => diagnostics.push(diagnostic),
         }
     }

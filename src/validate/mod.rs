@@ -183,19 +183,43 @@ pub fn validate_rendered(
     let (repo, assemble_diags) = ConfigRepo::assemble(docs);
     let weir_ok = weir_docs.len() == weir_count && !assemble_diags.iter().any(Diagnostic::is_error);
     diags.extend(assemble_diags);
-    let rendered = if weir_ok {
-        render(&repo)
-    } else {
-        RenderFindings::default()
-    };
-
-    // 2. Kubernetes objects, the repo's and those its charts render.
     let skip = repo_checks::non_manifest_files(&repo);
     let manifests: Vec<&Document> = repo
         .manifests
         .iter()
         .filter(|d| !skip.contains(d.file.as_str()))
         .collect();
+
+    // 2a. Objects of built-in kinds need no CRD: they are checked on other
+    // threads while the repo renders (which may wait for helm).
+    let (rendered, builtin_diags) = std::thread::scope(|scope| {
+        let builtin = catalog.map(|catalog| {
+            let manifests = &manifests;
+            scope.spawn(move || {
+                let docs: Vec<&Document> = manifests
+                    .iter()
+                    .copied()
+                    .filter(|d| objects::needs_no_crd(d, catalog))
+                    .collect();
+                objects::check_documents(&docs, catalog, &CrdCatalog::new())
+            })
+        });
+        let rendered = if weir_ok {
+            render(&repo)
+        } else {
+            RenderFindings::default()
+        };
+        let builtin_diags = match builtin.map(|handle| handle.join()) {
+            None => Vec::new(),
+            Some(Ok(found)) => found,
+            Some(Err(payload)) => std::panic::resume_unwind(payload),
+        };
+        (rendered, builtin_diags)
+    });
+    diags.extend(builtin_diags);
+
+    // 2b. The rest of the repo's manifests (custom resources, lists) and
+    // what its charts render, with the CRDs of both.
     let chart_docs: Vec<Document> = rendered
         .chart_objects
         .iter()
@@ -206,12 +230,14 @@ pub fn validate_rendered(
     let mut crds = objects::crd_catalog(manifests.iter().copied(), &mut diags);
     objects::add_crds(&mut crds, &chart_docs, &mut chart_diags);
     if let Some(catalog) = catalog {
-        for doc in &manifests {
-            objects::check_document(doc, catalog, &crds, &mut diags);
-        }
-        for doc in &chart_docs {
-            objects::check_document(doc, catalog, &crds, &mut chart_diags);
-        }
+        let rest: Vec<&Document> = manifests
+            .iter()
+            .copied()
+            .filter(|d| !objects::needs_no_crd(d, catalog))
+            .collect();
+        diags.extend(objects::check_documents(&rest, catalog, &crds));
+        let chart_refs: Vec<&Document> = chart_docs.iter().collect();
+        chart_diags.extend(objects::check_documents(&chart_refs, catalog, &crds));
     }
     diags.extend(
         chart_diags
@@ -314,9 +340,8 @@ pub fn validate_objects(
     let mut diags = Vec::new();
     match Catalog::builtin() {
         Ok(catalog) => {
-            for doc in objects {
-                objects::check_document(doc, catalog, crds, &mut diags);
-            }
+            let docs: Vec<&Document> = objects.iter().collect();
+            diags.extend(objects::check_documents(&docs, catalog, crds));
         }
         Err(message) => diags.push(Diagnostic::error(codes::INTERNAL, message)),
     }

@@ -80,6 +80,29 @@ pub fn check_document(
     check_object(doc, "", value, catalog, crds, diags);
 }
 
+/// [`check_document`] over many documents, in parallel; the findings come
+/// back in the documents' order.
+pub fn check_documents(
+    docs: &[&Document],
+    catalog: &Catalog,
+    crds: &CrdCatalog,
+) -> Vec<Diagnostic> {
+    crate::parallel::map(docs, |doc| {
+        let mut found = Vec::new();
+        check_document(doc, catalog, crds, &mut found);
+        found
+    })
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Whether checking `doc` needs no CRD: it is one object of a kind the
+/// built-in catalog serves (not a `List`, not a custom resource).
+pub fn needs_no_crd(doc: &Document, catalog: &Catalog) -> bool {
+    gvk_of(&doc.value).is_some_and(|gvk| catalog.kind(&gvk).is_some())
+}
+
 fn at(doc: &Document, pointer: &str, code: Code, message: String) -> Diagnostic {
     Diagnostic::error(code, message)
         .in_file(doc.file.clone())
