@@ -75,9 +75,23 @@ async fn interrupted_sync_converges_when_run_again() {
 
 #[tokio::test]
 async fn killed_process_converges_when_run_again() {
+    process_interrupted_mid_wave_converges("KILL").await;
+}
+
+#[tokio::test]
+async fn ctrl_c_stops_the_sync_and_a_rerun_converges() {
+    process_interrupted_mid_wave_converges("INT").await;
+}
+
+/// Runs `weir sync` as a process, sends it `signal` while it applies wave
+/// 1, checks how it ended, and checks that running it again converges.
+/// SIGKILL leaves no chance to clean up; SIGINT (Ctrl-C) must stop the sync
+/// with exit 2 and say how to converge.
+async fn process_interrupted_mid_wave_converges(signal: &str) {
     let (client, cluster) = connect().await;
-    let ns = support::namespace(&client, "kill").await;
-    let target = support::unique_name("kill");
+    let prefix = format!("sig{}", signal.to_lowercase());
+    let ns = support::namespace(&client, &prefix).await;
+    let target = support::unique_name(&prefix);
     let dir = tempfile::tempdir().unwrap();
     let mut wave0 = objects(&ns.name, "a", 20);
     wave0.push(deployment(&ns.name, "web", 3));
@@ -125,22 +139,37 @@ async fn killed_process_converges_when_run_again() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut seen = Vec::new();
-    for line in stderr.lines() {
-        let line = line.unwrap();
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 {
         let applying_wave1 = line.starts_with("wave 1: ConfigMap");
-        seen.push(line);
+        seen.push(std::mem::take(&mut line));
         if applying_wave1 {
-            child.kill().unwrap(); // SIGKILL: no cleanup at all
+            let sent = Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(child.id().to_string())
+                .status()
+                .unwrap();
+            assert!(sent.success(), "kill -{signal} failed");
             break;
         }
     }
+    // What weir prints after the signal (nothing, after SIGKILL).
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     let status = child.wait().unwrap();
     assert!(
         !status.success(),
-        "weir finished before it was killed: {seen:#?}"
+        "weir finished before it was interrupted: {seen:#?}"
     );
+    if signal == "INT" {
+        assert_eq!(status.code(), Some(2), "after Ctrl-C:\n{rest}");
+        assert!(
+            rest.contains("interrupted") && rest.contains("run `weir sync` again"),
+            "Ctrl-C must say the sync stopped and how to converge:\n{rest}"
+        );
+    }
 
     let out = weir().output().unwrap();
     assert!(
