@@ -14,20 +14,9 @@ mod sync_helpers;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use base64::Engine as _;
 use serde_json::{Value, json};
+use support::secrets::{NEW_PASSWORD, NEW_SHA256, OLD_PASSWORD, OLD_SHA256, b64};
 use sync_helpers::*;
-
-/// The same passwords as `diff_revisions`, whose sha256 are known.
-const OLD_PASSWORD: &str = "hunter2-old-password";
-const NEW_PASSWORD: &str = "swordfish-new-password";
-/// sha256 of [`OLD_PASSWORD`] and [`NEW_PASSWORD`] (`printf %s ... | sha256sum`).
-const OLD_SHA256: &str = "415c500aaae21d094a359aaa47593578b239e84cee801a786b9f34997e6813c5";
-const NEW_SHA256: &str = "3a8f7aec796fee56f05ade216369dfd9f77ffe479357a0125c94a7a8248551f1";
-
-fn b64(s: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(s)
-}
 
 /// A config repo of plain manifests (one file per object) in a temporary
 /// directory, synced and diffed under a target of its own.

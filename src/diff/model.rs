@@ -213,6 +213,17 @@ pub struct WeirDocDiff {
     pub changes_rendered_objects: bool,
 }
 
+impl WeirDocDiff {
+    /// What the change does to the cluster, in words.
+    pub fn effect(&self) -> &'static str {
+        if self.changes_rendered_objects {
+            "changes rendered objects"
+        } else {
+            "no change to rendered objects"
+        }
+    }
+}
+
 /// The result of a diff.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

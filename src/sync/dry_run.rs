@@ -26,6 +26,7 @@ use serde_json::Value;
 
 use super::apply::{self, ApplyOptions, Cluster};
 use super::inventory::{self, Inventory};
+use super::list;
 use super::object::{ObjectKey, ObjectRef};
 use super::plan::SyncPlan;
 use super::prune::{self, Verdict};
@@ -55,14 +56,6 @@ pub enum Error {
 
 /// Result alias of this module.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-fn list<T: std::fmt::Display>(items: &[T]) -> String {
-    items
-        .iter()
-        .map(|i| format!("  - {i}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 /// What the cluster says about a plan: the input of
 /// [`diff::cluster::sides`](crate::diff::cluster::sides).

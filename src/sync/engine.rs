@@ -30,6 +30,7 @@ use super::crd;
 use super::health::HealthContext;
 use super::hooks::{self, HookResult};
 use super::inventory::{self, Entry, Inventory};
+use super::list;
 use super::object::{ObjectError, ObjectKey, ObjectRef, selector_matches};
 use super::plan::{DEFAULT_HEALTH_TIMEOUT, SyncPlan, SyncUnit};
 use super::preflight;
@@ -97,14 +98,6 @@ pub enum Error {
         "{0}; to start over, delete it (kubectl -n weir-system delete configmap <name>): weir then forgets objects that left the repo earlier"
     )]
     Inventory(#[from] inventory::Error),
-}
-
-fn list<T: std::fmt::Display>(items: &[T]) -> String {
-    items
-        .iter()
-        .map(|i| format!("  - {i}"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 impl Error {

@@ -28,3 +28,12 @@ pub use engine::{Context, Error, Failed, Options, State, reconcile};
 pub use object::ObjectRef;
 pub use plan::{HealthRules, HookJob, SyncPlan, SyncUnit, SyncWave};
 pub use report::{Event, Report};
+
+/// Items as an indented bullet list, one per line, for error messages.
+fn list<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(|i| format!("  - {i}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -10,6 +10,7 @@
 
 pub mod git;
 pub mod hostile;
+pub mod secrets;
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -101,17 +101,13 @@ fn header(report: &Report, labels: &Labels) -> String {
     if !report.weir_documents.is_empty() {
         out.push_str("\n**Weir documents**\n\n");
         for d in &report.weir_documents {
-            let effect = if d.changes_rendered_objects {
-                "changes rendered objects"
-            } else {
-                "no change to rendered objects"
-            };
             let _ = writeln!(
                 out,
-                "- {} {} in {} ({effect})",
+                "- {} {} in {} ({})",
                 d.change.as_str(),
                 code(&format!("{} {}", d.kind, d.name)),
-                code(&d.file)
+                code(&d.file),
+                d.effect()
             );
             for f in d.fields.iter().take(MAX_FIELDS) {
                 let _ = writeln!(out, "  - {}", code(&field_text(f)));

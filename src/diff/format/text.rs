@@ -136,16 +136,11 @@ fn object_text(out: &mut String, o: &ObjectDiff, p: &Painter) {
 
 fn weir_doc_text(out: &mut String, d: &WeirDocDiff, p: &Painter) {
     let title = format!("{} {} {}", d.change.sigil(), d.kind, d.name);
-    let effect = if d.changes_rendered_objects {
-        "changes rendered objects"
-    } else {
-        "no change to rendered objects"
-    };
     let _ = writeln!(
         out,
         "{}  {}",
         p.paint(BOLD, &p.change(d.change, &title)),
-        p.paint(DIM, &format!("{} ({effect})", d.file))
+        p.paint(DIM, &format!("{} ({})", d.file, d.effect()))
     );
     for f in &d.fields {
         let line = format!("{} {}", f.change.sigil(), field_text(f));
