@@ -2,7 +2,9 @@
 //! succeed; a hook Job that fails stops the sync with its reason; a health
 //! gate that times out says which objects are not ready, down to the pod's
 //! reason; a PVC is healthy when Bound or waiting for its first consumer,
-//! and one that never binds says why. Against the real control plane
+//! and one that never binds says why; a custom resource gates on its
+//! `Ready` condition at its generation, and a component's extra conditions
+//! and timeout apply. Against the real control plane
 //! (`cargo xtask test`).
 
 mod support;
@@ -364,4 +366,127 @@ async fn pvc_health_follows_its_storage_class() {
     }
     forget_target(&cluster, &target).await;
     forget_target(&cluster, &target2).await;
+}
+
+/// A CRD of a kind `Widget` in a group of the test's own, with a status
+/// subresource, as operators define them.
+fn widget_crd(group: &str) -> Value {
+    json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": format!("widgets.{group}")},
+        "spec": {"group": group, "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": {"type": "object", "properties": {"size": {"type": "integer"}}},
+                    "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}}]}})
+}
+
+fn widget(group: &str, ns: &str, size: i64) -> Value {
+    json!({"apiVersion": format!("{group}/v1"), "kind": "Widget",
+        "metadata": {"name": "w", "namespace": ns}, "spec": {"size": size}})
+}
+
+/// A custom resource gates its wave on its `Ready` condition at its
+/// current generation, which its operator (here, the test) reports; a
+/// component's extra condition and its own timeout apply too, and a gate
+/// that times out names the condition and its reason.
+#[tokio::test]
+async fn custom_resource_gates_on_its_conditions() {
+    use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+    use weir::spec::model::ExtraCondition;
+
+    let (client, cluster) = connect().await;
+    let ns = support::namespace(&client, "crhealth").await;
+    let target = support::unique_name("crhealth");
+    let group = format!("{}.weir.test", support::unique_name("g"));
+    let after = config_map(&ns.name, "after", json!({}));
+    let gvk = GroupVersionKind::gvk(&group, "v1", "Widget");
+    let widgets: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &ns.name,
+        &ApiResource::from_gvk_with_plural(&gvk, "widgets"),
+    );
+    // What the operator reports: Ready with its reason, at a generation.
+    let report_status = |ready: &'static str, reason: &'static str, generation: i64| {
+        let widgets = widgets.clone();
+        async move {
+            let status = json!({"status": {"conditions": [{"type": "Ready", "status": ready,
+                "reason": reason, "observedGeneration": generation,
+                "lastTransitionTime": "2026-01-01T00:00:00Z", "message": ""}]}});
+            widgets
+                .patch_status("w", &PatchParams::default(), &Patch::Merge(&status))
+                .await
+                .unwrap();
+        }
+    };
+
+    // First sync: the CRD, then the Widget; no operator has reported yet,
+    // so the Widget has no conditions and nothing to wait for.
+    let first = plan(
+        &target,
+        vec![vec![widget_crd(&group)], vec![widget(&group, &ns.name, 1)]],
+    );
+    sync_ok(&cluster, &first, options()).await;
+    report_status("True", "Reconciled", 1).await;
+
+    // The spec changes (generation 2): the wave waits until the operator
+    // reports Ready for generation 2, and only then is wave 2 applied.
+    let second = plan(
+        &target,
+        vec![
+            vec![widget_crd(&group)],
+            vec![widget(&group, &ns.name, 2)],
+            vec![after.clone()],
+        ],
+    );
+    let operator = async {
+        support::eventually("the Widget at generation 2", support::TIMEOUT, || async {
+            let w = widgets.get("w").await.ok()?;
+            (w.metadata.generation == Some(2)).then_some(())
+        })
+        .await;
+        report_status("False", "Scaling", 2).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let applied_early = get(&cluster, &after).await.is_some();
+        report_status("True", "Reconciled", 2).await;
+        applied_early
+    };
+    let ((result, _), applied_early) = tokio::join!(run(&cluster, &second, options()), operator);
+    assert!(
+        !applied_early,
+        "wave 2 was applied while the Widget was not Ready at its generation"
+    );
+    if let Err(failed) = result {
+        panic!("sync failed: {}", failed.error);
+    }
+    assert!(get(&cluster, &after).await.is_some(), "wave 2 not applied");
+
+    // A component's own rules: an extra condition no operator reports, and
+    // a timeout of 3 s instead of the sync's 60 s.
+    let mut third = second.clone();
+    third.waves[1].units[0].health.timeout = Some(Duration::from_secs(3));
+    third.waves[1].units[0].health.conditions = vec![ExtraCondition {
+        kind: "Widget".into(),
+        condition_type: "Synced".into(),
+        status: None,
+    }];
+    let started = std::time::Instant::now();
+    let (result, _) = run(&cluster, &third, options()).await;
+    let failed = result.expect_err("the extra condition never holds");
+    let message = failed.error.to_string();
+    assert!(
+        message.contains("not ready after the timeout")
+            && message.contains("Widget")
+            && message.contains(&format!("{}/w", ns.name))
+            && message.contains("waiting for condition Synced=True"),
+        "{message}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(45),
+        "the component's 3 s timeout was not used ({:?})",
+        started.elapsed()
+    );
+    assert_eq!(failed.report.error.as_ref().unwrap().kind, "health");
+    forget_target(&cluster, &target).await;
 }
