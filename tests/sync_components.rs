@@ -274,7 +274,8 @@ async fn json_report_counts_each_wave() {
 }
 
 /// `--rev` syncs what a Git revision holds, not the working tree, and
-/// records that commit in the inventory.
+/// records that commit in the inventory; the working tree with uncommitted
+/// changes is recorded as `<commit>-dirty`.
 #[tokio::test]
 async fn rev_syncs_a_git_revision() {
     use git2::{IndexAddOption, Repository, Signature, Time};
@@ -329,5 +330,25 @@ async fn rev_syncs_a_git_revision() {
         inventory(&cluster, &target).await.unwrap().revision,
         Some(commit.to_string())
     );
+
+    // Without --rev the working tree is synced, and its uncommitted
+    // changes are not passed off as the commit.
+    let out = weir_sync_with(root, &target, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dirty = format!("{commit}-dirty");
+    assert_eq!(report["revision"], dirty.as_str(), "{report:#}");
+    assert_eq!(
+        inventory(&cluster, &target).await.unwrap().revision,
+        Some(dirty)
+    );
+    let live = get(&cluster, &config_map(&ns.name, "settings", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(live["data"]["v"], "uncommitted");
     forget_target(&cluster, &target).await;
 }

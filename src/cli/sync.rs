@@ -105,10 +105,14 @@ fn text(report: &Report) -> String {
         Status::Synced => what,
         Status::Failed => "FAILED syncing",
     };
+    let short = |sha: &str| sha[..sha.len().min(12)].to_owned();
     let rev = report
         .revision
         .as_deref()
-        .map(|r| format!(" at {}", &r[..r.len().min(12)]))
+        .map(|r| match r.strip_suffix(super::sync_plan::DIRTY) {
+            Some(sha) => format!(" at {} with uncommitted changes", short(sha)),
+            None => format!(" at {}", short(r)),
+        })
         .unwrap_or_default();
     let _ = writeln!(
         out,

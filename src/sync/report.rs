@@ -7,7 +7,7 @@
 //! {
 //!   "status": "synced",            // or "failed"
 //!   "error": null,                 // or {"kind": "health", "message": "..."}
-//!   "target": "platform", "revision": "3f2a…", "dryRun": false,
+//!   "target": "platform", "revision": "3f2a…", "dryRun": false,   // revision: "<sha>-dirty" for uncommitted changes
 //!   "waves": [{"index": 0, "name": "crds", "applied": 2, "created": 2,
 //!              "configured": 0, "unchanged": 5, "pruned": 0, "seconds": 1.4,
 //!              "applySeconds": 0.3,
