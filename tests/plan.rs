@@ -6,7 +6,7 @@ mod render_support;
 
 use std::process::Command;
 
-use render_support::{NoHelm, fixture, load, run, run_fixture, tree};
+use render_support::{NoHelm, component_doc, fixture, load, run, run_fixture, tree};
 use weir::plan::codes;
 
 fn waves(out: &render_support::Outcome) -> Vec<Vec<String>> {
@@ -129,11 +129,8 @@ fn a_crd_cycle_names_the_custom_resource_file() {
 
 #[test]
 fn unknown_waves_dependencies_and_duplicates() {
-    let comp = |name: &str, extra: &str| {
-        format!(
-            "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {{name: {name}}}\nspec:\n  source: {{path: m}}\n{extra}"
-        )
-    };
+    let comp =
+        |name: &str, extra: &str| component_doc(name, &format!("  source: {{path: m}}\n{extra}"));
     let files = tree(&[
         (
             "weir.yaml",

@@ -4,7 +4,7 @@
 
 mod render_support;
 
-use render_support::{EchoHelm, NoHelm, load, run, run_fixture, tree};
+use render_support::{EchoHelm, NoHelm, component_doc, load, run, run_fixture, tree};
 use serde_json::{Value, json};
 use weir::render::codes;
 
@@ -298,8 +298,9 @@ fn a_pool_weir_yaml_does_not_define_is_an_error() {
 const CHART: &str = "apiVersion: v2\nname: c\nversion: 0.1.0\n";
 
 fn component(name: &str, extra: &str) -> String {
-    format!(
-        "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\nspec:\n  source:\n    helm:\n      chart: chart\n{extra}"
+    component_doc(
+        name,
+        &format!("  source:\n    helm:\n      chart: chart\n{extra}"),
     )
 }
 
@@ -427,11 +428,7 @@ fn rendering_is_deterministic() {
 
 #[test]
 fn bad_sources_hooks_and_duplicate_names() {
-    let comp = |name: &str, spec: &str| {
-        format!(
-            "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {{name: {name}}}\nspec:\n{spec}"
-        )
-    };
+    let comp = component_doc;
     // A `source` with neither `path` nor `helm` no longer gets this far: the
     // schema (E0105) and deserialisation refuse it, so render's E0211 is not
     // reachable from a loaded repo.

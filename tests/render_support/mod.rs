@@ -135,6 +135,14 @@ pub fn run_fixture(name: &str, helm: &dyn ChartRenderer) -> Outcome {
     run(&repo, &tree, helm)
 }
 
+/// A Component document named `name`; `spec` is the body of its `spec:`,
+/// indented by two spaces.
+pub fn component_doc(name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {{name: {name}}}\nspec:\n{spec}"
+    )
+}
+
 /// Builds a tree from `(path, content)` pairs.
 pub fn tree(files: &[(&str, &str)]) -> Tree {
     files
