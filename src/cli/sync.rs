@@ -85,7 +85,12 @@ pub fn run(args: SyncArgs) -> Result<Outcome> {
         match error {
             None => Ok(Outcome::Success),
             Some(e) => {
-                eprintln!("error: {e}");
+                match cluster.server() {
+                    Some(server) if e.kind() == "cluster" => {
+                        eprintln!("error: {e} (API server {server})");
+                    }
+                    _ => eprintln!("error: {e}"),
+                }
                 Ok(Outcome::Failure)
             }
         }

@@ -6,7 +6,8 @@
 //! not retried: server-side apply does not use resourceVersions).
 
 use std::future::Future;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// How often and how long to retry.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +63,28 @@ pub fn is_transient(err: &kube::Error) -> bool {
     }
 }
 
+/// A request that has failed this many times in a row is worth telling the
+/// user about (about a second of retries with the default backoff).
+const WARN_AFTER_ATTEMPTS: u32 = 3;
+
+/// At most one warning this often, however many requests are retrying.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// Whether a retry warning may be logged now (throttled process-wide, so an
+/// outage in the middle of a wave of 16 requests in flight is one line).
+fn warn_now() -> bool {
+    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+    let Ok(mut last) = LAST.lock() else {
+        return false;
+    };
+    let now = Instant::now();
+    if last.is_some_and(|at| now.duration_since(at) < WARN_EVERY) {
+        return false;
+    }
+    *last = Some(now);
+    true
+}
+
 /// Runs `op` until it succeeds, fails with a non-transient error, or the
 /// attempts are used up; logs each retry.
 pub async fn retry<T, F, Fut>(backoff: &Backoff, what: &str, mut op: F) -> Result<T, kube::Error>
@@ -76,6 +99,13 @@ where
             Err(err) if attempt < backoff.max_attempts && is_transient(&err) => {
                 let delay = backoff.delay(attempt);
                 tracing::debug!(%what, attempt, ?delay, error = %err, "transient API error, retrying");
+                if attempt >= WARN_AFTER_ATTEMPTS && warn_now() {
+                    tracing::warn!(
+                        "the API server has not answered for a while ({what}: {err}); \
+                         retrying, {} attempts left",
+                        backoff.max_attempts - attempt
+                    );
+                }
                 tokio::time::sleep(delay).await;
                 attempt += 1;
             }
