@@ -5,7 +5,6 @@ use std::fmt::Write as _;
 
 use crate::plan::{Plan, PlanUnit};
 use crate::render::scope::is_built_in_group;
-use crate::spec::model::HookPhase;
 
 use super::Outcome;
 use super::args::{OutputFormat, PlanArgs};
@@ -157,14 +156,7 @@ fn details(unit: &PlanUnit) -> Vec<String> {
         let hooks: Vec<String> = unit
             .hooks
             .iter()
-            .map(|h| {
-                let phase = match h.phase {
-                    HookPhase::PreApply => "pre-apply",
-                    HookPhase::PostApply => "post-apply",
-                    HookPhase::PostSync => "post-sync",
-                };
-                format!("{phase} {} ({})", h.name, h.object.kind)
-            })
+            .map(|h| format!("{} {} ({})", h.phase.label(), h.name, h.object.kind))
             .collect();
         lines.push(format!("hooks: {}", hooks.join(", ")));
     }

@@ -134,8 +134,11 @@ fn text(report: &Report) -> String {
     for h in &report.hooks {
         let _ = writeln!(
             out,
-            "  hook {}/{} ({:?}): {:?}",
-            h.component, h.name, h.phase, h.result
+            "  hook {}/{} ({}): {}",
+            h.component,
+            h.name,
+            h.phase.label(),
+            h.result.label()
         );
     }
     for p in &report.prune.pruned {

@@ -307,6 +307,18 @@ pub enum HookPhase {
     PostSync,
 }
 
+impl HookPhase {
+    /// How output for people names the phase: `pre-apply`, `post-apply`,
+    /// `post-sync`.
+    pub fn label(self) -> &'static str {
+        match self {
+            HookPhase::PreApply => "pre-apply",
+            HookPhase::PostApply => "post-apply",
+            HookPhase::PostSync => "post-sync",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum HookDeletePolicy {

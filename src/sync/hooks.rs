@@ -87,6 +87,18 @@ pub enum HookResult {
     DryRun,
 }
 
+impl HookResult {
+    /// How output for people says what happened.
+    pub fn label(self) -> &'static str {
+        match self {
+            HookResult::Completed => "completed",
+            HookResult::AlreadyComplete => "already complete",
+            HookResult::Unchanged => "not run: unchanged since it last succeeded",
+            HookResult::DryRun => "validated, not run (dry run)",
+        }
+    }
+}
+
 /// The inventory's key of a hook: `<component>/<hook>`.
 pub fn key(component: &str, hook: &HookJob) -> String {
     format!("{component}/{}", hook.name)
