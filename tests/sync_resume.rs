@@ -1,5 +1,6 @@
 //! A sync that is interrupted converges when run again: the engine's future
-//! dropped mid-wave, and the `weir` process killed mid-wave. (The API server
+//! dropped mid-wave, and the `weir` process killed or stopped with Ctrl-C
+//! mid-wave; an API server that never answers is a clear `cluster` error. (The API server
 //! restart is in `sync_apiserver_restart.rs`, alone in its binary so that
 //! no other test runs during the outage.) Against the real control plane
 //! (`cargo xtask test`).
@@ -185,4 +186,47 @@ async fn process_interrupted_mid_wave_converges(signal: &str) {
         101
     );
     forget_target(&cluster, &target).await;
+}
+
+/// An API server that never answers: the sync retries within its backoff,
+/// then fails as a `cluster` error that says what to check, before
+/// anything was applied.
+#[tokio::test]
+async fn an_unreachable_api_server_fails_with_a_cluster_error() {
+    use weir::sync::retry::Backoff;
+    // A port that was just free: nothing listens on it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config = kube::Config::new(format!("https://127.0.0.1:{port}").parse().unwrap());
+    config.accept_invalid_certs = true;
+    weir::sync::apply::install_crypto_provider();
+    let client = kube::Client::try_from(config).unwrap();
+    let cluster = weir::sync::Cluster::new(client).with_backoff(Backoff {
+        initial: std::time::Duration::from_millis(50),
+        max_delay: std::time::Duration::from_millis(100),
+        max_attempts: 3,
+    });
+    let p = plan(
+        "unreachable",
+        vec![vec![config_map("default", "never", json!({}))]],
+    );
+    let (result, events) = run(&cluster, &p, options()).await;
+    let failed = result.expect_err("nothing listens there");
+    let error = failed.report.error.as_ref().unwrap();
+    assert_eq!(error.kind, "cluster", "{}", error.message);
+    assert!(
+        error.message.contains("cannot reach the API server")
+            && error
+                .message
+                .contains("is the cluster up and the kubeconfig right?"),
+        "{}",
+        error.message
+    );
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Applied { .. })),
+        "{events:#?}"
+    );
 }
