@@ -114,7 +114,7 @@ fn text(report: &Report) -> String {
     let rev = report
         .revision
         .as_deref()
-        .map(|r| match r.strip_suffix(super::sync_plan::DIRTY) {
+        .map(|r| match r.strip_suffix(crate::repo::DIRTY_SUFFIX) {
             Some(sha) => format!(" at {} with uncommitted changes", short(sha)),
             None => format!(" at {}", short(r)),
         })

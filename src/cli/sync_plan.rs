@@ -121,7 +121,7 @@ pub fn build(
         .unwrap_or_else(|| "default".into());
     Ok(SyncPlan {
         target,
-        revision: revision(root, rev),
+        revision: crate::repo::commit_of(root, rev),
         waves,
         prune: settings.prune,
     })
@@ -129,50 +129,4 @@ pub fn build(
 
 fn duration(text: Option<&str>) -> Result<Option<std::time::Duration>> {
     Ok(text.map(parse_duration).transpose()?)
-}
-
-/// The commit synced: `rev`'s (`--rev`), else the one checked out at
-/// `root`, when it is in a repository, with `-dirty` appended (as `git
-/// describe --dirty` does) when files under `root` differ from it: the
-/// inventory and the report then do not claim a commit that was not what
-/// was applied.
-fn revision(root: &Path, rev: Option<&str>) -> Option<String> {
-    let repo = git2::Repository::discover(root).ok()?;
-    if let Some(rev) = rev {
-        let commit = repo.revparse_single(rev).ok()?.peel_to_commit().ok()?;
-        return Some(commit.id().to_string());
-    }
-    let id = repo.head().ok()?.peel_to_commit().ok()?.id().to_string();
-    Some(if has_uncommitted_changes(&repo, root) {
-        format!("{id}{DIRTY}")
-    } else {
-        id
-    })
-}
-
-/// What [`revision`] appends for a working tree with uncommitted changes.
-pub(super) const DIRTY: &str = "-dirty";
-
-/// Whether files under `root` (tracked or not, unless ignored) differ from
-/// the checked-out commit.
-fn has_uncommitted_changes(repo: &git2::Repository, root: &Path) -> bool {
-    let mut options = git2::StatusOptions::new();
-    options
-        .include_untracked(true)
-        .recurse_untracked_dirs(true)
-        .include_ignored(false);
-    let below = repo
-        .workdir()
-        .and_then(|w| w.canonicalize().ok())
-        .zip(root.canonicalize().ok())
-        .and_then(|(workdir, root)| {
-            root.strip_prefix(workdir)
-                .ok()
-                .map(std::path::Path::to_path_buf)
-        });
-    if let Some(below) = below.filter(|p| !p.as_os_str().is_empty()) {
-        options.pathspec(below);
-    }
-    repo.statuses(Some(&mut options))
-        .is_ok_and(|statuses| !statuses.is_empty())
 }

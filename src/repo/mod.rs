@@ -1,6 +1,7 @@
 //! Reading a config repository's files, safely: from the working tree
 //! ([`read_worktree`]) or from any Git revision without a checkout
-//! ([`read_revision`]), into an immutable [`FileTree`].
+//! ([`read_revision`]), into an immutable [`FileTree`]; and which commit
+//! they come from ([`commit_of`]).
 //!
 //! The rules are the same for both sources, so `weir validate` and
 //! `weir validate --rev HEAD` see the same files:
@@ -24,6 +25,7 @@
 //! [`Error`] is for what stops reading altogether (missing root, not a Git
 //! repository, unknown revision, I/O failure).
 
+mod commit;
 mod path;
 mod revision;
 mod tree;
@@ -31,6 +33,7 @@ mod worktree;
 
 use std::path::PathBuf;
 
+pub use commit::{DIRTY_SUFFIX, commit_of};
 pub use path::resolve_in_repo;
 pub use revision::read_revision;
 pub use tree::{FileTree, Limits};

@@ -138,7 +138,7 @@ pub fn read_revision(
 
 /// Where `repo_dir` sits inside the repository's work tree, as a
 /// repo-relative path (`""` for the top or a bare repository).
-fn subdir_of(repo: &Repository, repo_dir: &Path) -> Result<String> {
+pub(super) fn subdir_of(repo: &Repository, repo_dir: &Path) -> Result<String> {
     let Some(workdir) = repo.workdir() else {
         return Ok(String::new());
     };
