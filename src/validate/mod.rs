@@ -192,17 +192,16 @@ pub fn validate_rendered(
 
     // 2a. Objects of built-in kinds need no CRD: they are checked on other
     // threads while the repo renders (which may wait for helm).
+    let (builtin, rest): (Vec<&Document>, Vec<&Document>) = match catalog {
+        Some(catalog) => manifests
+            .iter()
+            .partition(|d| objects::needs_no_crd(d, catalog)),
+        None => (Vec::new(), Vec::new()),
+    };
     let (rendered, builtin_diags) = std::thread::scope(|scope| {
         let builtin = catalog.map(|catalog| {
-            let manifests = &manifests;
-            scope.spawn(move || {
-                let docs: Vec<&Document> = manifests
-                    .iter()
-                    .copied()
-                    .filter(|d| objects::needs_no_crd(d, catalog))
-                    .collect();
-                objects::check_documents(&docs, catalog, &CrdCatalog::new())
-            })
+            let builtin = &builtin;
+            scope.spawn(move || objects::check_documents(builtin, catalog, &CrdCatalog::new()))
         });
         let rendered = if weir_ok {
             render(&repo)
@@ -230,14 +229,8 @@ pub fn validate_rendered(
     let mut crds = objects::crd_catalog(manifests.iter().copied(), &mut diags);
     objects::add_crds(&mut crds, &chart_docs, &mut chart_diags);
     if let Some(catalog) = catalog {
-        let rest: Vec<&Document> = manifests
-            .iter()
-            .copied()
-            .filter(|d| !objects::needs_no_crd(d, catalog))
-            .collect();
         diags.extend(objects::check_documents(&rest, catalog, &crds));
-        let chart_refs: Vec<&Document> = chart_docs.iter().collect();
-        chart_diags.extend(objects::check_documents(&chart_refs, catalog, &crds));
+        chart_diags.extend(objects::check_documents(&chart_docs, catalog, &crds));
     }
     diags.extend(
         chart_diags
@@ -339,10 +332,7 @@ pub fn validate_objects(
 ) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     match Catalog::builtin() {
-        Ok(catalog) => {
-            let docs: Vec<&Document> = objects.iter().collect();
-            diags.extend(objects::check_documents(&docs, catalog, crds));
-        }
+        Ok(catalog) => diags.extend(objects::check_documents(objects, catalog, crds)),
         Err(message) => diags.push(Diagnostic::error(codes::INTERNAL, message)),
     }
     apply_strictness(&mut diags, opts);

@@ -1,6 +1,8 @@
 //! Kubernetes objects: built-in kinds against the pinned Kubernetes
 //! version's OpenAPI, custom resources against the CRDs the repo defines.
 
+use std::borrow::Borrow;
+
 use serde_json::Value;
 
 use super::codes;
@@ -82,14 +84,14 @@ pub fn check_document(
 
 /// [`check_document`] over many documents, in parallel; the findings come
 /// back in the documents' order.
-pub fn check_documents(
-    docs: &[&Document],
+pub fn check_documents<D: Borrow<Document> + Sync>(
+    docs: &[D],
     catalog: &Catalog,
     crds: &CrdCatalog,
 ) -> Vec<Diagnostic> {
     crate::parallel::map(docs, |doc| {
         let mut found = Vec::new();
-        check_document(doc, catalog, crds, &mut found);
+        check_document(doc.borrow(), catalog, crds, &mut found);
         found
     })
     .into_iter()
