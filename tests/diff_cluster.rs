@@ -349,7 +349,7 @@ async fn an_object_that_left_the_repo_is_a_removal_with_the_prune_note() {
 async fn a_custom_resource_without_its_crd_is_an_addition_with_a_note() {
     let client = support::cluster().await;
     let ns = support::namespace(&client, "dc-crd").await;
-    let group = format!("{}.weir.test", support::unique_name("g"));
+    let group = unique_group();
     let repo = Repo::new(
         "dc-crd",
         &[

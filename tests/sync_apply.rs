@@ -64,14 +64,12 @@ async fn crd_and_its_resources_in_one_wave() {
     let (client, cluster) = connect().await;
     let ns = support::namespace(&client, "crd").await;
     let target = support::unique_name("crd");
-    let group = format!("{}.weir.test", support::unique_name("g"));
-    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": {"name": format!("gadgets.{group}")},
-        "spec": {"group": group, "scope": "Namespaced",
-            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
-            "versions": [{"name": "v1", "served": true, "storage": true,
-                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
-                    "spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}}}}]}});
+    let group = unique_group();
+    let crd = crd(
+        &group,
+        "Gadget",
+        json!({"type": "object", "properties": {"size": {"type": "integer"}}}),
+    );
     let cr = json!({"apiVersion": format!("{group}/v1"), "kind": "Gadget",
         "metadata": {"name": "g1", "namespace": ns.name}, "spec": {"size": 3}});
     let plan = plan(&target, vec![vec![cr.clone(), crd.clone()]]);

@@ -368,20 +368,6 @@ async fn pvc_health_follows_its_storage_class() {
     forget_target(&cluster, &target2).await;
 }
 
-/// A CRD of a kind `Widget` in a group of the test's own, with a status
-/// subresource, as operators define them.
-fn widget_crd(group: &str) -> Value {
-    json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": {"name": format!("widgets.{group}")},
-        "spec": {"group": group, "scope": "Namespaced",
-            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
-            "versions": [{"name": "v1", "served": true, "storage": true,
-                "subresources": {"status": {}},
-                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
-                    "spec": {"type": "object", "properties": {"size": {"type": "integer"}}},
-                    "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}}]}})
-}
-
 fn widget(group: &str, ns: &str, size: i64) -> Value {
     json!({"apiVersion": format!("{group}/v1"), "kind": "Widget",
         "metadata": {"name": "w", "namespace": ns}, "spec": {"size": size}})
@@ -399,7 +385,14 @@ async fn custom_resource_gates_on_its_conditions() {
     let (client, cluster) = connect().await;
     let ns = support::namespace(&client, "crhealth").await;
     let target = support::unique_name("crhealth");
-    let group = format!("{}.weir.test", support::unique_name("g"));
+    let group = unique_group();
+    let widget_crd = || {
+        crd(
+            &group,
+            "Widget",
+            json!({"type": "object", "properties": {"size": {"type": "integer"}}}),
+        )
+    };
     let after = config_map(&ns.name, "after", json!({}));
     let gvk = GroupVersionKind::gvk(&group, "v1", "Widget");
     let widgets: Api<DynamicObject> = Api::namespaced_with(
@@ -425,7 +418,7 @@ async fn custom_resource_gates_on_its_conditions() {
     // so the Widget has no conditions and nothing to wait for.
     let first = plan(
         &target,
-        vec![vec![widget_crd(&group)], vec![widget(&group, &ns.name, 1)]],
+        vec![vec![widget_crd()], vec![widget(&group, &ns.name, 1)]],
     );
     sync_ok(&cluster, &first, options()).await;
     report_status("True", "Reconciled", 1).await;
@@ -435,7 +428,7 @@ async fn custom_resource_gates_on_its_conditions() {
     let second = plan(
         &target,
         vec![
-            vec![widget_crd(&group)],
+            vec![widget_crd()],
             vec![widget(&group, &ns.name, 2)],
             vec![after.clone()],
         ],

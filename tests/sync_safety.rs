@@ -330,7 +330,7 @@ async fn crd_upgrade_that_invalidates_resources_stops() {
     let (client, cluster) = connect().await;
     let ns = support::namespace(&client, "crdup").await;
     let target = support::unique_name("crdup");
-    let group = format!("{}.weir.test", support::unique_name("g"));
+    let group = unique_group();
     let crd = |size_type: &str, required: bool| {
         let mut spec = json!({"type": "object", "properties": {
             "size": {"type": size_type}, "mode": {"type": "string", "enum": ["a", "b"]}}});
@@ -338,12 +338,7 @@ async fn crd_upgrade_that_invalidates_resources_stops() {
             spec["required"] = json!(["owner"]);
             spec["properties"]["owner"] = json!({"type": "string"});
         }
-        json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-            "metadata": {"name": format!("widgets.{group}")},
-            "spec": {"group": group, "scope": "Namespaced",
-                "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-                "versions": [{"name": "v1", "served": true, "storage": true,
-                    "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": spec}}}}]}})
+        crd(&group, "Widget", spec)
     };
     let cr = json!({"apiVersion": format!("{group}/v1"), "kind": "Widget",
         "metadata": {"name": "w1", "namespace": ns.name}, "spec": {"size": 3, "mode": "b"}});

@@ -93,6 +93,28 @@ pub fn deployment(ns: &str, name: &str, replicas: u32) -> Value {
                     "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]}}}})
 }
 
+/// A namespaced CRD of `kind` (plural: lowercase kind + `s`) in `group`,
+/// version `v1`, whose `spec` has `spec_schema`, with a status subresource
+/// as operators define them.
+pub fn crd(group: &str, kind: &str, spec_schema: Value) -> Value {
+    let singular = kind.to_lowercase();
+    let plural = format!("{singular}s");
+    json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": format!("{plural}.{group}")},
+        "spec": {"group": group, "scope": "Namespaced",
+            "names": {"plural": plural, "singular": singular, "kind": kind},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": spec_schema,
+                    "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}}]}})
+}
+
+/// A group name of the test's own, for its CRDs.
+pub fn unique_group() -> String {
+    format!("{}.weir.test", support::unique_name("g"))
+}
+
 pub fn namespace(name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 }
