@@ -25,6 +25,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use weir::repo::{Limits, read_worktree};
+use weir::spec::filter::FileFilter;
 use weir::spec::yaml::{YamlLimits, load_documents};
 
 /// Not hostile cases but the costliest files by shape: just under the 8 MiB
@@ -69,7 +70,7 @@ fn main() -> ExitCode {
         }
     };
     let read = start.elapsed();
-    let (docs, diagnostics) = load_documents(&tree, None, None, &YamlLimits::default());
+    let (docs, diagnostics) = load_documents(&tree, &FileFilter::all(), &YamlLimits::default());
     let loaded = start.elapsed();
     for diagnostic in tree.diagnostics().iter().chain(&diagnostics) {
         println!("{diagnostic}");

@@ -56,7 +56,11 @@ impl fmt::Display for Code {
 }
 
 /// One finding about the config repository.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+///
+/// Serialised flat, the one JSON shape of a finding in every command's
+/// output: `{"code", "severity", "file", "line", "column", "path",
+/// "message", "hint"}`, absent values as `null`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub code: Code,
     pub severity: Severity,
@@ -70,6 +74,22 @@ pub struct Diagnostic {
     pub message: String,
     /// What to do about it, when weir can tell.
     pub hint: Option<String>,
+}
+
+impl Serialize for Diagnostic {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut s = serializer.serialize_struct("Diagnostic", 8)?;
+        s.serialize_field("code", &self.code)?;
+        s.serialize_field("severity", &self.severity)?;
+        s.serialize_field("file", &self.file)?;
+        s.serialize_field("line", &self.span.map(|p| p.line))?;
+        s.serialize_field("column", &self.span.map(|p| p.column))?;
+        s.serialize_field("path", &self.path)?;
+        s.serialize_field("message", &self.message)?;
+        s.serialize_field("hint", &self.hint)?;
+        s.end()
+    }
 }
 
 impl Diagnostic {
@@ -156,6 +176,29 @@ pub fn json_path(pointer: &str) -> String {
     path
 }
 
+/// The candidate closest to `word`, when it is close enough to be a likely
+/// typo (Jaro-Winkler similarity, or a case-insensitive match).
+pub fn did_you_mean<'a, I>(word: &str, candidates: I) -> Option<&'a str>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    let lower = word.to_lowercase();
+    candidates
+        .into_iter()
+        .filter(|c| *c != word)
+        .map(|c| {
+            let score = if c.to_lowercase() == lower {
+                1.0
+            } else {
+                strsim::jaro_winkler(&lower, &c.to_lowercase())
+            };
+            (score, c)
+        })
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
 impl fmt::Display for Diagnostic {
     /// `file:line:col: error[E0101]: message` — the one-line form used in
     /// logs and error chains.
@@ -178,6 +221,14 @@ impl fmt::Display for Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suggestions() {
+        let known = ["replicas", "resources", "image"];
+        assert_eq!(did_you_mean("replicsa", known), Some("replicas"));
+        assert_eq!(did_you_mean("Image", known), Some("image"));
+        assert_eq!(did_you_mean("zzz", known), None);
+    }
 
     #[test]
     fn json_paths() {

@@ -3,7 +3,8 @@
 //! The crate follows the pipeline of `DESIGN.md`: Git (`repo`) → load
 //! (`spec`) → validate → render → plan → diff → sync. The core stages are
 //! pure (bytes in, values out); only `repo`, `sync` and `agent` do I/O.
-//! `cli` drives the pipeline once and owns all terminal output.
+//! [`pipeline`] strings the steps from a source to a sync plan together;
+//! `cli` drives it once and owns all terminal output.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod cli;
@@ -12,6 +13,7 @@ pub mod diff;
 pub mod kubernetes;
 pub mod object;
 pub mod parallel;
+pub mod pipeline;
 pub mod plan;
 pub mod render;
 pub mod repo;

@@ -157,6 +157,19 @@ impl fmt::Display for ObjectRef {
     }
 }
 
+/// Whether a manifest is a list of objects rather than one object: `kind:
+/// List` (the `v1` List of `kubectl get -o yaml`), or any kind ending in
+/// `List` (`ConfigMapList`) that holds an `items` array. Its objects are
+/// the `items`. The one rule for it: loading, validation and rendering all
+/// ask here.
+pub fn is_list(value: &Value) -> bool {
+    match value.get("kind").and_then(Value::as_str) {
+        Some("List") => true,
+        Some(kind) => kind.ends_with("List") && value.get("items").is_some_and(Value::is_array),
+        None => false,
+    }
+}
+
 /// Splits `apps/v1` into `("apps", "v1")` and `v1` into `("", "v1")`.
 pub fn split_api_version(api_version: &str) -> (&str, &str) {
     match api_version.rsplit_once('/') {
@@ -216,6 +229,15 @@ mod tests {
             err(json!({"apiVersion": "apps/", "kind": "X", "metadata": {"name": "a"}})),
             ObjectError::Empty("apiVersion")
         );
+    }
+
+    #[test]
+    fn lists() {
+        assert!(is_list(&json!({"apiVersion": "v1", "kind": "List", "items": []})));
+        assert!(is_list(&json!({"apiVersion": "v1", "kind": "List"})));
+        assert!(is_list(&json!({"apiVersion": "v1", "kind": "ConfigMapList", "items": []})));
+        assert!(!is_list(&json!({"apiVersion": "x/v1", "kind": "AccessList", "spec": {}})));
+        assert!(!is_list(&json!({"apiVersion": "v1", "kind": "ConfigMap"})));
     }
 
     #[test]

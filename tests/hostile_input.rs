@@ -16,6 +16,7 @@ use std::path::Path;
 use git2::{Repository, Signature};
 use weir::diagnostic::{Code, Diagnostic};
 use weir::repo::{self, Limits, read_revision, read_worktree, resolve_in_repo};
+use weir::spec::filter::FileFilter;
 use weir::spec::yaml::{self, YamlLimits, load_documents, parse_documents};
 
 use support::hostile;
@@ -28,7 +29,7 @@ fn load(make: impl FnOnce(&Path, &Path)) -> (Vec<Diagnostic>, usize) {
     make(repo.path(), outside.path());
     hostile::good(repo.path());
     let tree = read_worktree(repo.path(), &Limits::default()).unwrap();
-    let (docs, mut diagnostics) = load_documents(&tree, None, None, &YamlLimits::default());
+    let (docs, mut diagnostics) = load_documents(&tree, &FileFilter::all(), &YamlLimits::default());
     diagnostics.extend(tree.diagnostics().iter().cloned());
     // The valid file next to the hostile one still loads.
     assert!(docs.iter().any(|doc| doc.file == "good.yaml"));
@@ -273,7 +274,7 @@ fn reads_git_revisions_without_checkout() {
     }
 
     // Documents load from a revision like from the work tree.
-    let (docs, diagnostics) = load_documents(&new, None, None, &YamlLimits::default());
+    let (docs, diagnostics) = load_documents(&new, &FileFilter::all(), &YamlLimits::default());
     assert!(diagnostics.is_empty());
     assert_eq!(docs.len(), 3);
 }

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 
 use super::Outcome;
 use super::args::{ColorChoice, DiffArgs, DiffFormat};
-use super::render::print_diagnostics;
+use super::report::{self, Display};
 use super::{diff_cluster, diff_source};
 use crate::diff::{self, Labels, Options, Side, format};
 
@@ -58,9 +58,9 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
         (Ok(base), Ok(head)) => (base, head),
         (base, head) => {
             for (label, side) in [(base_rev, &base), (head_label.as_str(), &head)] {
-                if let Err(diagnostics) = side {
-                    eprintln!("weir diff: the config repo at {label} does not render:");
-                    print_diagnostics(diagnostics);
+                if let Err(checked) = side {
+                    eprintln!("weir diff: the config repo at {label} is invalid:");
+                    report::to_stderr(&checked.report, &Display::for_path(&args.path));
                 }
             }
             return Ok(Outcome::Failure);

@@ -1,7 +1,7 @@
 //! Where `weir diff --cluster` gets its two sides: the working tree taken
-//! through the same pipeline as `weir sync` (load → render → plan → the
-//! sync plan, so the same target, namespaces and objects), and the live
-//! cluster's answer to a server-side-apply dry run of it
+//! through the whole pipeline as `weir sync` takes it (the same target,
+//! namespaces and objects), and the live cluster's answer to a
+//! server-side-apply dry run of its sync plan
 //! ([`sync::dry_run`](crate::sync::dry_run)), turned into the live and
 //! would-be [`Side`]s by [`diff::cluster::sides`](crate::diff::cluster::sides).
 
@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use super::args::{DiffArgs, SourceArgs};
-use super::render::{print_diagnostics, run_pipeline};
-use super::{connect, sync_plan};
+use super::args::DiffArgs;
+use super::report::{self, Display};
+use super::{check, connect};
 use crate::diff::{Side, cluster};
-use crate::sync::ObjectRef;
+use crate::pipeline;
 use crate::sync::dry_run;
 use crate::sync::retry::Backoff;
 
@@ -30,46 +30,37 @@ const BACKOFF: Backoff = Backoff {
 };
 
 /// The live side (base) and the would-be side (head); `None` when the repo
-/// does not render (its diagnostics are printed).
+/// is invalid (its findings are printed).
 pub fn sides(args: &DiffArgs) -> anyhow::Result<Option<(Side, Side)>> {
-    let source = SourceArgs {
-        path: args.path.clone(),
-        rev: None,
-        kube_version: None,
-        max_file_size: args.max_file_size,
-    };
-    let pipeline = run_pipeline(&source)?;
-    let Some(planned) = &pipeline.plan else {
-        eprintln!("weir diff: the config repo does not render:");
-        print_diagnostics(&pipeline.diagnostics);
+    let checked = check::run(
+        &check::source(&args.path, None),
+        args.max_file_size,
+        &pipeline::Options {
+            target: args.target.clone(),
+            ..pipeline::Options::default()
+        },
+    )?;
+    let Some(planned) = checked.planned else {
+        eprintln!("weir diff: the config repo is invalid:");
+        report::to_stderr(&checked.report, &Display::for_path(&args.path));
         return Ok(None);
     };
-    for warning in pipeline.diagnostics.iter().filter(|d| !d.is_error()) {
+    for warning in &checked.report.diagnostics {
         tracing::warn!("{warning}");
     }
-    let plan = sync_plan::build(
-        &args.path,
-        args.target.as_deref(),
-        None,
-        &pipeline.repo,
-        &pipeline.rendered,
-        planned,
-    )?;
-    let files: HashMap<_, _> = pipeline
-        .rendered
+    let plan = planned.sync_plan();
+    let files: HashMap<_, _> = planned
+        .rendered()
         .objects
         .iter()
-        .filter_map(|o| {
-            let key = ObjectRef::from_value(&o.value).ok()?.key();
-            Some((key, o.source_file.clone()))
-        })
+        .map(|o| (o.id.key(), o.source_file.clone()))
         .collect();
     let compared = connect::runtime()?.block_on(async {
         let cluster = connect::cluster(&args.connection)
             .await?
             .with_backoff(BACKOFF);
         let server = cluster.server().unwrap_or("(unknown)").to_owned();
-        dry_run::compare(&cluster, &plan, &files, CONCURRENCY)
+        dry_run::compare(&cluster, plan, &files, CONCURRENCY)
             .await
             .with_context(|| {
                 format!(

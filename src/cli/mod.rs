@@ -5,18 +5,17 @@
 #![allow(clippy::disallowed_macros)]
 
 mod args;
+mod check;
 mod connect;
 mod diff;
 mod diff_cluster;
 mod diff_source;
-mod load;
 mod logging;
 mod output;
 mod plan;
 mod render;
 pub mod report;
 mod sync;
-mod sync_plan;
 mod validate;
 
 use std::process::ExitCode;

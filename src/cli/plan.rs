@@ -8,31 +8,30 @@ use crate::render::scope::is_built_in_group;
 
 use super::Outcome;
 use super::args::{OutputFormat, PlanArgs};
-use super::render::{print_diagnostics, print_diagnostics_json, run_pipeline};
+use super::render::{checked, print_findings};
+use super::report::{self, Display};
 
 /// Version of the JSON document `weir plan --output json` prints.
 const FORMAT_VERSION: u32 = 1;
 
 pub(super) fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
-    let pipeline = run_pipeline(&args.source)?;
+    let checked = checked(&args.source)?;
+    let display = Display::for_path(&args.source.path);
     let json = args.output == OutputFormat::Json;
-    let Some(plan) = pipeline.plan else {
-        if json {
-            print_diagnostics_json(&pipeline.diagnostics)?;
-        }
-        print_diagnostics(&pipeline.diagnostics);
+    let Some(planned) = &checked.planned else {
+        print_findings(&checked, json, &display)?;
         return Ok(Outcome::Findings);
     };
-    print_diagnostics(&pipeline.diagnostics);
+    report::to_stderr(&checked.report, &display);
     if json {
         let doc = serde_json::json!({
             "formatVersion": FORMAT_VERSION,
-            "waves": plan.waves,
-            "diagnostics": pipeline.diagnostics,
+            "waves": planned.plan().waves,
+            "diagnostics": checked.report.diagnostics,
         });
         super::output::write_stdout(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
     } else {
-        super::output::write_stdout(&text(&plan))?;
+        super::output::write_stdout(&text(planned.plan()))?;
     }
     Ok(Outcome::Success)
 }

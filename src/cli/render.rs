@@ -1,94 +1,52 @@
-//! `weir render`: load → assemble → render → plan, then print every object
-//! as YAML (or JSON) in apply order. Also the shared pipeline that
-//! `weir plan` runs.
+//! `weir render`: the repo through the pipeline, then every object as
+//! YAML (or JSON) in apply order, Secret values redacted unless asked.
 
 use std::io::Write as _;
 
-use anyhow::Context as _;
 use serde_json::Value;
 
-use crate::diagnostic::Diagnostic;
-use crate::plan::{self, Plan};
-use crate::render::{self, HelmBinary, RenderOptions, Rendered};
-use crate::spec::repo::ConfigRepo;
-
 use super::Outcome;
-use super::args::{RenderArgs, RenderFormat, SourceArgs};
-use super::load;
+use super::args::{RenderArgs, RenderFormat, ReportFormat, SourceArgs};
+use super::check;
+use super::report::{self, Display};
+use crate::diff::secret::redact_object;
+use crate::pipeline::{self, Checked};
 
-/// A repo taken through the pipeline: the plan when there were no errors,
-/// and every diagnostic found on the way.
-pub(super) struct Pipeline {
-    /// The assembled repo (weir.yaml's settings, the Components' specs).
-    pub repo: ConfigRepo,
-    pub rendered: Rendered,
-    pub plan: Option<Plan>,
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-/// Loads the repo named by `source` and renders and plans it. `Err` for
-/// failures of the machine (unreadable directory, no helm).
-pub(super) fn run_pipeline(source: &SourceArgs) -> anyhow::Result<Pipeline> {
-    let tree = load::read(&source.path, source.rev.as_deref(), source.max_file_size)?;
-    let (docs, mut diagnostics) = load::documents(&tree);
-    let (repo, assemble_diags) = ConfigRepo::assemble(docs);
-    diagnostics.extend(assemble_diags);
-    let options = RenderOptions {
+/// Loads and checks the repo of `source` for `weir render` and `weir plan`.
+pub(super) fn checked(source: &SourceArgs) -> anyhow::Result<Checked> {
+    let options = pipeline::Options {
         kubernetes_version: source.kube_version.clone(),
-        parallelism: None,
+        ..pipeline::Options::default()
     };
-    let mut rendered =
-        render::render(&repo, &tree, &options, &HelmBinary::new()).context("rendering failed")?;
-    diagnostics.append(&mut rendered.diagnostics);
-    let plan = if diagnostics.iter().any(Diagnostic::is_error) {
-        None
-    } else {
-        let (plan, plan_diags) = plan::plan(&mut rendered, &repo.settings());
-        diagnostics.extend(plan_diags);
-        plan
-    };
-    Ok(Pipeline {
-        repo,
-        rendered,
-        plan,
-        diagnostics,
-    })
+    check::run(
+        &check::source(&source.path, source.rev.as_deref()),
+        source.max_file_size,
+        &options,
+    )
 }
 
-/// Prints diagnostics on stderr, one per line (plus hint), errors last.
-/// (A minimal printer; the validate stage's report module replaces it.)
-pub(super) fn print_diagnostics(diagnostics: &[Diagnostic]) {
-    let mut sorted: Vec<&Diagnostic> = diagnostics.iter().collect();
-    sorted.sort_by(|a, b| (a.severity, &a.file, a.span).cmp(&(b.severity, &b.file, b.span)));
-    let mut err = std::io::stderr().lock();
-    for d in sorted {
-        let _ = writeln!(err, "{d}");
-        if let Some(hint) = &d.hint {
-            let _ = writeln!(err, "  hint: {hint}");
-        }
+/// Prints the findings of a command that stops on them: the JSON report
+/// on stdout for `--output json`, the text on stderr always.
+pub(super) fn print_findings(checked: &Checked, json: bool, display: &Display) -> anyhow::Result<()> {
+    if json {
+        let mut out = std::io::stdout().lock();
+        report::write(&mut out, ReportFormat::Json, &checked.report, display)?;
     }
-}
-
-/// `{"diagnostics": [...]}` on stdout, for `--output json` runs that fail.
-pub(super) fn print_diagnostics_json(diagnostics: &[Diagnostic]) -> anyhow::Result<()> {
-    let doc = serde_json::json!({ "diagnostics": diagnostics });
-    super::output::write_stdout(&format!("{}\n", serde_json::to_string_pretty(&doc)?))
+    report::to_stderr(&checked.report, display);
+    Ok(())
 }
 
 pub(super) fn run(args: RenderArgs) -> anyhow::Result<Outcome> {
-    let pipeline = run_pipeline(&args.source)?;
-    let json = args.output == RenderFormat::Json;
-    if pipeline.plan.is_none() {
-        if json {
-            print_diagnostics_json(&pipeline.diagnostics)?;
-        }
-        print_diagnostics(&pipeline.diagnostics);
+    let checked = checked(&args.source)?;
+    let display = Display::for_path(&args.source.path);
+    let Some(planned) = &checked.planned else {
+        print_findings(&checked, args.output == RenderFormat::Json, &display)?;
         return Ok(Outcome::Findings);
-    }
-    print_diagnostics(&pipeline.diagnostics);
-
+    };
+    report::to_stderr(&checked.report, &display);
+    let rendered = planned.rendered();
     for name in &args.component {
-        if pipeline.rendered.unit(name).is_none() {
+        if rendered.unit(name).is_none() {
             anyhow::bail!("no component or workload `{name}` in this repo");
         }
     }
@@ -96,8 +54,7 @@ pub(super) fn run(args: RenderArgs) -> anyhow::Result<Outcome> {
         (args.component.is_empty() || args.component.iter().any(|c| c == component))
             && (args.wave.is_empty() || wave.is_some_and(|w| args.wave.contains(&w)))
     };
-    let mut values: Vec<Value> = pipeline
-        .rendered
+    let mut values: Vec<Value> = rendered
         .objects
         .iter()
         .filter(|o| wanted(&o.component, o.wave))
@@ -105,8 +62,7 @@ pub(super) fn run(args: RenderArgs) -> anyhow::Result<Outcome> {
         .collect();
     if args.hooks {
         values.extend(
-            pipeline
-                .rendered
+            rendered
                 .hooks
                 .iter()
                 .filter(|h| wanted(&h.component, h.object.wave))
@@ -114,7 +70,7 @@ pub(super) fn run(args: RenderArgs) -> anyhow::Result<Outcome> {
         );
     }
     if !args.show_secrets {
-        values.iter_mut().for_each(redact_secret);
+        values.iter_mut().for_each(redact_object);
     }
     let mut out = std::io::stdout().lock();
     match args.output {
@@ -130,21 +86,4 @@ pub(super) fn run(args: RenderArgs) -> anyhow::Result<Outcome> {
         }
     }
     Ok(Outcome::Success)
-}
-
-/// Replaces every value of a Secret's `data` and `stringData` with
-/// `<redacted>`, keeping the keys.
-pub(super) fn redact_secret(value: &mut Value) {
-    let is_secret = value.get("apiVersion").and_then(Value::as_str) == Some("v1")
-        && value.get("kind").and_then(Value::as_str) == Some("Secret");
-    if !is_secret {
-        return;
-    }
-    for field in ["data", "stringData"] {
-        if let Some(Value::Object(map)) = value.get_mut(field) {
-            for v in map.values_mut() {
-                *v = Value::String("<redacted>".into());
-            }
-        }
-    }
 }

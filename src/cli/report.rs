@@ -1,6 +1,7 @@
 //! Printing [`Diagnostic`]s: text for people, JSON for scripts, GitHub
-//! Actions annotations for pull requests. Shared by every command that
-//! reports findings (validate, render, plan).
+//! Actions annotations for pull requests. The one printer of findings:
+//! `weir validate` prints its report here, and every other command that
+//! reads a repo (plan, render, diff, sync) prints its findings here too.
 //!
 //! # JSON output
 //!
@@ -38,6 +39,7 @@ use serde::Serialize;
 
 use super::args::ReportFormat;
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::validate::Report;
 
 /// What was checked, for the summary line.
 #[derive(Debug, Clone, Copy, Default)]
@@ -55,15 +57,54 @@ pub struct Display {
 }
 
 impl Display {
+    /// `platform/` for `weir validate platform`, `""` for `.`: what to put
+    /// in front of repo-relative file names so they make sense where weir
+    /// runs.
+    pub fn for_path(path: &std::path::Path) -> Self {
+        let text = path.to_string_lossy();
+        let trimmed = text.trim_start_matches("./").trim_end_matches('/');
+        let file_prefix = if trimmed.is_empty() || trimmed == "." {
+            String::new()
+        } else {
+            format!("{trimmed}/")
+        };
+        Self { file_prefix }
+    }
+
     fn file(&self, file: &str) -> String {
         format!("{}{file}", self.file_prefix)
     }
 }
 
-/// Writes the diagnostics in `format`. Text output carries ANSI styles;
-/// write it through `anstream` so they are dropped when stdout is not a
-/// terminal or `NO_COLOR` is set.
+/// Writes a pipeline report in `format`. Text output carries ANSI styles;
+/// write it through `anstream` so they are dropped when the output is not
+/// a terminal or `NO_COLOR` is set.
 pub fn write(
+    out: &mut dyn Write,
+    format: ReportFormat,
+    report: &Report,
+    display: &Display,
+) -> io::Result<()> {
+    let checked = Checked {
+        documents: report.documents,
+        files: report.files,
+    };
+    write_diagnostics(out, format, &report.diagnostics, checked, display)
+}
+
+/// The findings of a command that does something else with a repo (plan,
+/// render, diff, sync), as text on stderr: nothing when there are none,
+/// else the grouped findings and the summary line.
+pub fn to_stderr(report: &Report, display: &Display) {
+    if report.diagnostics.is_empty() {
+        return;
+    }
+    let mut err = anstream::stderr().lock();
+    let _ = write(&mut err, ReportFormat::Text, report, display);
+}
+
+/// Writes diagnostics in `format` (see [`write`]).
+pub fn write_diagnostics(
     out: &mut dyn Write,
     format: ReportFormat,
     diags: &[Diagnostic],
@@ -173,7 +214,7 @@ fn write_text(
 struct JsonReport<'a> {
     valid: bool,
     summary: JsonSummary,
-    diagnostics: Vec<JsonDiagnostic<'a>>,
+    diagnostics: &'a [Diagnostic],
 }
 
 #[derive(Serialize)]
@@ -184,18 +225,6 @@ struct JsonSummary {
     documents: usize,
     files: usize,
     files_with_findings: usize,
-}
-
-#[derive(Serialize)]
-struct JsonDiagnostic<'a> {
-    code: &'a str,
-    severity: Severity,
-    file: Option<&'a str>,
-    line: Option<u32>,
-    column: Option<u32>,
-    path: Option<&'a str>,
-    message: &'a str,
-    hint: Option<&'a str>,
 }
 
 fn write_json(out: &mut dyn Write, diags: &[Diagnostic], checked: Checked) -> io::Result<()> {
@@ -209,19 +238,7 @@ fn write_json(out: &mut dyn Write, diags: &[Diagnostic], checked: Checked) -> io
             files: checked.files,
             files_with_findings,
         },
-        diagnostics: diags
-            .iter()
-            .map(|d| JsonDiagnostic {
-                code: d.code.0,
-                severity: d.severity,
-                file: d.file.as_deref(),
-                line: d.span.map(|s| s.line),
-                column: d.span.map(|s| s.column),
-                path: d.path.as_deref(),
-                message: &d.message,
-                hint: d.hint.as_deref(),
-            })
-            .collect(),
+        diagnostics: diags,
     };
     serde_json::to_writer_pretty(&mut *out, &report)?;
     writeln!(out)
@@ -307,7 +324,7 @@ mod tests {
         let display = Display {
             file_prefix: "platform/".into(),
         };
-        write(&mut out, format, &sample(), checked, &display).unwrap();
+        write_diagnostics(&mut out, format, &sample(), checked, &display).unwrap();
         anstream::adapter::strip_str(&String::from_utf8(out).unwrap()).to_string()
     }
 

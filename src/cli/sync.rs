@@ -1,5 +1,5 @@
-//! `weir sync`: load, render and plan the repo (stopping on any error),
-//! adapt the plan to sync's input, connect, run the engine, show progress
+//! `weir sync`: the repo through the pipeline (stopping on any finding
+//! that is an error), connect, run the engine on its sync plan, show progress
 //! (a live view on a terminal, one line per event otherwise) and print the
 //! report (text, or JSON with `--output json`).
 
@@ -11,9 +11,10 @@ use anyhow::{Context as _, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::Outcome;
-use super::args::{OutputFormat, SourceArgs, SyncArgs};
-use super::render::{print_diagnostics, run_pipeline};
-use super::sync_plan;
+use super::args::{OutputFormat, SyncArgs};
+use super::check;
+use super::report;
+use crate::pipeline;
 use crate::sync::apply::Action;
 use crate::sync::plan::parse_duration;
 use crate::sync::report::{Event, Report, Status};
@@ -21,28 +22,22 @@ use crate::sync::{Context, Options, reconcile};
 
 pub fn run(args: SyncArgs) -> Result<Outcome> {
     let timeout = parse_duration(&args.timeout).context("--timeout")?;
-    // Load, validate, render and plan; any error stops the sync before
-    // the cluster is touched.
-    let source = SourceArgs {
-        path: args.path.clone(),
-        rev: args.rev.clone(),
-        kube_version: None,
-        max_file_size: args.max_file_size,
-    };
-    let pipeline = run_pipeline(&source)?;
-    print_diagnostics(&pipeline.diagnostics);
-    let Some(planned) = &pipeline.plan else {
+    // The whole pipeline, validation included; any error stops the sync
+    // before the cluster is touched.
+    let checked = check::run(
+        &check::source(&args.path, args.rev.as_deref()),
+        args.max_file_size,
+        &pipeline::Options {
+            target: args.target.clone(),
+            ..pipeline::Options::default()
+        },
+    )?;
+    report::to_stderr(&checked.report, &report::Display::for_path(&args.path));
+    let Some(planned) = checked.planned else {
         eprintln!("the repo is invalid: nothing was applied");
         return Ok(Outcome::Findings);
     };
-    let plan = sync_plan::build(
-        &args.path,
-        args.target.as_deref(),
-        args.rev.as_deref(),
-        &pipeline.repo,
-        &pipeline.rendered,
-        planned,
-    )?;
+    let (_, _, _, plan) = planned.into_parts();
     let options = Options {
         dry_run: args.dry_run,
         prune: args.prune,

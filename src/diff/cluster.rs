@@ -100,7 +100,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::diff::{Change, ObjectRef, Options, diff};
+    use crate::diff::{Change, Options, diff};
+    use crate::object::ObjectRef;
 
     fn object(value: Value) -> DiffObject {
         DiffObject {

@@ -11,10 +11,11 @@ use serde_json::Value;
 
 use super::fields::{Sensitive, field_changes};
 use super::model::{
-    Change, DiffObject, GroupSummary, ObjectDiff, ObjectKey, Report, Scope, Side, Summary, WeirDoc,
+    Change, DiffObject, GroupSummary, ObjectDiff, Report, Scope, Side, Summary, WeirDoc,
     WeirDocDiff,
 };
 use super::normalize::{align_empties, normalize, semantic_eq};
+use crate::object::ObjectKey;
 use super::path::Path;
 use super::secret;
 use super::unified::{canonical_yaml, unified_diff};
@@ -284,7 +285,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::diff::model::ObjectRef;
+    use crate::object::ObjectRef;
 
     fn object(component: &str, wave: u32, value: Value) -> DiffObject {
         DiffObject {

@@ -12,7 +12,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-pub use crate::object::{ObjectKey, ObjectRef};
+use crate::object::ObjectRef;
 
 /// One rendered Kubernetes object of a side.
 #[derive(Debug, Clone, PartialEq)]

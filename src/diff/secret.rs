@@ -184,6 +184,31 @@ fn mark_all(values: &Values, marker: &str) -> Value {
     }
 }
 
+/// What `weir render` prints instead of a Secret's value.
+pub const REDACTED: &str = "<redacted>";
+
+/// Replaces every value of a core Secret's `data` and `stringData` with
+/// [`REDACTED`], keeping the keys, for printing one object (`weir
+/// render`). Any other object is left as it is.
+pub fn redact_object(object: &mut Value) {
+    let is_secret = object.get("apiVersion").and_then(Value::as_str) == Some("v1")
+        && object.get("kind").and_then(Value::as_str) == Some("Secret");
+    if !is_secret {
+        return;
+    }
+    for field in VALUE_FIELDS {
+        match object.get_mut(field) {
+            Some(Value::Object(map)) => {
+                for v in map.values_mut() {
+                    *v = Value::String(REDACTED.to_owned());
+                }
+            }
+            Some(other) if !other.is_null() => *other = Value::String(REDACTED.to_owned()),
+            _ => {}
+        }
+    }
+}
+
 /// Redacts a Secret that exists on one side only: every key is `(hidden)`.
 pub fn redact_one(secret: &mut Value) {
     let values = take_values(secret);

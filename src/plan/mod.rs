@@ -28,9 +28,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::diagnostic::did_you_mean;
 use crate::diagnostic::Diagnostic;
-use crate::render::patch;
-use crate::render::{ObjectRef, Rendered, RenderedObject, UnitKind};
+use crate::object::ObjectRef;
+use crate::render::{Rendered, RenderedObject, UnitKind};
 use crate::spec::model::{HookDeletePolicy, HookPhase, RepositorySpec, WaveRef};
 
 pub use graph::Reason;
@@ -46,8 +47,13 @@ pub mod codes {
     pub const CYCLE: Code = Code("E0403");
     /// An explicit wave that is not after a dependency's wave.
     pub const WAVE_CONFLICT: Code = Code("E0404");
-    /// Two units (or one unit twice) render the same object.
-    pub const DUPLICATE_OBJECT: Code = Code("E0405");
+    // E0405 (an object defined twice) is reported by rendering, with the
+    // same code: `render::codes::DUPLICATE_OBJECT`.
+    /// A duration weir cannot use (a timeout of a hook or a health gate).
+    pub const BAD_DURATION: Code = Code("E0406");
+    /// A component with hooks that renders no objects: its hooks have no
+    /// wave to run in.
+    pub const HOOKS_WITHOUT_OBJECTS: Code = Code("E0407");
 }
 
 /// The plan of a repo: its non-empty waves in order.
@@ -160,8 +166,11 @@ pub fn plan(rendered: &mut Rendered, settings: &RepositorySpec) -> (Option<Plan>
                     } else {
                         format!("weir.yaml's waves are: {}", settings.waves.join(", "))
                     };
+                    let suggestion = did_you_mean(name, settings.waves.iter().map(String::as_str))
+                        .map(|s| format!("; did you mean `{s}`?"))
+                        .unwrap_or_default();
                     diags.push(
-                        unit_error(i, codes::UNKNOWN_WAVE, format!("`{}` is in wave `{name}`, which weir.yaml does not name", unit.name))
+                        unit_error(i, codes::UNKNOWN_WAVE, format!("`{}` is in wave `{name}`, which weir.yaml does not name{suggestion}", unit.name))
                             .with_path(".spec.wave")
                             .with_hint(hint),
                     );
@@ -173,17 +182,23 @@ pub fn plan(rendered: &mut Rendered, settings: &RepositorySpec) -> (Option<Plan>
 
     let (edges, unknown) = graph::edges(rendered);
     for (i, k, name) in unknown {
-        diags.push(
-            unit_error(
-                i,
-                codes::UNKNOWN_DEPENDENCY,
-                format!(
-                    "`{}` depends on `{name}`, which is no component or workload of this repo",
-                    names[i]
-                ),
-            )
-            .with_path(format!(".spec.dependsOn[{k}]")),
-        );
+        let mut d = unit_error(
+            i,
+            codes::UNKNOWN_DEPENDENCY,
+            format!(
+                "`{}` depends on `{name}`, which is no component or workload of this repo",
+                names[i]
+            ),
+        )
+        .with_path(format!(".spec.dependsOn[{k}]"));
+        match did_you_mean(&name, names.iter().copied()) {
+            Some(s) => {
+                d.message.push_str(&format!("; did you mean `{s}`?"));
+                d = d.with_hint(format!("rename it to `{s}`"));
+            }
+            None => d = d.with_hint(format!("components and workloads: {}", names.join(", "))),
+        }
+        diags.push(d);
     }
 
     let cycles = graph::cycles(&names, &edges);
@@ -298,32 +313,6 @@ pub fn plan(rendered: &mut Rendered, settings: &RepositorySpec) -> (Option<Plan>
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     rendered.objects = keyed.into_iter().map(|(_, o)| o).collect();
 
-    // The same object from two places.
-    let mut seen: BTreeMap<crate::render::ObjectKey, usize> = BTreeMap::new();
-    for (i, o) in rendered.objects.iter().enumerate() {
-        let first = *seen.entry(o.id.key()).or_insert(i);
-        if first == i {
-            continue;
-        }
-        let a = &rendered.objects[first];
-        let mut d = Diagnostic::error(
-            codes::DUPLICATE_OBJECT,
-            format!(
-                "{} is rendered twice: by `{}` from {} and by `{}` from {}",
-                o.id.qualified(),
-                a.component,
-                a.source_file,
-                o.component,
-                o.source_file
-            ),
-        )
-        .in_file(o.source_file.clone())
-        .with_hint("an object must come from exactly one place; remove one of them");
-        if let Some(span) = o.source_span {
-            d = d.at(span);
-        }
-        diags.push(d);
-    }
     if diags.iter().any(Diagnostic::is_error) {
         return (None, diags);
     }
@@ -405,7 +394,7 @@ fn plan_unit(
                 count: 1,
             }),
         }
-        if unit.health.ignore.iter().any(|s| patch::matches(s, o)) {
+        if unit.health.ignore.iter().any(|s| o.selected_by(s)) {
             continue;
         }
         let extras: Vec<_> = unit

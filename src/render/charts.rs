@@ -255,11 +255,17 @@ fn resolve_values(ctx: &mut Context<'_>) -> BTreeMap<String, Value> {
         for (k, from) in spec.values_from.iter().enumerate() {
             let field = format!(".spec.valuesFrom[{k}]");
             let Some(&source_index) = index.get(from.component.as_str()) else {
+                let suggestion = crate::diagnostic::did_you_mean(
+                    &from.component,
+                    index.keys().copied(),
+                )
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
                 let d = ctx
                     .component_error(
                         c,
                         codes::VALUES_FROM_UNKNOWN,
-                        format!("component `{name}` reads values from `{}`, which is not a component of this repo", from.component),
+                        format!("component `{name}` reads values from `{}`, which is not a component of this repo{suggestion}", from.component),
                     )
                     .with_path(format!("{field}.component"));
                 ctx.diags.push(d);

@@ -166,6 +166,47 @@ impl ChartRenderer for HelmBinary {
     }
 }
 
+/// A [`ChartRenderer`] for checking a repo where helm may be missing:
+/// without helm, a chart renders nothing instead of failing, and the
+/// component is remembered ([`SkipWithoutHelm::skipped`]) so the caller can
+/// say which charts were not checked. Every other outcome is the inner
+/// renderer's.
+pub struct SkipWithoutHelm<'a> {
+    inner: &'a dyn ChartRenderer,
+    skipped: std::sync::Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl<'a> SkipWithoutHelm<'a> {
+    pub fn new(inner: &'a dyn ChartRenderer) -> Self {
+        Self {
+            inner,
+            skipped: std::sync::Mutex::default(),
+        }
+    }
+
+    /// The components whose charts were not rendered for want of helm.
+    pub fn skipped(&self) -> Vec<String> {
+        self.skipped
+            .lock()
+            .map(|set| set.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+impl ChartRenderer for SkipWithoutHelm<'_> {
+    fn template(&self, request: &ChartRequest<'_>) -> Result<ChartOutput> {
+        match self.inner.template(request) {
+            Err(Error::HelmNotFound { .. }) => {
+                if let Ok(mut set) = self.skipped.lock() {
+                    set.insert(request.component.to_owned());
+                }
+                Ok(ChartOutput::Rendered(String::new()))
+            }
+            other => other,
+        }
+    }
+}
+
 /// Splits `helm template` output into its documents' texts, each with the
 /// repo-relative chart file it came from (helm's `# Source:` comments,
 /// `<chart name>/templates/x.yaml`, mapped under `chart_dir`).

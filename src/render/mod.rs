@@ -48,10 +48,10 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 pub use files::Files;
-pub use helm::{ChartOutput, ChartRenderer, ChartRequest, HelmBinary};
+pub use helm::{ChartOutput, ChartRenderer, ChartRequest, HelmBinary, SkipWithoutHelm};
 pub use object::{
-    COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, ObjectKey, ObjectRef, RenderedHook,
-    RenderedObject, SOURCE_ANNOTATION, Unit, UnitKind,
+    COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RenderedHook, RenderedObject,
+    SOURCE_ANNOTATION, Unit, UnitKind,
 };
 
 use crate::diagnostic::{Diagnostic, Severity};
@@ -96,6 +96,13 @@ pub mod codes {
     pub const CLUSTER_SCOPED_NAMESPACE: Code = Code("W0203");
     /// A setting that does not apply and is ignored.
     pub const IGNORED_SETTING: Code = Code("W0204");
+    /// The same object (group, kind, namespace, name) defined twice, by two
+    /// units or by one: the one check for it, on what is rendered (its
+    /// number is from when planning made it).
+    pub const DUPLICATE_OBJECT: Code = Code("E0405");
+    /// A namespaced object in a namespace that the repo does not create and
+    /// that is not its unit's target namespace (the cluster may not have it).
+    pub const UNDEFINED_NAMESPACE: Code = Code("W0102");
 }
 
 /// Kubernetes version charts are rendered for when neither the options nor
@@ -173,6 +180,24 @@ impl Rendered {
     pub fn unit(&self, name: &str) -> Option<&Unit> {
         self.units.iter().find(|u| u.name == name)
     }
+}
+
+/// The repo's files that hold YAML but are not manifests: the values files
+/// of Helm chart components, resolved against their Component's directory
+/// ([`repo::resolve_in_repo`](crate::repo::resolve_in_repo); one that
+/// leaves the repo names no file here, and rendering reports it, `E0201`).
+/// Rendering does not read them as manifests, and validation does not
+/// check them as objects.
+pub fn values_files(repo: &ConfigRepo) -> std::collections::BTreeSet<String> {
+    repo.components
+        .iter()
+        .filter_map(|c| Some((c, c.value.spec.source.helm.as_ref()?)))
+        .flat_map(|(c, helm)| {
+            helm.values_files
+                .iter()
+                .filter_map(|f| crate::repo::resolve_in_repo(c.dir(), f).ok())
+        })
+        .collect()
 }
 
 /// Renders `repo`. `Err` only when the machine fails (no helm, no temp

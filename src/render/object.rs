@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::diagnostic::Span;
-use crate::spec::model::{Health, HookDeletePolicy, HookPhase, WaveRef};
+use crate::spec::model::{Health, HookDeletePolicy, HookPhase, Selector, WaveRef};
 
 /// Label that marks an object as managed by weir (value [`MANAGED_BY`]).
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
@@ -20,7 +20,7 @@ pub const COMPONENT_LABEL: &str = "weir.dev/component";
 /// Annotation holding the repo-relative file an object was rendered from.
 pub const SOURCE_ANNOTATION: &str = "weir.dev/source";
 
-pub use crate::object::{ObjectKey, ObjectRef, split_api_version};
+use crate::object::ObjectRef;
 
 /// One object weir will apply.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -56,6 +56,11 @@ impl RenderedObject {
             .into_iter()
             .flatten()
             .filter_map(|(k, v)| v.as_str().map(|v| (k.as_str(), v)))
+    }
+
+    /// Whether `selector` picks this object ([`Selector::matches`]).
+    pub fn selected_by(&self, selector: &Selector) -> bool {
+        selector.matches(&self.id, self.value.pointer("/metadata/labels"))
     }
 
     /// Sets `metadata.namespace` (or removes it) in both `value` and `id`.

@@ -1,6 +1,6 @@
 //! A component's `patches` applied to its rendered objects: a selector
-//! (group, kind, name, namespace, labels — all given fields must match)
-//! picks the targets, then a JSON merge patch (RFC 7386) or a JSON Patch
+//! picks the targets ([`Selector::matches`](crate::spec::model::Selector::matches),
+//! the same rule as pruning and health overrides), then a JSON merge patch (RFC 7386) or a JSON Patch
 //! (RFC 6902) changes each of them.
 //!
 //! Patches run after namespace defaulting (so a target's `namespace`
@@ -9,25 +9,7 @@
 
 use serde_json::Value;
 
-use super::object::RenderedObject;
-use crate::spec::model::{Patch, Selector};
-
-/// True when `object` matches every field the selector gives.
-pub fn matches(selector: &Selector, object: &RenderedObject) -> bool {
-    let id = &object.id;
-    selector.group.as_ref().is_none_or(|g| *g == id.group)
-        && selector.kind.as_ref().is_none_or(|k| *k == id.kind)
-        && selector.name.as_ref().is_none_or(|n| *n == id.name)
-        && selector
-            .namespace
-            .as_ref()
-            .is_none_or(|ns| Some(ns) == id.namespace.as_ref())
-        && selector.labels.iter().all(|(k, v)| {
-            object
-                .labels()
-                .any(|(lk, lv)| lk == k.as_str() && lv == v.as_str())
-        })
-}
+use crate::spec::model::Patch;
 
 /// Why a patch could not be applied to an object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +43,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::render::object::ObjectRef;
+    use crate::object::ObjectRef;
+    use crate::render::object::RenderedObject;
+    use crate::spec::model::Selector;
 
     fn object(value: Value) -> RenderedObject {
         RenderedObject {
@@ -84,16 +68,16 @@ mod tests {
             kind: Some("Service".into()),
             ..Default::default()
         };
-        assert!(matches(&sel, &o));
+        assert!(o.selected_by(&sel));
         sel.labels.insert("app".into(), "x".into());
-        assert!(matches(&sel, &o));
+        assert!(o.selected_by(&sel));
         sel.labels.insert("app".into(), "y".into());
-        assert!(!matches(&sel, &o));
+        assert!(!o.selected_by(&sel));
         let sel = Selector {
             group: Some("apps".into()),
             ..Default::default()
         };
-        assert!(!matches(&sel, &o));
+        assert!(!o.selected_by(&sel));
     }
 
     #[test]

@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use super::files::{self, Files};
-use super::object::{ObjectRef, RenderedHook, RenderedObject, Unit, UnitKind};
+use super::object::{RenderedHook, RenderedObject, Unit, UnitKind};
+use crate::object::ObjectRef;
 use super::scope::{Scope, Scopes, is_crd};
 use super::{Rendered, SYSTEM_NAMESPACES, codes, patch, workload, yaml};
 use crate::diagnostic::{Diagnostic, Span};
@@ -72,7 +73,7 @@ impl<'a> Context<'a> {
             hooks: Vec::new(),
             values: BTreeMap::new(),
             diags: Vec::new(),
-            not_manifests: BTreeSet::new(),
+            not_manifests: super::values_files(repo),
             create_namespace: BTreeSet::new(),
         }
     }
@@ -265,15 +266,14 @@ impl<'a> Context<'a> {
                         for (i, file) in helm.values_files.iter().enumerate() {
                             let field = format!(".spec.source.helm.valuesFiles[{i}]");
                             let resolved = self.resolve(c, file, &field);
-                            if let Some(path) = &resolved {
-                                self.not_manifests.insert(path.clone());
-                                if self.files.get(path).is_none() {
-                                    self.not_found(
-                                        c,
-                                        &field,
-                                        format!("values file `{file}` ({path}) does not exist"),
-                                    );
-                                }
+                            if let Some(path) = &resolved
+                                && self.files.get(path).is_none()
+                            {
+                                self.not_found(
+                                    c,
+                                    &field,
+                                    format!("values file `{file}` ({path}) does not exist"),
+                                );
                             }
                             values_files.push(resolved);
                         }
@@ -396,11 +396,7 @@ impl<'a> Context<'a> {
         span: Option<Span>,
         value: Value,
     ) -> Vec<(ObjectRef, Value)> {
-        let is_list = value
-            .get("kind")
-            .and_then(Value::as_str)
-            .is_some_and(|k| k.ends_with("List"))
-            && value.get("items").is_some_and(Value::is_array);
+        let is_list = crate::object::is_list(&value);
         let items = match value {
             Value::Object(mut map) if is_list => match map.remove("items") {
                 Some(Value::Array(items)) => items,
@@ -609,6 +605,7 @@ impl<'a> Context<'a> {
 
         self.apply_patches(&scopes);
         self.add_implied_namespaces();
+        self.check_namespaces(&scopes, &namespaces);
         for object in self
             .objects
             .iter_mut()
@@ -634,6 +631,42 @@ impl<'a> Context<'a> {
                     &b.source_file,
                 ))
         });
+        self.check_duplicates();
+    }
+
+    /// Reports every object defined a second time (same group, kind,
+    /// namespace and name, whatever the version), naming both places.
+    fn check_duplicates(&mut self) {
+        let mut seen: BTreeMap<crate::object::ObjectKey, usize> = BTreeMap::new();
+        for (i, o) in self.objects.iter().enumerate() {
+            let first = *seen.entry(o.id.key()).or_insert(i);
+            if first == i {
+                continue;
+            }
+            let a = &self.objects[first];
+            let place = match a.source_span {
+                Some(span) => format!("{}:{span}", a.source_file),
+                None => a.source_file.clone(),
+            };
+            let mut d = Diagnostic::error(
+                codes::DUPLICATE_OBJECT,
+                format!(
+                    "{} is defined twice: here (`{}`) and at {place} (`{}`)",
+                    o.id.qualified(),
+                    o.component,
+                    a.component,
+                ),
+            )
+            .in_file(o.source_file.clone())
+            .with_hint(
+                "an object must come from exactly one place: remove one of them, or give them \
+                 different names or namespaces",
+            );
+            if let Some(span) = o.source_span {
+                d = d.at(span);
+            }
+            self.diags.push(d);
+        }
     }
 
     fn apply_patches(&mut self, scopes: &Scopes) {
@@ -644,7 +677,7 @@ impl<'a> Context<'a> {
                 let mut matched = 0usize;
                 let mut problems = Vec::new();
                 for object in self.objects.iter_mut().filter(|o| &o.component == name) {
-                    if !patch::matches(&p.target, object) {
+                    if !object.selected_by(&p.target) {
                         continue;
                     }
                     matched += 1;
@@ -713,6 +746,64 @@ impl<'a> Context<'a> {
     /// (`createNamespace`, default true), has objects there, the namespace
     /// is not a system one, and no object of the repo already is that
     /// Namespace. Several units may claim one; `plan` keeps the earliest.
+    /// Warns about objects in a namespace that nothing creates: not the
+    /// repo (a Namespace object, or a unit that creates its target
+    /// namespace), not the cluster (`kube-system`, ...), and not their
+    /// unit's own target namespace.
+    fn check_namespaces(&mut self, scopes: &Scopes, targets: &BTreeMap<String, String>) {
+        let mut created: BTreeSet<&str> = SYSTEM_NAMESPACES.into_iter().collect();
+        created.extend(
+            self.objects
+                .iter()
+                .filter(|o| o.id.is_namespace())
+                .map(|o| o.id.name.as_str()),
+        );
+        created.extend(
+            self.units
+                .iter()
+                .filter(|u| self.create_namespace.contains(&u.name))
+                .map(|u| u.namespace.as_str()),
+        );
+        let mut warnings = Vec::new();
+        for o in self
+            .objects
+            .iter()
+            .chain(self.hooks.iter().map(|h| &h.object))
+        {
+            let Some(ns) = o.id.namespace.as_deref() else {
+                continue;
+            };
+            let target = targets.get(&o.component).map(String::as_str);
+            if created.contains(ns)
+                || target == Some(ns)
+                || scopes.scope(&o.id.group, &o.id.kind) == Scope::Cluster
+            {
+                continue;
+            }
+            let whose = if self.repo.components.is_empty() && self.repo.workloads.is_empty() {
+                "the repo's default namespace".to_owned()
+            } else {
+                format!("`{}`'s target namespace", o.component)
+            };
+            let target = target.unwrap_or(&self.default_namespace);
+            let mut d = Diagnostic::warning(
+                codes::UNDEFINED_NAMESPACE,
+                format!("namespace `{ns}` is not created by the repo and is not {whose} (`{target}`)"),
+            )
+            .in_file(o.source_file.clone())
+            .with_path(".metadata.namespace")
+            .with_hint(format!(
+                "add a Namespace `{ns}` to the repo, or a component with `namespace: {ns}`, \
+                 or drop `metadata.namespace` to use `{target}`"
+            ));
+            if let Some(span) = o.source_span {
+                d = d.at(span);
+            }
+            warnings.push(d);
+        }
+        self.diags.extend(warnings);
+    }
+
     fn add_implied_namespaces(&mut self) {
         let explicit: BTreeSet<&str> = self
             .objects

@@ -182,18 +182,29 @@ pub fn render(
         Err(undefined) => {
             for u in undefined {
                 errors += 1;
+                let suggestion =
+                    crate::diagnostic::did_you_mean(&u.name, pools.keys().map(String::as_str))
+                        .map(|s| format!("; did you mean `{s}`?"))
+                        .unwrap_or_default();
+                let hint = if pools.is_empty() {
+                    "define node pools under `spec.nodePools` in weir.yaml, or write a node label as `key=value`".to_owned()
+                } else {
+                    let names: Vec<&str> = pools.keys().map(String::as_str).collect();
+                    format!(
+                        "node pools: {}; or write a node label as `key=value`",
+                        names.join(", ")
+                    )
+                };
                 diags.push(
                     diag(
                         codes::UNDEFINED_POOL,
                         format!(
-                            "workload `{name}` is placed by node pool `{}`, which weir.yaml does not define",
+                            "workload `{name}` is placed by node pool `{}`, which weir.yaml does not define{suggestion}",
                             u.name
                         ),
                     )
                     .with_path(pointer_to_path(&u.pointer))
-                    .with_hint(
-                        "define the pool under `spec.nodePools` in weir.yaml, or write a node label as `key=value`",
-                    ),
+                    .with_hint(hint),
                 );
             }
         }

@@ -62,6 +62,7 @@ pub fn read_revision(
             rev: rev.to_owned(),
             source,
         })?;
+    let commit = object.peel_to_commit().ok().map(|c| c.id().to_string());
     let top = object.peel_to_tree().map_err(|source| Error::NotATree {
         rev: rev.to_owned(),
         source,
@@ -100,7 +101,9 @@ pub fn read_revision(
         let mut subtrees = Vec::new();
         for entry in tree.iter() {
             if reader.collector.stopped() {
-                return Ok(reader.collector.finish());
+                let mut files = reader.collector.finish();
+                files.set_commit(commit);
+                return Ok(files);
             }
             let Ok(name) = entry.name() else {
                 reader.collector.diagnose(
@@ -133,7 +136,9 @@ pub fn read_revision(
         }
         pending.extend(subtrees.into_iter().rev());
     }
-    Ok(reader.collector.finish())
+    let mut files = reader.collector.finish();
+    files.set_commit(commit);
+    Ok(files)
 }
 
 /// Where `repo_dir` sits inside the repository's work tree, as a

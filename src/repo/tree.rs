@@ -38,9 +38,22 @@ impl Default for Limits {
 pub struct FileTree {
     files: BTreeMap<String, Vec<u8>>,
     diagnostics: Vec<Diagnostic>,
+    /// The commit the files were read from, for a tree read from Git.
+    commit: Option<String>,
 }
 
 impl FileTree {
+    /// The id of the commit the files were read from
+    /// ([`read_revision`](super::read_revision) of a revision that names a
+    /// commit); `None` for a working tree or a bare tree id.
+    pub fn commit(&self) -> Option<&str> {
+        self.commit.as_deref()
+    }
+
+    pub(super) fn set_commit(&mut self, commit: Option<String>) {
+        self.commit = commit;
+    }
+
     /// The content of the file at `path`, if the tree holds it.
     pub fn get(&self, path: &str) -> Option<&[u8]> {
         self.files.get(path).map(Vec::as_slice)
@@ -116,6 +129,7 @@ impl<P: Into<String>, B: Into<Vec<u8>>> FromIterator<(P, B)> for FileTree {
                 .map(|(path, bytes)| (path.into(), bytes.into()))
                 .collect(),
             diagnostics: Vec::new(),
+            commit: None,
         }
     }
 }
@@ -220,6 +234,7 @@ impl<'a> Collector<'a> {
         FileTree {
             files: self.files,
             diagnostics: self.diagnostics,
+            commit: None,
         }
     }
 

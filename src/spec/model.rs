@@ -329,7 +329,9 @@ pub enum HookDeletePolicy {
     Keep,
 }
 
-/// Selects rendered objects by kind, name, namespace and labels.
+/// Selects rendered objects by group, kind, name, namespace and labels:
+/// patch targets, health overrides and pruning rules all pick objects with
+/// [`Selector::matches`], the one rule for it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Selector {
@@ -337,12 +339,40 @@ pub struct Selector {
     pub group: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// The object's name; a trailing `*` matches every name that starts
+    /// with what comes before it (`db-*`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+}
+
+impl Selector {
+    /// True when every field the selector gives matches the object named
+    /// `id` whose `metadata.labels` are `labels`: group, kind and namespace
+    /// exactly, the name exactly or, ending in `*`, by prefix, and each
+    /// label with that value.
+    pub fn matches(&self, id: &crate::object::ObjectRef, labels: Option<&Value>) -> bool {
+        let name_matches = |pattern: &str| match pattern.strip_suffix('*') {
+            Some(prefix) => id.name.starts_with(prefix),
+            None => pattern == id.name,
+        };
+        self.group.as_ref().is_none_or(|g| *g == id.group)
+            && self.kind.as_ref().is_none_or(|k| *k == id.kind)
+            && self.name.as_deref().is_none_or(name_matches)
+            && self
+                .namespace
+                .as_ref()
+                .is_none_or(|ns| Some(ns) == id.namespace.as_ref())
+            && self.labels.iter().all(|(k, v)| {
+                labels
+                    .and_then(|l| l.get(k))
+                    .and_then(Value::as_str)
+                    .is_some_and(|actual| actual == v)
+            })
+    }
 }
 
 /// A patch on rendered objects: exactly one of `merge` or `json`.
@@ -635,4 +665,36 @@ pub struct JobSettings {
     /// Seconds after which the Job may run no longer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_deadline_seconds: Option<u64>,
+}
+
+#[cfg(test)]
+mod selector_tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::object::ObjectRef;
+
+    #[test]
+    fn selectors() {
+        let r = ObjectRef {
+            group: String::new(),
+            version: "v1".into(),
+            kind: "PersistentVolumeClaim".into(),
+            namespace: Some("data".into()),
+            name: "db-0".into(),
+        };
+        let labels = json!({"app": "db"});
+        let sel = |v: Value| serde_json::from_value::<Selector>(v).unwrap();
+        assert!(sel(json!({"kind": "PersistentVolumeClaim"})).matches(&r, None));
+        assert!(sel(json!({"name": "db-*"})).matches(&r, None));
+        assert!(sel(json!({"name": "db-0"})).matches(&r, None));
+        assert!(!sel(json!({"name": "db"})).matches(&r, None));
+        assert!(!sel(json!({"name": "dc-*"})).matches(&r, None));
+        assert!(sel(json!({"group": ""})).matches(&r, None));
+        assert!(!sel(json!({"group": "apps"})).matches(&r, None));
+        assert!(sel(json!({"labels": {"app": "db"}})).matches(&r, Some(&labels)));
+        assert!(!sel(json!({"labels": {"app": "x"}})).matches(&r, Some(&labels)));
+        assert!(!sel(json!({"labels": {"app": "db"}})).matches(&r, None));
+        assert!(!sel(json!({"namespace": "other"})).matches(&r, None));
+    }
 }

@@ -39,9 +39,9 @@ mod scalar;
 
 use std::panic::AssertUnwindSafe;
 
-use globset::GlobSet;
 use serde_json::Value;
 
+use super::filter::FileFilter;
 use crate::diagnostic::{Diagnostic, Span, json_path};
 use crate::repo::FileTree;
 
@@ -78,6 +78,9 @@ pub mod codes {
     pub const BAD_SCALAR: Code = Code("E0021");
     /// The file holds more than `max_nodes` YAML nodes.
     pub const TOO_MANY_NODES: Code = Code("E0022");
+    /// A glob of weir.yaml's `include` or `exclude` that does not parse
+    /// (see [`FileFilter`](crate::spec::filter::FileFilter)).
+    pub const BAD_GLOB: Code = Code("E0023");
     /// A bug in weir's loader (it never panics on input; this reports one
     /// that it caught anyway).
     pub const INTERNAL: Code = Code("E0029");
@@ -278,8 +281,7 @@ pub fn is_yaml_path(path: &str) -> bool {
 
 /// Parses every manifest of a tree: each `.yaml`/`.yml` file that
 ///
-/// - matches `include` (all files when `None` or an empty set) and does not
-///   match `exclude` (globs match repo-relative paths, e.g. `apps/**`),
+/// - `filter` selects (weir.yaml's `include` and `exclude`),
 /// - is not inside a Helm chart (a directory holding `Chart.yaml`: templates
 ///   are not YAML, and charts are rendered, not loaded),
 /// - and is not hidden (no path segment starts with `.`: `.github/`,
@@ -290,8 +292,7 @@ pub fn is_yaml_path(path: &str) -> bool {
 /// [`FileTree::diagnostics`] are not repeated here.
 pub fn load_documents(
     tree: &FileTree,
-    include: Option<&GlobSet>,
-    exclude: Option<&GlobSet>,
+    filter: &FileFilter,
     limits: &YamlLimits,
 ) -> (Vec<Document>, Vec<Diagnostic>) {
     let charts: Vec<String> = tree
@@ -302,15 +303,13 @@ pub fn load_documents(
             _ => None,
         })
         .collect();
-    let include = include.filter(|set| !set.is_empty());
     let selected: Vec<(&str, &[u8])> = tree
         .files()
         .filter(|(path, _)| {
             is_yaml_path(path)
                 && !path.split('/').any(|segment| segment.starts_with('.'))
                 && !charts.iter().any(|chart| path.starts_with(chart.as_str()))
-                && include.is_none_or(|set| set.is_match(path))
-                && !exclude.is_some_and(|set| set.is_match(path))
+                && filter.selects(path)
         })
         .collect();
     // Files parse independently; the results come back in path order.

@@ -29,7 +29,7 @@ use serde_json::Value;
 use tokio::sync::{Mutex, RwLock};
 
 use super::compare;
-use super::object::{ObjectError, ObjectRef};
+use crate::object::{ObjectError, ObjectRef};
 use super::retry::{Backoff, retry};
 
 /// The field manager weir applies as.

@@ -27,7 +27,7 @@ use serde_json::Value;
 use super::apply::{self, ApplyOptions, Cluster};
 use super::inventory::{self, Inventory};
 use super::list;
-use super::object::{ObjectKey, ObjectRef};
+use crate::object::{ObjectKey, ObjectRef};
 use super::plan::SyncPlan;
 use super::prune::{self, Verdict};
 use crate::diff::cluster::{ClusterObject, DryRun};
@@ -50,7 +50,7 @@ pub enum Error {
     Invalid {
         object: String,
         #[source]
-        source: super::object::ObjectError,
+        source: crate::object::ObjectError,
     },
 }
 

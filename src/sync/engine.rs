@@ -31,7 +31,7 @@ use super::health::HealthContext;
 use super::hooks::{self, HookResult};
 use super::inventory::{self, Entry, Inventory};
 use super::list;
-use super::object::{ObjectError, ObjectKey, ObjectRef, selector_matches};
+use crate::object::{ObjectError, ObjectKey, ObjectRef};
 use super::plan::{DEFAULT_HEALTH_TIMEOUT, SyncPlan, SyncUnit};
 use super::preflight;
 use super::prune::{self, Verdict};
@@ -57,13 +57,6 @@ pub enum Error {
         index: usize,
         #[source]
         source: ObjectError,
-    },
-    /// The same object twice in the plan.
-    #[error("{object} is rendered twice (components {first} and {second})")]
-    Duplicate {
-        object: String,
-        first: String,
-        second: String,
     },
     /// Objects of a wave failed to apply (conflicts, invalid fields, …).
     #[error("wave {wave}: {} objects failed to apply:\n{}", .errors.len(), list(.errors))]
@@ -106,7 +99,7 @@ impl Error {
         match self {
             Error::Cluster(_) => "cluster",
             Error::Preflight(_) => "preflight",
-            Error::Invalid { .. } | Error::Duplicate { .. } => "invalid",
+            Error::Invalid { .. } => "invalid",
             Error::Apply { errors, .. }
                 if errors
                     .iter()
@@ -335,28 +328,17 @@ impl<'a> Engine<'a> {
     // ------------------------------------------------------------ preflight
 
     async fn preflight(&mut self) -> Result<State, Error> {
-        // Every object must be addressable, and appear once.
-        let mut seen: HashMap<ObjectKey, &str> = HashMap::new();
+        // Every object must be addressable. (That each appears once is the
+        // plan's rule, checked before a sync plan exists.)
         let mut count = 0;
         for wave in &self.plan.waves {
             for unit in &wave.units {
                 for (index, value) in unit.objects.iter().enumerate() {
-                    let object = ObjectRef::from_value(value).map_err(|source| Error::Invalid {
+                    ObjectRef::from_value(value).map_err(|source| Error::Invalid {
                         component: unit.name.clone(),
                         index,
                         source,
                     })?;
-                    let mut key = object.key();
-                    if key.namespace.is_none() {
-                        key.namespace = unit.namespace.clone();
-                    }
-                    if let Some(first) = seen.insert(key, &unit.name) {
-                        return Err(Error::Duplicate {
-                            object: object.to_string(),
-                            first: first.to_owned(),
-                            second: unit.name.clone(),
-                        });
-                    }
                     count += 1;
                 }
             }
@@ -646,7 +628,7 @@ impl<'a> Engine<'a> {
             unit.prune
                 .protect
                 .iter()
-                .any(|s| selector_matches(s, object, labels))
+                .any(|s| s.matches(object, labels))
         };
         let entries: Vec<Entry> = batch
             .iter()
@@ -798,7 +780,7 @@ impl<'a> Engine<'a> {
                     .health
                     .ignore
                     .iter()
-                    .any(|s| selector_matches(s, &o.object, labels))
+                    .any(|s| s.matches(&o.object, labels))
             })
             .map(|o| Pending {
                 object: o.object.clone(),

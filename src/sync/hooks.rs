@@ -30,7 +30,7 @@ use tokio::time::Instant;
 use super::apply::{self, ApplyOptions, Cluster};
 use super::health::{self, Health, HealthContext};
 use super::inventory::fnv1a;
-use super::object::ObjectRef;
+use crate::object::ObjectRef;
 use super::plan::HookJob;
 use crate::spec::model::HookDeletePolicy;
 

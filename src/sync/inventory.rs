@@ -37,7 +37,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::object::{ObjectKey, ObjectRef};
+use crate::object::{ObjectKey, ObjectRef};
 
 /// weir's own namespace, created when missing.
 pub const NAMESPACE: &str = "weir-system";

@@ -15,7 +15,6 @@ pub mod engine;
 pub mod health;
 pub mod hooks;
 pub mod inventory;
-pub mod object;
 pub mod plan;
 pub mod preflight;
 pub mod prune;
@@ -25,7 +24,6 @@ pub mod wait;
 
 pub use apply::{ApplyOptions, Cluster, ConnectOptions};
 pub use engine::{Context, Error, Failed, Options, State, reconcile};
-pub use object::ObjectRef;
 pub use plan::{HealthRules, HookJob, SyncPlan, SyncUnit, SyncWave};
 pub use report::{Event, Report};
 

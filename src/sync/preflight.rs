@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde_json::Value;
 
 use super::apply::{Cluster, Result};
-use super::object::ObjectRef;
+use crate::object::ObjectRef;
 use super::plan::SyncPlan;
 
 /// A requirement that is not met.

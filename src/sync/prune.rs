@@ -22,7 +22,6 @@ use serde_json::Value;
 
 use super::apply::FIELD_MANAGER;
 use super::inventory::Entry;
-use super::object::selector_matches;
 use crate::spec::model::ComponentPrune;
 
 /// The annotation an object can carry to opt in (`allow`) or out (`never`).
@@ -92,7 +91,7 @@ pub fn decide(entry: &Entry, live: Option<&Value>, rules: Option<&ComponentPrune
         || rules.is_some_and(|r| {
             r.protect
                 .iter()
-                .any(|s| selector_matches(s, object, labels))
+                .any(|s| s.matches(object, labels))
         });
     if protected {
         return Verdict::Keep(KeepReason::Protected);
@@ -101,7 +100,7 @@ pub fn decide(entry: &Entry, live: Option<&Value>, rules: Option<&ComponentPrune
         .iter()
         .any(|(g, k)| object.group == *g && object.kind == *k);
     let allowed = annotation == Some("allow")
-        || rules.is_some_and(|r| r.allow.iter().any(|s| selector_matches(s, object, labels)));
+        || rules.is_some_and(|r| r.allow.iter().any(|s| s.matches(object, labels)));
     if data_kind && !allowed {
         return Verdict::Keep(KeepReason::NeedsOptIn);
     }
@@ -161,7 +160,7 @@ mod tests {
 
     use super::*;
     use crate::spec::model::Selector;
-    use crate::sync::ObjectRef;
+    use crate::object::ObjectRef;
 
     fn entry(group: &str, kind: &str, name: &str) -> Entry {
         Entry {

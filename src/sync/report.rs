@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use super::apply::{Action, RequestCounts};
 use super::hooks::HookResult;
-use super::object::ObjectRef;
+use crate::object::ObjectRef;
 use crate::spec::model::HookPhase;
 
 /// Something that happened during a sync.

@@ -1,9 +1,11 @@
 //! Retrying transient API errors with bounded exponential backoff and jitter.
 //!
 //! Transient: the API server is unreachable or restarting (connection
-//! refused or reset, timeouts), overloaded (429) or failing (5xx), or a
-//! write raced another one (409 on an update with a stale resourceVersion is
-//! not retried: server-side apply does not use resourceVersions).
+//! refused or reset, timeouts), overloaded (429) or failing (5xx, except a
+//! 500 that the object itself causes, [`is_object_failure`]). A 4xx is
+//! never retried: the request is wrong, and a sync that sent it stops at
+//! once (409 on an update with a stale resourceVersion is not retried
+//! either: server-side apply does not use resourceVersions).
 
 use std::future::Future;
 use std::sync::Mutex;
@@ -47,6 +49,7 @@ impl Backoff {
 /// True when an error from the API may go away by itself.
 pub fn is_transient(err: &kube::Error) -> bool {
     match err {
+        kube::Error::Api(status) if is_object_failure(status) => false,
         kube::Error::Api(status) => {
             status.code == 429
                 || status.code >= 500
@@ -61,6 +64,20 @@ pub fn is_transient(err: &kube::Error) -> bool {
         kube::Error::SerdeError(e) => e.is_eof(),
         _ => false,
     }
+}
+
+/// A server error (500) that the object itself causes, which sending it
+/// again cannot fix: server-side apply could not build a typed object from
+/// it (a field its schema does not declare, a value of the wrong type).
+/// The API server reports these as `InternalError`, with the field in the
+/// message (`.spec.replicaz: field not declared in schema`).
+pub fn is_object_failure(status: &kube::core::Status) -> bool {
+    const OBJECT_FAILURES: [&str; 3] = [
+        "failed to create typed patch object",
+        "failed to create typed live object",
+        "field not declared in schema",
+    ];
+    status.code == 500 && OBJECT_FAILURES.iter().any(|m| status.message.contains(m))
 }
 
 /// A request that has failed this many times in a row is worth telling the
@@ -137,6 +154,17 @@ mod tests {
         assert!(!is_transient(&api(409, "Conflict")));
         assert!(!is_transient(&api(422, "Invalid")));
         assert!(!is_transient(&api(404, "NotFound")));
+        let typed = kube::Error::Api(
+            kube::core::Status {
+                code: 500,
+                reason: "InternalError".into(),
+                message: "failed to create typed patch object (ns/x; apps/v1, Kind=Deployment): .spec.replicaz: field not declared in schema".into(),
+                ..Default::default()
+            }
+            .boxed(),
+        );
+        assert!(!is_transient(&typed), "the object is wrong: retrying cannot help");
+        assert!(is_transient(&api(500, "InternalError")));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::apply::{Cluster, Result as ApplyResult};
 use super::health::{self, Health, HealthContext};
-use super::object::ObjectRef;
+use crate::object::ObjectRef;
 
 /// How often the objects are listed when their watches report nothing.
 const POLL_EVERY: Duration = Duration::from_secs(5);

@@ -26,16 +26,11 @@ pub const UNKNOWN_BUILTIN_KIND: Code = Code("E0107");
 pub const BAD_CRD: Code = Code("E0108");
 /// An object without `metadata.name` (or `generateName`).
 pub const MISSING_NAME: Code = Code("E0109");
-/// The same object (group, kind, namespace, name) defined twice.
-pub const DUPLICATE_OBJECT: Code = Code("E0110");
-/// `dependsOn` names no component or workload of the repo.
-pub const UNKNOWN_DEPENDENCY: Code = Code("E0111");
-/// A placement names a node pool `weir.yaml` does not define.
-pub const UNKNOWN_POOL: Code = Code("E0112");
-/// A wave name that `weir.yaml`'s `waves` does not list.
-pub const UNKNOWN_WAVE: Code = Code("E0113");
-/// `valuesFrom` names no component of the repo.
-pub const UNKNOWN_VALUES_SOURCE: Code = Code("E0114");
+// E0110–E0114 are retired: the rules about the repo as a whole have one
+// home each, where rendering and planning need them, and are reported with
+// those stages' codes (objects defined twice E0405, `dependsOn` E0402,
+// node pools E0210, wave names E0401, `valuesFrom` E0204). Their numbers
+// are never reused.
 /// A custom resource at a version its CRD does not serve.
 pub const UNSERVED_VERSION: Code = Code("E0115");
 /// weir itself is broken (its embedded schemas do not load); please report.
@@ -44,9 +39,8 @@ pub const INTERNAL: Code = Code("E0199");
 /// A custom resource whose kind has no schema anywhere (no CRD in the repo
 /// defines it); an error with `--strict`.
 pub const NO_SCHEMA: Code = Code("W0101");
-/// A namespaced object in a namespace that the repo does not create and
-/// that is not its component's target namespace.
-pub const UNDEFINED_NAMESPACE: Code = Code("W0102");
+// W0102 (a namespace nobody creates) is reported by rendering, with the
+// same code: `render::codes::UNDEFINED_NAMESPACE`.
 /// The repo's Helm charts could not be rendered (no `helm` binary): the
 /// objects they render, and the custom resources their CRDs define, were
 /// not checked. An error with `--strict`.

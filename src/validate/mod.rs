@@ -6,13 +6,12 @@
 //! 2. Kubernetes objects of built-in kinds against the OpenAPI of the pinned
 //!    Kubernetes version, and custom resources against the CRDs the repo
 //!    defines ([`objects`]);
-//! 3. the repo as a whole: objects defined twice, namespaces nobody
-//!    creates, `dependsOn`, `valuesFrom`, node pools and wave names that name
-//!    nothing ([`repo_checks`]);
-//! 4. with [`validate_rendered`], what rendering and planning the repo
-//!    found (paths that name nothing, `valuesFrom` paths, dependency cycles,
-//!    wave conflicts, ...), and the objects Helm charts render, checked like
-//!    the repo's own manifests, their CRDs included in the catalog.
+//! 3. with [`validate_rendered`], what rendering and planning the repo
+//!    found: the rules about the repo as a whole (objects defined twice,
+//!    namespaces nobody creates, references that name nothing, paths,
+//!    dependency cycles, wave conflicts, ...) live there, once; and the
+//!    objects Helm charts render, checked like the repo's own manifests,
+//!    their CRDs included in the catalog.
 //!
 //! Validation is pure: it never reads files (rendering is the caller's
 //! closure). Every finding has a stable code from [`codes`]; a
@@ -21,7 +20,6 @@
 pub mod codes;
 pub mod objects;
 pub mod paths;
-pub mod repo_checks;
 pub mod weir_kinds;
 pub mod weir_schemas;
 
@@ -131,16 +129,16 @@ pub fn validate_documents(
 }
 
 /// [`validate_documents`], plus what rendering the repo finds: `render` is
-/// given the assembled repo and returns [`RenderFindings`] (the CLI renders
-/// and plans it, with the real helm).
+/// given the assembled repo and returns [`RenderFindings`] (the pipeline
+/// renders, plans and builds the sync plan).
 ///
-/// `render` is only called when weir's own documents passed their schemas:
-/// a broken Component would otherwise show up again as orphaned manifests,
-/// unknown dependencies and the like. Findings of rendering that repeat a
-/// check validation already made (an unknown `dependsOn`, wave or node
-/// pool, an object defined twice, a document that is no object) are left
-/// out, as is any render finding at a file and line where validation
-/// already found an error.
+/// Validation checks documents against schemas; every rule about the repo
+/// as a whole (references, duplicates, namespaces, paths) is render's or
+/// plan's, and reported through `render`, so there is one rule for each.
+/// Weir documents that fail their schema are left out of the repo that is
+/// rendered; findings that are only the consequence of leaving them out
+/// (see [`LeftOut`]) are not reported, and neither is a render finding at
+/// a file and line where validation already found an error.
 pub fn validate_rendered(
     docs: Vec<Document>,
     earlier: Vec<Diagnostic>,
@@ -161,29 +159,14 @@ pub fn validate_rendered(
         }
     };
 
-    // 1. weir's kinds; documents that fail their schema go no further.
-    // Names of weir documents that failed their schema still count as
-    // existing for references, so one mistake is reported once.
-    let all_weir_names: Vec<(String, String)> = docs
-        .iter()
-        .filter(|d| d.value.get("apiVersion").and_then(|v| v.as_str()) == Some(model::API_VERSION))
-        .filter_map(|d| {
-            let kind = d.value.get("kind")?.as_str()?;
-            let name = d.value.pointer("/metadata/name")?.as_str()?;
-            Some((kind.to_string(), name.to_string()))
-        })
-        .collect();
-    let weir_count = all_weir_names.len();
+    // 1. weir's kinds; documents that fail their schema (or do not
+    // assemble) are left out of the repo.
+    let weir_docs: Vec<Document> = docs.iter().filter(|d| is_weir(d)).cloned().collect();
     let docs = weir_kinds::check(docs, &mut diags);
-    let weir_docs: Vec<Document> = docs
-        .iter()
-        .filter(|d| d.value.get("apiVersion").and_then(|v| v.as_str()) == Some(model::API_VERSION))
-        .cloned()
-        .collect();
     let (repo, assemble_diags) = ConfigRepo::assemble(docs);
-    let weir_ok = weir_docs.len() == weir_count && !assemble_diags.iter().any(Diagnostic::is_error);
     diags.extend(assemble_diags);
-    let skip = repo_checks::non_manifest_files(&repo);
+    let left_out = LeftOut::new(&weir_docs, &repo);
+    let skip = crate::render::values_files(&repo);
     let manifests: Vec<&Document> = repo
         .manifests
         .iter()
@@ -203,11 +186,7 @@ pub fn validate_rendered(
             let builtin = &builtin;
             scope.spawn(move || objects::check_documents(builtin, catalog, &CrdCatalog::new()))
         });
-        let rendered = if weir_ok {
-            render(&repo)
-        } else {
-            RenderFindings::default()
-        };
+        let rendered = render(&repo);
         let builtin_diags = match builtin.map(|handle| handle.join()) {
             None => Vec::new(),
             Some(Ok(found)) => found,
@@ -219,11 +198,18 @@ pub fn validate_rendered(
 
     // 2b. The rest of the repo's manifests (custom resources, lists) and
     // what its charts render, with the CRDs of both.
-    let chart_docs: Vec<Document> = rendered
-        .chart_objects
-        .iter()
+    let RenderFindings {
+        chart_objects,
+        diagnostics: render_diags,
+    } = rendered;
+    let mut chart_sources = Vec::with_capacity(chart_objects.len());
+    let chart_docs: Vec<Document> = chart_objects
+        .into_iter()
         .enumerate()
-        .map(|(i, o)| Document::from_value(o.file.clone(), i, Span::default(), o.value.clone()))
+        .map(|(i, o)| {
+            chart_sources.push((o.file.clone(), o.component));
+            Document::from_value(o.file, i, Span::default(), o.value)
+        })
         .collect();
     let mut chart_diags = Vec::new();
     let mut crds = objects::crd_catalog(manifests.iter().copied(), &mut diags);
@@ -235,22 +221,16 @@ pub fn validate_rendered(
     diags.extend(
         chart_diags
             .into_iter()
-            .map(|d| from_chart(d, &rendered.chart_objects)),
+            .map(|d| from_chart(d, &chart_sources)),
     );
 
-    // 3. The repo as a whole.
-    let weir = repo_checks::WeirDocs {
-        valid: &weir_docs,
-        names: &all_weir_names,
-    };
-    repo_checks::check(&repo, &weir, &manifests, catalog, &crds, &mut diags);
-
-    // 4. What rendering and planning found, less what step 3 reported,
-    // placed at the field it is about.
-    let new: Vec<Diagnostic> = rendered
-        .diagnostics
+    // 3. What rendering and planning found, placed at the field it is
+    // about, less what only follows from documents left out and what
+    // repeats an error validation found at the same place.
+    let new: Vec<Diagnostic> = render_diags
         .into_iter()
-        .map(|d| at_field(d, &weir_docs))
+        .filter(|d| !left_out.explains(d, &weir_docs))
+        .map(|d| at_field(d, weir_docs.iter().chain(&repo.manifests)))
         .filter(|d| !repeats_validation(d, &diags))
         .collect();
     diags.extend(new);
@@ -258,17 +238,126 @@ pub fn validate_rendered(
     finish(repo, diags, documents, files, opts)
 }
 
-/// Render and plan findings about a weir document point at the document
-/// and name the field's path; point them at the field's line instead.
-fn at_field(mut d: Diagnostic, weir_docs: &[Document]) -> Diagnostic {
+fn is_weir(doc: &Document) -> bool {
+    doc.value.get("apiVersion").and_then(|v| v.as_str()) == Some(model::API_VERSION)
+}
+
+/// The weir documents left out of the rendered repo because they failed
+/// their schema or did not assemble, and what that leaves behind: without
+/// a Component, its manifests belong to no component and its name is
+/// unknown to `dependsOn` and `valuesFrom`; without weir.yaml, wave names,
+/// node pools and the default namespace are unknown. Those findings are
+/// not reported: the document's own error is, and they come back if they
+/// still hold once it is fixed.
+struct LeftOut {
+    /// weir.yaml did not make it.
+    repository: bool,
+    /// Names of Components and Workloads left out.
+    names: BTreeSet<String>,
+    /// `source.path` directories of Components left out.
+    dirs: Vec<String>,
+}
+
+impl LeftOut {
+    fn new(weir_docs: &[Document], repo: &ConfigRepo) -> Self {
+        let assembled: BTreeSet<(&str, Span)> = repo
+            .components
+            .iter()
+            .map(|c| (c.file.as_str(), c.span))
+            .chain(repo.workloads.iter().map(|w| (w.file.as_str(), w.span)))
+            .chain(repo.repository.iter().map(|r| (r.file.as_str(), r.span)))
+            .collect();
+        let mut left = Self {
+            repository: false,
+            names: BTreeSet::new(),
+            dirs: Vec::new(),
+        };
+        for doc in weir_docs {
+            if assembled.contains(&(doc.file.as_str(), doc.span)) {
+                continue;
+            }
+            let text = |pointer: &str| doc.value.pointer(pointer).and_then(|v| v.as_str());
+            match text("/kind") {
+                Some("Repository") => left.repository = true,
+                _ => {
+                    left.names.extend(text("/metadata/name").map(str::to_owned));
+                    // Its source directory, or where it sits (its source
+                    // may be what is broken).
+                    let dir = doc.file.rsplit_once('/').map_or("", |(dir, _)| dir);
+                    match text("/spec/source/path")
+                        .and_then(|path| crate::repo::resolve_in_repo(dir, path).ok())
+                    {
+                        Some(resolved) => left.dirs.push(resolved),
+                        None if text("/kind") == Some("Component") && !dir.is_empty() => {
+                            left.dirs.push(dir.to_owned());
+                        }
+                        None => {}
+                    }
+                }
+            }
+        }
+        left
+    }
+
+    /// Whether `d` only follows from leaving the documents out.
+    fn explains(&self, d: &Diagnostic, weir_docs: &[Document]) -> bool {
+        use crate::plan::codes as plan;
+        use crate::render::codes as render;
+        let code = d.code;
+        if self.repository
+            && [
+                plan::UNKNOWN_WAVE,
+                render::UNDEFINED_POOL,
+                render::UNDEFINED_NAMESPACE,
+            ]
+            .contains(&code)
+        {
+            return true;
+        }
+        if code == render::ORPHAN_MANIFEST {
+            return d.file.as_deref().is_some_and(|f| {
+                self.dirs
+                    .iter()
+                    .any(|dir| crate::render::files::is_within(f, dir))
+            });
+        }
+        if [
+            plan::UNKNOWN_DEPENDENCY,
+            render::VALUES_FROM_UNKNOWN,
+            render::VALUES_FROM_NOT_CHART,
+        ]
+        .contains(&code)
+        {
+            return referenced(d, weir_docs).is_some_and(|name| self.names.contains(name));
+        }
+        false
+    }
+}
+
+/// The name a reference finding is about: the string at its path in the
+/// weir document it points at.
+fn referenced<'a>(d: &Diagnostic, weir_docs: &'a [Document]) -> Option<&'a str> {
+    let pointer = paths::pointer_of_path(d.path.as_deref()?)?;
+    weir_docs
+        .iter()
+        .find(|doc| Some(doc.file.as_str()) == d.file.as_deref() && Some(doc.span) == d.span)?
+        .value
+        .pointer(&pointer)?
+        .as_str()
+}
+
+/// Render and plan findings about a document (a weir document, or a
+/// manifest) point at the document and name the field's path; point them
+/// at the field's line instead.
+fn at_field<'a>(mut d: Diagnostic, docs: impl IntoIterator<Item = &'a Document>) -> Diagnostic {
     let (Some(file), Some(span), Some(path)) = (&d.file, d.span, &d.path) else {
         return d;
     };
     let Some(pointer) = paths::pointer_of_path(path) else {
         return d;
     };
-    if let Some(doc) = weir_docs
-        .iter()
+    if let Some(doc) = docs
+        .into_iter()
         .find(|doc| &doc.file == file && doc.span == span)
     {
         d.span = Some(doc.span_of(&pointer));
@@ -278,43 +367,28 @@ fn at_field(mut d: Diagnostic, weir_docs: &[Document]) -> Diagnostic {
 
 /// A finding about a chart's output: it names the chart file, but no line
 /// (the line of helm's output is in no file of the repo), and which
-/// component's chart rendered it.
-fn from_chart(mut d: Diagnostic, objects: &[ChartObject]) -> Diagnostic {
+/// component's chart rendered it. `sources` are the chart objects' files
+/// and components.
+fn from_chart(mut d: Diagnostic, sources: &[(String, String)]) -> Diagnostic {
     d.span = None;
-    if let Some(o) = d
+    if let Some((_, component)) = d
         .file
         .as_deref()
-        .and_then(|f| objects.iter().find(|o| o.file == f))
+        .and_then(|f| sources.iter().find(|(file, _)| file == f))
     {
         d.message = format!(
-            "{} (in what component `{}`'s chart renders)",
-            d.message, o.component
+            "{} (in what component `{component}`'s chart renders)",
+            d.message
         );
     }
     d
 }
 
-/// Whether a finding of rendering or planning repeats one of validation:
-/// its code stands for a check validation makes itself, or validation
-/// already found an error at the same file and line.
+/// Whether a finding of rendering or planning repeats an error validation
+/// already found at the same file and line (a document that is no object
+/// at all, a source that is not exactly one of `path` or `helm`): the
+/// error validation found says it better.
 fn repeats_validation(d: &Diagnostic, found: &[Diagnostic]) -> bool {
-    const REPEATED: &[&str] = &[
-        "E0203", // not an object: E0106 / E0109
-        "E0204", // valuesFrom names no component: E0114
-        "E0210", // undefined node pool: E0112
-        "E0211", // source not exactly one of path / helm: E0105
-        "E0401", // unknown wave name: E0113
-        "E0402", // unknown dependsOn: E0111
-    ];
-    if REPEATED.contains(&d.code.0) {
-        return true;
-    }
-    // The same object, or the same unit name, twice: validation's E0110.
-    if matches!(d.code.0, "E0212" | "E0405")
-        && found.iter().any(|f| f.code == codes::DUPLICATE_OBJECT)
-    {
-        return true;
-    }
     d.file.is_some()
         && found.iter().any(|f| {
             f.is_error() && f.file == d.file && f.span.map(|s| s.line) == d.span.map(|s| s.line)

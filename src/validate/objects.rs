@@ -6,7 +6,8 @@ use std::borrow::Borrow;
 use serde_json::Value;
 
 use super::codes;
-use super::paths::{did_you_mean, json_path, one_of_list};
+use super::paths::{json_path, one_of_list};
+use crate::diagnostic::did_you_mean;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::kubernetes::crd::{CrdCatalog, is_crd};
 use crate::kubernetes::schema::{Finding, Problem};
@@ -53,7 +54,8 @@ where
     }
 }
 
-/// Checks one manifest document (an object, or a `v1` `List` of them).
+/// Checks one manifest document (an object, or a list of them, see
+/// [`is_list`](crate::object::is_list)).
 pub fn check_document(
     doc: &Document,
     catalog: &Catalog,
@@ -61,9 +63,7 @@ pub fn check_document(
     diags: &mut Vec<Diagnostic>,
 ) {
     let value = &doc.value;
-    if value.get("apiVersion").and_then(Value::as_str) == Some("v1")
-        && value.get("kind").and_then(Value::as_str) == Some("List")
-    {
+    if crate::object::is_list(value) {
         match value.get("items").and_then(Value::as_array) {
             Some(items) => {
                 for (i, item) in items.iter().enumerate() {

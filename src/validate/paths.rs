@@ -98,29 +98,6 @@ fn push_key(out: &mut String, key: &str) {
     }
 }
 
-/// The candidate closest to `word`, when it is close enough to be a likely
-/// typo (Jaro-Winkler similarity, or a case-insensitive match).
-pub fn did_you_mean<'a, I>(word: &str, candidates: I) -> Option<&'a str>
-where
-    I: IntoIterator<Item = &'a str>,
-{
-    let lower = word.to_lowercase();
-    candidates
-        .into_iter()
-        .filter(|c| *c != word)
-        .map(|c| {
-            let score = if c.to_lowercase() == lower {
-                1.0
-            } else {
-                strsim::jaro_winkler(&lower, &c.to_lowercase())
-            };
-            (score, c)
-        })
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
-}
-
 /// `` `a`, `b` or `c` ``: a list of names for messages.
 pub fn one_of_list<S: AsRef<str>>(names: &[S]) -> String {
     let quoted: Vec<String> = names.iter().map(|n| format!("`{}`", n.as_ref())).collect();
@@ -168,11 +145,7 @@ mod tests {
     }
 
     #[test]
-    fn suggestions() {
-        let known = ["replicas", "resources", "image"];
-        assert_eq!(did_you_mean("replicsa", known), Some("replicas"));
-        assert_eq!(did_you_mean("Image", known), Some("image"));
-        assert_eq!(did_you_mean("zzz", known), None);
+    fn lists() {
         assert_eq!(one_of_list(&["a", "b", "c"]), "`a`, `b` or `c`");
     }
 }

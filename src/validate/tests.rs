@@ -266,83 +266,6 @@ fn a_kind_without_schema_warns_unless_strict() {
 }
 
 #[test]
-fn repo_level_checks() {
-    let v = run(
-        &[
-            ("weir.yaml", REPO),
-            (
-                "web/component.yaml",
-                "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: web}\nspec:\n  namespace: web\n  source: {path: m}\n  wave: later\n  dependsOn: [databse]\n---\napiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: database}\nspec:\n  source: {path: db}\n",
-            ),
-            (
-                "web/m/objects.yaml",
-                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: web}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: d, namespace: elsewhere}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r, namespace: ignored}\n",
-            ),
-            (
-                "api.yaml",
-                "apiVersion: weir.dev/v1alpha1\nkind: Workload\nmetadata: {name: api}\nspec:\n  image: nginx\n  placement:\n    pool: gpus\n    may: [\"tier=gold\", cpu]\n",
-            ),
-        ],
-        false,
-    );
-    let d = find(&v, codes::DUPLICATE_OBJECT);
-    assert!(
-        d.message.starts_with("ConfigMap `web/c` is defined twice"),
-        "{d:?}"
-    );
-    let d = find(&v, codes::UNDEFINED_NAMESPACE);
-    assert!(d.message.contains("`elsewhere`"));
-    assert_eq!(d.severity, Severity::Warning);
-    let d = find(&v, codes::UNKNOWN_DEPENDENCY);
-    assert!(d.message.ends_with("did you mean `database`?"), "{d:?}");
-    assert_eq!(d.path.as_deref(), Some(".spec.dependsOn[0]"));
-    let d = find(&v, codes::UNKNOWN_WAVE);
-    assert_eq!(d.hint.as_deref(), Some("waves: crds, apps"));
-    let mut pools: Vec<&str> = v
-        .report
-        .diagnostics
-        .iter()
-        .filter(|d| d.code == codes::UNKNOWN_POOL)
-        .map(|d| d.message.as_str())
-        .collect();
-    pools.sort_unstable();
-    assert_eq!(
-        pools,
-        vec![
-            "node pool `cpu` is not defined in weir.yaml",
-            "node pool `gpus` is not defined in weir.yaml; did you mean `gpu`?",
-        ]
-    );
-    // The cluster-scoped ClusterRole's namespace is not a namespace problem.
-    assert_eq!(
-        v.report
-            .diagnostics
-            .iter()
-            .filter(|d| d.code == codes::UNDEFINED_NAMESPACE)
-            .count(),
-        1
-    );
-}
-
-#[test]
-fn helm_values_files_are_not_manifests() {
-    let v = run(
-        &[
-            (
-                "cache/component.yaml",
-                "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: cache}\nspec:\n  source:\n    helm: {chart: chart, valuesFiles: [values-prod.yaml]}\n",
-            ),
-            ("cache/values-prod.yaml", "replicas: 3\n"),
-            ("stray.yaml", "replicas: 3\n"),
-        ],
-        false,
-    );
-    let d = find(&v, codes::NOT_AN_OBJECT);
-    assert_eq!(d.file.as_deref(), Some("stray.yaml"));
-    assert_eq!(v.report.diagnostics.len(), 1);
-}
-
-#[test]
 fn rendered_objects_can_be_validated_with_more_crds() {
     let mut diags = Vec::new();
     let crds = objects::crd_catalog(docs("chart/crd.yaml", CRD).iter(), &mut diags);
@@ -378,60 +301,6 @@ fn secret_values_never_appear_in_messages() {
     assert!(!text.contains("12345678"), "{text}");
 }
 
-#[test]
-fn a_component_with_a_broken_spec_still_exists_for_references() {
-    let v = run(
-        &[
-            (
-                "db.yaml",
-                "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: db}\nspec:\n  source: {}\n",
-            ),
-            (
-                "api.yaml",
-                "apiVersion: weir.dev/v1alpha1\nkind: Workload\nmetadata: {name: api}\nspec:\n  image: nginx\n  dependsOn: [db]\n",
-            ),
-        ],
-        false,
-    );
-    assert_eq!(codes_of(&v), vec!["E0105"]);
-}
-
-/// One rule for paths in a repo, the loader's (`repo::resolve_in_repo`): an
-/// absolute path is refused, not read as the repo root. A values file
-/// named `/values.yaml` is no values file (rendering reports the path,
-/// E0201), so `values.yaml` at the root is a manifest like any other.
-#[test]
-fn absolute_paths_name_no_file() {
-    let v = run(
-        &[
-            (
-                "cache/component.yaml",
-                "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: cache}\nspec:\n  source:\n    helm: {chart: chart, valuesFiles: [/values.yaml]}\n",
-            ),
-            ("values.yaml", "replicas: 3\n"),
-        ],
-        false,
-    );
-    let d = find(&v, codes::NOT_AN_OBJECT);
-    assert_eq!(d.file.as_deref(), Some("values.yaml"));
-    // Nor does `source.path: /` make a component own every file.
-    let v = run(
-        &[
-            (
-                "all/component.yaml",
-                "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: all}\nspec:\n  namespace: ops\n  createNamespace: false\n  source: {path: /}\n",
-            ),
-            (
-                "cm.yaml",
-                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: ops}\n",
-            ),
-        ],
-        false,
-    );
-    let d = find(&v, codes::UNDEFINED_NAMESPACE);
-    assert!(d.message.contains("the repo's default namespace"), "{d:?}");
-}
-
 fn render_with(
     files: &[(&str, &str)],
     findings: RenderFindings,
@@ -449,8 +318,7 @@ const CHART_COMPONENT: &str = "apiVersion: weir.dev/v1alpha1\nkind: Component\nm
 
 /// Chart output is checked like manifests (no line: it is in no file), its
 /// CRDs define custom kinds for the repo's own resources, and render
-/// findings come at the line of the field they name, less those that
-/// repeat validation's own.
+/// findings come at the line of the field they name.
 #[test]
 fn rendered_chart_objects_and_findings() {
     let crd: serde_json::Value = serde_yaml::from_str(CRD).unwrap();
@@ -500,7 +368,7 @@ fn rendered_chart_objects_and_findings() {
         vec![
             ("E0104", Some("op/chart/templates/svc.yaml"), None),
             ("E0404", Some("op/component.yaml"), Some(7)),
-            ("E0111", Some("op/component.yaml"), Some(8)),
+            ("E0402", Some("op/component.yaml"), Some(8)),
             ("E0102", Some("widget.yaml"), Some(5)),
         ],
         "{:#?}",
@@ -514,10 +382,10 @@ fn rendered_chart_objects_and_findings() {
     );
 }
 
-/// A weir document that fails its schema stops rendering: what render
-/// would find then is a consequence of the broken document.
+/// A weir document that fails its schema is left out of the repo that is
+/// rendered; rendering still runs for the rest.
 #[test]
-fn no_render_when_weir_documents_are_broken() {
+fn broken_weir_documents_are_left_out_of_rendering() {
     let (v, seen) = render_with(
         &[(
             "op/component.yaml",
@@ -525,6 +393,6 @@ fn no_render_when_weir_documents_are_broken() {
         )],
         RenderFindings::default(),
     );
-    assert!(seen.is_none());
+    assert!(seen.is_some_and(|repo| repo.components.is_empty()));
     assert_eq!(codes_of(&v), vec!["E0105"]);
 }

@@ -7,7 +7,8 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
 
 use super::codes;
-use super::paths::{did_you_mean, json_path, one_of_list};
+use super::paths::{json_path, one_of_list};
+use crate::diagnostic::did_you_mean;
 use super::weir_schemas::{KindSchema, WeirSchemas};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::spec::model;

@@ -6,12 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
-use globset::{Glob, GlobSetBuilder};
 use serde_json::Value;
 use weir::diagnostic::Diagnostic;
 use weir::plan::{self, Plan};
 use weir::render::{self, ChartOutput, ChartRenderer, ChartRequest, RenderOptions, Rendered};
 use weir::repo::{self, FileTree, Limits};
+use weir::spec::filter::FileFilter;
 use weir::spec::repo::ConfigRepo;
 use weir::spec::yaml::{self, YamlLimits};
 
@@ -30,20 +30,9 @@ pub fn read_tree(root: &Path) -> Tree {
 /// Loads the documents of a tree with the loader (weir.yaml's `exclude`
 /// applied) and assembles them.
 pub fn load(tree: &Tree) -> ConfigRepo {
-    let exclude = tree
-        .get("weir.yaml")
-        .and_then(|bytes| yaml::parse_documents("weir.yaml", bytes, &YamlLimits::default()).ok())
-        .and_then(|docs| docs.into_iter().next())
-        .and_then(|doc| doc.value.pointer("/spec/exclude").cloned())
-        .and_then(|v| v.as_array().cloned())
-        .map(|globs| {
-            let mut builder = GlobSetBuilder::new();
-            for g in globs.iter().filter_map(Value::as_str) {
-                builder.add(Glob::new(g).unwrap());
-            }
-            builder.build().unwrap()
-        });
-    let (docs, diags) = yaml::load_documents(tree, None, exclude.as_ref(), &YamlLimits::default());
+    let (filter, diags) = FileFilter::of_tree(tree);
+    assert!(diags.is_empty(), "filter: {diags:#?}");
+    let (docs, diags) = yaml::load_documents(tree, &filter, &YamlLimits::default());
     assert!(diags.is_empty(), "load: {diags:#?}");
     let (repo, diags) = ConfigRepo::assemble(docs);
     assert!(diags.is_empty(), "assemble: {diags:#?}");

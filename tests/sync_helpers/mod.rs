@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use kube::Client;
 use serde_json::{Value, json};
+use weir::object::ObjectRef;
 use weir::sync::engine::Failed;
-use weir::sync::{
-    Cluster, Context, Event, ObjectRef, Options, Report, SyncPlan, SyncUnit, SyncWave,
-};
+use weir::sync::{Cluster, Context, Event, Options, Report, SyncPlan, SyncUnit, SyncWave};
 
 use crate::support;
 

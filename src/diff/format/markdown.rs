@@ -230,7 +230,8 @@ fn longest_run(text: &str, c: char) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diff::model::{ObjectRef, Summary};
+    use crate::diff::model::Summary;
+    use crate::object::ObjectRef;
 
     fn object(name: &str, diff_lines: usize) -> ObjectDiff {
         ObjectDiff {

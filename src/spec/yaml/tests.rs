@@ -1,7 +1,7 @@
 //! Unit tests of the YAML loader: values, positions, merges, multi-document
 //! files, and each refusal with its code and position.
 
-use globset::{Glob, GlobSetBuilder};
+use crate::spec::filter::FileFilter;
 use serde_json::json;
 
 use super::*;
@@ -454,7 +454,7 @@ fn load_documents_selects_files_and_collects_diagnostics() {
             })
             .collect()
     };
-    let (docs, diagnostics) = load_documents(&tree, None, None, &limits);
+    let (docs, diagnostics) = load_documents(&tree, &FileFilter::all(), &limits);
     assert_eq!(
         kinds(&docs),
         [
@@ -469,19 +469,11 @@ fn load_documents_selects_files_and_collects_diagnostics() {
     assert_eq!(diagnostics.len(), 1);
     assert_eq!(diagnostics[0].file.as_deref(), Some("apps/web/bad.yaml"));
 
-    let set = |globs: &[&str]| {
-        let mut builder = GlobSetBuilder::new();
-        for glob in globs {
-            builder.add(Glob::new(glob).unwrap());
-        }
-        builder.build().unwrap()
-    };
-    let include = set(&["apps/**", "weir.yaml"]);
-    let exclude = set(&["**/bad.yaml"]);
-    let (docs, diagnostics) = load_documents(&tree, Some(&include), Some(&exclude), &limits);
+    let filter = FileFilter::new(&["apps/**", "weir.yaml"], &["**/bad.yaml"]).unwrap();
+    let (docs, diagnostics) = load_documents(&tree, &filter, &limits);
     assert_eq!(docs.len(), 4);
     assert!(diagnostics.is_empty());
-    let (docs, _) = load_documents(&tree, Some(&set(&[])), None, &limits);
+    let (docs, _) = load_documents(&tree, &FileFilter::new(&[], &[]).unwrap(), &limits);
     assert_eq!(docs.len(), 5, "an empty include set selects everything");
 
     // A chart at the root: nothing is a manifest.
@@ -491,5 +483,5 @@ fn load_documents_selects_files_and_collects_diagnostics() {
     ]
     .into_iter()
     .collect();
-    assert_eq!(load_documents(&chart, None, None, &limits).0.len(), 0);
+    assert_eq!(load_documents(&chart, &FileFilter::all(), &limits).0.len(), 0);
 }

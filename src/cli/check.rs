@@ -1,0 +1,50 @@
+//! The pipeline as the commands call it: a source from the path and
+//! revision arguments, then [`pipeline::load`] and [`pipeline::check`]
+//! with the real helm. Every command that reads a config repo comes
+//! through here, so all of them judge it the same way.
+
+use std::path::Path;
+
+use crate::pipeline::{self, Checked, Source};
+use crate::render::HelmBinary;
+use crate::repo::Limits;
+
+/// The source named by a command's `PATH` and `--rev`.
+pub fn source(path: &Path, rev: Option<&str>) -> Source {
+    match rev {
+        None => Source::Directory(path.to_path_buf()),
+        Some(rev) => Source::Revision {
+            repo: path.to_path_buf(),
+            rev: rev.to_owned(),
+            subdir: None,
+        },
+    }
+}
+
+/// Loads `source` (files over `max_file_size` refused) and checks it.
+pub fn run(
+    source: &Source,
+    max_file_size: u64,
+    options: &pipeline::Options,
+) -> anyhow::Result<Checked> {
+    let limits = Limits {
+        max_file_bytes: max_file_size,
+        ..Limits::default()
+    };
+    let loaded = match pipeline::load(source, &limits) {
+        Ok(loaded) => loaded,
+        Err(e @ pipeline::Error::NotFound { .. }) => return Err(e.into()),
+        Err(e) => return Err(anyhow::Error::new(e).context(describe(source))),
+    };
+    Ok(pipeline::check(loaded, options, &HelmBinary::new())?)
+}
+
+/// What a failure to read `source` is about.
+pub fn describe(source: &Source) -> String {
+    match source {
+        Source::Directory(path) => format!("reading {}", path.display()),
+        Source::Revision { repo, rev, .. } => {
+            format!("reading revision `{rev}` of {}", repo.display())
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! [`check`]: a loaded config repo validated, rendered, planned and made
+//! into a sync plan, with every finding of every stage in one
+//! [`Report`]; and [`Planned`], which only a check without errors makes.
+
+use serde_json::Value;
+
+use super::sync_plan;
+use super::{Loaded, Result};
+use crate::diagnostic::Diagnostic;
+use crate::plan::{self, Plan};
+use crate::render::{self, ChartRenderer, RenderOptions, Rendered, SkipWithoutHelm};
+use crate::sync::SyncPlan;
+use crate::validate::{self, ChartObject, RenderFindings, Report, ValidRepo, codes};
+
+/// What a missing `helm` binary means to a check.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WithoutHelm {
+    /// Rendering fails ([`Error::Render`](super::Error::Render)): nothing
+    /// can be planned or applied without the charts (`plan`, `diff`,
+    /// `sync`, the agent).
+    #[default]
+    Fail,
+    /// Charts render nothing and one warning ([`codes::NOT_RENDERED`])
+    /// names them; everything else is still checked (`weir validate`).
+    Warn,
+}
+
+/// How a repo is checked.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Warnings count as errors (`weir validate --strict`).
+    pub strict: bool,
+    /// Kubernetes version charts render for (`helm --kube-version`);
+    /// default: weir.yaml's `defaults.kubernetesVersion`, else weir's.
+    pub kubernetes_version: Option<String>,
+    /// The inventory target of the sync plan (`--target`); default: the
+    /// Repository's name, else the config directory's name.
+    pub target: Option<String>,
+    pub without_helm: WithoutHelm,
+}
+
+/// The outcome of [`check`].
+#[derive(Debug)]
+pub struct Checked {
+    /// Every finding of loading, validation, rendering, planning and
+    /// building the sync plan, sorted, with what was checked.
+    pub report: Report,
+    /// `Some` exactly when the report has no error.
+    pub planned: Option<Planned>,
+}
+
+/// A repo that passed every check, rendered and planned, with its sync
+/// plan. Only [`check`] makes one, so holding a `Planned` proves the repo
+/// was validated: it is the only way to a [`SyncPlan`] from a repo.
+#[derive(Debug)]
+pub struct Planned {
+    repo: ValidRepo,
+    rendered: Rendered,
+    plan: Plan,
+    sync: SyncPlan,
+}
+
+impl Planned {
+    /// The validated repo.
+    pub fn repo(&self) -> &ValidRepo {
+        &self.repo
+    }
+
+    /// Every object and hook, with its unit, file and wave, in apply order.
+    pub fn rendered(&self) -> &Rendered {
+        &self.rendered
+    }
+
+    /// The waves and what is in each.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// What `weir sync` applies.
+    pub fn sync_plan(&self) -> &SyncPlan {
+        &self.sync
+    }
+
+    /// The parts, by value.
+    pub fn into_parts(self) -> (ValidRepo, Rendered, Plan, SyncPlan) {
+        (self.repo, self.rendered, self.plan, self.sync)
+    }
+}
+
+/// Checks a loaded repo. `charts` renders Helm charts (the real helm, or a
+/// stand-in in tests). `Err` only when rendering cannot run (see
+/// [`WithoutHelm`]); everything wrong with the repo is in the report.
+pub fn check(loaded: Loaded, options: &Options, charts: &dyn ChartRenderer) -> Result<Checked> {
+    let Loaded {
+        tree,
+        documents,
+        diagnostics,
+        revision,
+        name,
+    } = loaded;
+    let skipping = SkipWithoutHelm::new(charts);
+    let renderer: &dyn ChartRenderer = match options.without_helm {
+        WithoutHelm::Fail => charts,
+        WithoutHelm::Warn => &skipping,
+    };
+    let render_options = RenderOptions {
+        kubernetes_version: options.kubernetes_version.clone(),
+        parallelism: None,
+    };
+    let mut failure = None;
+    let mut outcome: Option<(Rendered, Option<(Plan, SyncPlan)>)> = None;
+    let validation = validate::validate_rendered(
+        documents,
+        diagnostics,
+        &validate::Options {
+            strict: options.strict,
+        },
+        |repo| match render::render(repo, &tree, &render_options, renderer) {
+            Err(e) => {
+                failure = Some(e);
+                RenderFindings::default()
+            }
+            Ok(mut rendered) => {
+                let mut found = std::mem::take(&mut rendered.diagnostics);
+                let mut planned = None;
+                // Planning judges units (waves, dependencies, cycles), so it
+                // runs even when some objects did not render.
+                let (plan, plan_found) = plan::plan(&mut rendered, &repo.settings());
+                found.extend(plan_found);
+                {
+                    if let Some(plan) = plan
+                        && !found.iter().any(Diagnostic::is_error)
+                    {
+                        let target = options
+                            .target
+                            .clone()
+                            .or_else(|| {
+                                repo.repository
+                                    .as_ref()
+                                    .map(|r| r.value.metadata.name.clone())
+                            })
+                            .unwrap_or_else(|| name.clone());
+                        let (sync, sync_found) =
+                            sync_plan::build(repo, &rendered, &plan, target, revision.clone());
+                        found.extend(sync_found);
+                        planned = Some((plan, sync));
+                    }
+                }
+                found.extend(not_rendered(&skipping.skipped()));
+                let chart_objects = chart_objects(repo, &rendered);
+                outcome = Some((rendered, planned));
+                RenderFindings {
+                    chart_objects,
+                    diagnostics: found,
+                }
+            }
+        },
+    );
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    let planned = match (validation.repo, outcome) {
+        (Some(repo), Some((rendered, Some((plan, sync))))) => Some(Planned {
+            repo,
+            rendered,
+            plan,
+            sync,
+        }),
+        _ => None,
+    };
+    Ok(Checked {
+        report: validation.report,
+        planned,
+    })
+}
+
+/// The objects Helm charts rendered (hooks included): validation checks
+/// them like the repo's own manifests.
+fn chart_objects(repo: &crate::spec::repo::ConfigRepo, rendered: &Rendered) -> Vec<ChartObject> {
+    let is_chart = |component: &str| {
+        repo.component(component)
+            .is_some_and(|c| c.value.spec.source.helm.is_some())
+    };
+    rendered
+        .objects
+        .iter()
+        .chain(rendered.hooks.iter().map(|h| &h.object))
+        .filter(|o| is_chart(&o.component))
+        .map(|o| ChartObject {
+            component: o.component.clone(),
+            file: o.source_file.clone(),
+            value: Value::clone(&o.value),
+        })
+        .collect()
+}
+
+/// The warning that charts were not rendered for want of helm.
+fn not_rendered(components: &[String]) -> Option<Diagnostic> {
+    if components.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = components.iter().map(|c| format!("`{c}`")).collect();
+    Some(
+        Diagnostic::warning(
+            codes::NOT_RENDERED,
+            format!(
+                "helm was not found, so the Helm charts of {} {} were not rendered: \
+                 the objects they render and custom resources of the CRDs they define \
+                 were not checked",
+                if names.len() == 1 {
+                    "component"
+                } else {
+                    "components"
+                },
+                names.join(", ")
+            ),
+        )
+        .with_hint(
+            "install Helm 3 (https://helm.sh/docs/intro/install/) and put it on PATH, \
+             or set WEIR_HELM to its path",
+        ),
+    )
+}

@@ -1,0 +1,214 @@
+//! Unit tests of the pipeline on in-memory repos (charts rendered by a
+//! stand-in): the repo-wide rules, reported once each with their stage's
+//! code and placed at the field, and what leaving a broken weir document
+//! out does and does not report.
+
+use super::*;
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::render::{self, ChartOutput, ChartRenderer, ChartRequest};
+use crate::repo::FileTree;
+
+/// Charts render to nothing.
+struct NoCharts;
+
+impl ChartRenderer for NoCharts {
+    fn template(&self, _: &ChartRequest<'_>) -> render::Result<ChartOutput> {
+        Ok(ChartOutput::Rendered(String::new()))
+    }
+}
+
+fn check_files(files: &[(&str, &str)]) -> Checked {
+    let tree: FileTree = files.iter().copied().collect();
+    let loaded = load_tree(tree, None, "test".into());
+    check(loaded, &Options::default(), &NoCharts).unwrap()
+}
+
+fn codes_of(c: &Checked) -> Vec<&'static str> {
+    c.report.diagnostics.iter().map(|d| d.code.0).collect()
+}
+
+fn find<'a>(c: &'a Checked, code: &str) -> &'a Diagnostic {
+    c.report
+        .diagnostics
+        .iter()
+        .find(|d| d.code.0 == code)
+        .unwrap_or_else(|| panic!("no {code} in {:#?}", c.report.diagnostics))
+}
+
+const REPO: &str = "apiVersion: weir.dev/v1alpha1\nkind: Repository\nmetadata: {name: r}\nspec:\n  waves: [crds, apps]\n  nodePools:\n    gpu:\n      labels: {pool: gpu}\n";
+
+#[test]
+fn repo_wide_rules() {
+    let c = check_files(&[
+        ("weir.yaml", REPO),
+        (
+            "web/component.yaml",
+            "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: web}\nspec:\n  namespace: web\n  source: {path: m}\n  wave: later\n  dependsOn: [databse]\n---\napiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: database}\nspec:\n  source: {path: db}\n",
+        ),
+        (
+            "web/m/objects.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: web}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: d, namespace: elsewhere}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r, namespace: ignored}\n",
+        ),
+        ("db/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: db}\n"),
+        (
+            "api.yaml",
+            "apiVersion: weir.dev/v1alpha1\nkind: Workload\nmetadata: {name: api}\nspec:\n  image: nginx\n  placement:\n    pool: gpus\n    may: [\"tier=gold\", cpu]\n",
+        ),
+    ]);
+    assert!(c.planned.is_none());
+    let d = find(&c, "E0405");
+    assert!(
+        d.message
+            .starts_with("ConfigMap web/c is defined twice: here (`web`) and at web/m/objects.yaml:"),
+        "{d:?}"
+    );
+    let d = find(&c, "W0102");
+    assert!(d.message.contains("`elsewhere`"));
+    assert_eq!(d.severity, Severity::Warning);
+    assert_eq!(d.span.map(|s| s.line), Some(11), "at the namespace's line");
+    let d = find(&c, "E0402");
+    assert!(d.message.ends_with("did you mean `database`?"), "{d:?}");
+    assert_eq!(d.path.as_deref(), Some(".spec.dependsOn[0]"));
+    assert_eq!(d.span.map(|s| s.line), Some(8), "at the field's line");
+    let d = find(&c, "E0401");
+    assert_eq!(d.hint.as_deref(), Some("weir.yaml's waves are: crds, apps"));
+    let mut pools: Vec<&str> = c
+        .report
+        .diagnostics
+        .iter()
+        .filter(|d| d.code.0 == "E0210")
+        .map(|d| d.message.as_str())
+        .collect();
+    pools.sort_unstable();
+    assert_eq!(
+        pools,
+        vec![
+            "workload `api` is placed by node pool `cpu`, which weir.yaml does not define",
+            "workload `api` is placed by node pool `gpus`, which weir.yaml does not define; did you mean `gpu`?",
+        ]
+    );
+    // The cluster-scoped ClusterRole's namespace is not a namespace problem
+    // (W0203 says it is ignored).
+    assert_eq!(codes_of(&c).iter().filter(|c| **c == "W0102").count(), 1);
+}
+
+#[test]
+fn helm_values_files_are_not_manifests() {
+    let c = check_files(&[
+        (
+            "cache/component.yaml",
+            "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: cache}\nspec:\n  source:\n    helm: {chart: chart, valuesFiles: [values-prod.yaml]}\n",
+        ),
+        ("cache/chart/Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n"),
+        ("cache/values-prod.yaml", "replicas: 3\n"),
+        ("stray.yaml", "replicas: 3\n"),
+    ]);
+    let found: Vec<_> = c
+        .report
+        .diagnostics
+        .iter()
+        .map(|d| (d.code.0, d.file.as_deref()))
+        .collect();
+    assert_eq!(found, [("E0106", Some("stray.yaml"))], "{:#?}", c.report);
+}
+
+/// A weir document that fails its schema is left out of what is
+/// rendered, and what only follows from that is not reported: its
+/// manifests belong to no component, its name is unknown to `dependsOn`.
+/// What does not follow from it still is: an object defined twice.
+#[test]
+fn a_broken_document_is_left_out_quietly() {
+    let c = check_files(&[
+        (
+            "db/component.yaml",
+            "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: db}\nspec:\n  source: {}\n",
+        ),
+        ("db/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: db}\n"),
+        (
+            "api.yaml",
+            "apiVersion: weir.dev/v1alpha1\nkind: Workload\nmetadata: {name: api}\nspec:\n  image: nginx\n  dependsOn: [db, nobody]\n",
+        ),
+        (
+            "web/component.yaml",
+            "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: web}\nspec:\n  source: {path: m}\n",
+        ),
+        (
+            "web/m/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: twice}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: twice}\n",
+        ),
+    ]);
+    let found: Vec<_> = c
+        .report
+        .diagnostics
+        .iter()
+        .map(|d| (d.code.0, d.file.as_deref()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("E0402", Some("api.yaml")),
+            ("E0105", Some("db/component.yaml")),
+            ("E0405", Some("web/m/cm.yaml")),
+        ],
+        "{:#?}",
+        c.report
+    );
+    assert!(find(&c, "E0402").message.contains("`nobody`"));
+}
+
+/// One rule for paths in a repo, the loader's (`repo::resolve_in_repo`):
+/// an absolute path is refused, not read as the repo root.
+#[test]
+fn absolute_paths_name_no_file() {
+    let c = check_files(&[
+        (
+            "cache/component.yaml",
+            "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: cache}\nspec:\n  source:\n    helm: {chart: chart, valuesFiles: [/values.yaml]}\n",
+        ),
+        ("values.yaml", "replicas: 3\n"),
+    ]);
+    let d = find(&c, "E0106");
+    assert_eq!(d.file.as_deref(), Some("values.yaml"));
+    // Nor does `source.path: /` make a component own every file.
+    let c = check_files(&[
+        (
+            "all/component.yaml",
+            "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: all}\nspec:\n  namespace: ops\n  createNamespace: false\n  source: {path: /}\n",
+        ),
+        (
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: ops}\n",
+        ),
+    ]);
+    assert!(codes_of(&c).contains(&"E0201"), "{:#?}", c.report);
+}
+
+/// A valid repo is planned, and its sync plan is the only way to one.
+#[test]
+fn a_valid_repo_is_planned() {
+    let c = check_files(&[
+        ("weir.yaml", REPO),
+        (
+            "web/component.yaml",
+            "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: web}\nspec:\n  namespace: web\n  source: {path: m}\n",
+        ),
+        ("web/m/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"),
+    ]);
+    assert!(c.report.is_valid(), "{:#?}", c.report);
+    let planned = c.planned.expect("planned");
+    let sync = planned.sync_plan();
+    assert_eq!(sync.target, "r", "the Repository's name");
+    assert_eq!(sync.objects().count(), 2, "the ConfigMap and its Namespace");
+}
+
+/// `generateName` without `name`: plan cannot address it, so neither may
+/// validate let it pass (the two used to disagree).
+#[test]
+fn validate_reports_what_plan_rejects() {
+    let c = check_files(&[(
+        "job.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: migrate-}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: busybox}]\n",
+    )]);
+    assert!(!c.report.is_valid());
+    assert_eq!(codes_of(&c), ["E0203"]);
+}
