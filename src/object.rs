@@ -233,10 +233,16 @@ mod tests {
 
     #[test]
     fn lists() {
-        assert!(is_list(&json!({"apiVersion": "v1", "kind": "List", "items": []})));
+        assert!(is_list(
+            &json!({"apiVersion": "v1", "kind": "List", "items": []})
+        ));
         assert!(is_list(&json!({"apiVersion": "v1", "kind": "List"})));
-        assert!(is_list(&json!({"apiVersion": "v1", "kind": "ConfigMapList", "items": []})));
-        assert!(!is_list(&json!({"apiVersion": "x/v1", "kind": "AccessList", "spec": {}})));
+        assert!(is_list(
+            &json!({"apiVersion": "v1", "kind": "ConfigMapList", "items": []})
+        ));
+        assert!(!is_list(
+            &json!({"apiVersion": "x/v1", "kind": "AccessList", "spec": {}})
+        ));
         assert!(!is_list(&json!({"apiVersion": "v1", "kind": "ConfigMap"})));
     }
 

@@ -557,7 +557,7 @@ spec:
     );
 }
 
-/// A side that does not render fails the diff with its diagnostics.
+/// A side that is invalid fails the diff with its findings.
 #[test]
 fn a_side_that_does_not_render_is_an_error() {
     let fx = Fixture::new();
@@ -570,10 +570,10 @@ fn a_side_that_does_not_render_is_an_error() {
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("the config repo at the working tree does not render:"),
+        err.contains("the config repo at the working tree is invalid:"),
         "{err}"
     );
-    assert!(!err.contains("at v2 does not render"), "{err}");
+    assert!(!err.contains("at v2 is invalid"), "{err}");
     assert!(err.contains("error[E0401]"), "{err}");
     assert!(stdout(&out).is_empty());
 }

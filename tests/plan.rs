@@ -256,7 +256,7 @@ fn failures_exit_1_with_diagnostics() {
     assert_eq!(code, 1);
     assert!(stdout.is_empty());
     assert!(
-        stderr.contains("error[E0403]: dependency cycle: a -> b -> c -> a"),
+        stderr.contains("error[E0403] dependency cycle: a -> b -> c -> a"),
         "{stderr}"
     );
     let (code, stdout, _) = weir(&["plan", dir.to_str().unwrap(), "-o", "json"]);

@@ -16,11 +16,11 @@ fn codes_of(diags: &[&weir::diagnostic::Diagnostic]) -> Vec<&'static str> {
 fn manifest_directory_is_rendered_namespaced_and_tracked() {
     let out = run_fixture("manifest-dir", &NoHelm);
     assert!(out.errors().is_empty(), "{:#?}", out.errors());
-    // The stray manifest outside the component and the namespace on a
-    // cluster-scoped object are warnings.
+    // The stray manifest outside the component, the namespace on a
+    // cluster-scoped object and a namespace nobody creates are warnings.
     let mut warnings = codes_of(&out.warnings());
     warnings.sort();
-    assert_eq!(warnings, ["W0201", "W0203"]);
+    assert_eq!(warnings, ["W0102", "W0201", "W0203"]);
     let stray = out
         .warnings()
         .into_iter()

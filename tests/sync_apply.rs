@@ -201,3 +201,40 @@ async fn dry_run_changes_nothing() {
     );
     assert_eq!(report.requests.writes, 0);
 }
+
+/// An error the object itself causes is not retried: a field the API
+/// schema does not declare makes server-side apply answer HTTP 500 ("failed
+/// to create typed patch object"), and the engine (given a plan that skips
+/// validation, as only tests can build) fails at once, naming the object
+/// and the field. With retries it could not finish: its first retry alone
+/// would wait at least 15 s of the 30 s backoff set here.
+#[tokio::test]
+async fn an_error_the_object_causes_fails_at_once() {
+    let (client, cluster) = connect().await;
+    let ns = support::namespace(&client, "typed").await;
+    let target = support::unique_name("typed");
+    let cluster = cluster.with_backoff(weir::sync::retry::Backoff {
+        initial: std::time::Duration::from_secs(30),
+        max_delay: std::time::Duration::from_secs(30),
+        max_attempts: 16,
+    });
+    let mut web = deployment(&ns.name, "web", 1);
+    web["spec"]["replicaz"] = json!(2);
+    let plan = plan(&target, vec![vec![web]]);
+    let (result, _) = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        run(&cluster, &plan, options()),
+    )
+    .await
+    .expect("the sync was retrying an error that retrying cannot fix");
+    let Err(failed) = result else {
+        panic!("the sync succeeded with a field the API does not declare")
+    };
+    let error = failed.error.to_string();
+    assert!(
+        error.contains(&format!("Deployment {}/web", ns.name)),
+        "{error}"
+    );
+    assert!(error.contains(".spec.replicaz"), "{error}");
+    forget_target(&cluster, &target).await;
+}

@@ -2,7 +2,8 @@
 //! a Component (a manifest directory) and a Workload is applied in its
 //! waves, `--output json` reports per wave what was applied, unchanged and
 //! pruned, `--rev` syncs a Git revision rather than the files on disk, and a
-//! repo with errors applies nothing. Against the real control
+//! repo with errors (a plan error, a schema error in a later wave) writes
+//! nothing at all. Against the real control
 //! plane (`cargo xtask test`).
 
 mod support;
@@ -153,6 +154,80 @@ async fn an_invalid_repo_applies_nothing() {
             .is_none()
     );
     assert!(inventory(&cluster, &target).await.is_none());
+}
+
+/// A field the API schema does not declare, in a Deployment of the second
+/// wave: validation rejects the repo, so nothing at all is written, not
+/// the first wave's objects (a new one, a changed one) nor the inventory.
+/// (It used to be applied wave by wave until the API server refused the
+/// Deployment, after retrying its HTTP 500 for 41 s.)
+#[tokio::test]
+async fn a_schema_error_in_a_later_wave_writes_nothing() {
+    let (client, cluster) = connect().await;
+    let ns = support::namespace(&client, "schema").await;
+    let target = support::unique_name("schema");
+    let existing = config_map(&ns.name, "existing", json!({"v": "1"}));
+    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(client.clone(), &ns.name);
+    api.create(
+        &kube::api::PostParams::default(),
+        &serde_json::from_value(existing.clone()).unwrap(),
+    )
+    .await
+    .unwrap();
+    let version = resource_version(&cluster, &existing).await;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "weir.yaml",
+        "apiVersion: weir.dev/v1alpha1\nkind: Repository\nmetadata: {name: shop}\nspec:\n  waves: [base, apps]\n",
+    );
+    let component = |name: &str, wave: &str| {
+        format!(
+            "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {{name: {name}}}\nspec:\n  \
+             namespace: {ns}\n  createNamespace: false\n  wave: {wave}\n  source: {{path: m}}\n",
+            ns = ns.name
+        )
+    };
+    write(root, "base/component.yaml", &component("base", "base"));
+    write(
+        root,
+        "base/m/cms.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: existing}\ndata: {v: \"2\"}\n---\n\
+         apiVersion: v1\nkind: ConfigMap\nmetadata: {name: new}\ndata: {v: \"1\"}\n",
+    );
+    write(root, "apps/component.yaml", &component("apps", "apps"));
+    let mut web = deployment(&ns.name, "web", 1);
+    web["spec"]["replicaz"] = json!(2);
+    write(
+        root,
+        "apps/m/web.yaml",
+        &serde_yaml::to_string(&web).unwrap(),
+    );
+
+    let out = weir_sync(root, &target);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error[E0101] unknown field `replicaz`"),
+        "validation's finding, with file and line:\n{stderr}"
+    );
+    assert!(stderr.contains("apps/m/web.yaml:"), "{stderr}");
+    assert!(stderr.contains("nothing was applied"), "{stderr}");
+    assert_eq!(
+        resource_version(&cluster, &existing).await,
+        version,
+        "the first wave's ConfigMap was not changed"
+    );
+    assert!(
+        get(&cluster, &config_map(&ns.name, "new", json!({})))
+            .await
+            .is_none(),
+        "the first wave's new ConfigMap was not created"
+    );
+    assert!(get(&cluster, &web).await.is_none());
+    assert!(inventory(&cluster, &target).await.is_none(), "no inventory");
 }
 
 /// `--output json`: the final report gives, per wave, the objects applied

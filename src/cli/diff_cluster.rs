@@ -5,7 +5,6 @@
 //! ([`sync::dry_run`](crate::sync::dry_run)), turned into the live and
 //! would-be [`Side`]s by [`diff::cluster::sides`](crate::diff::cluster::sides).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -49,18 +48,12 @@ pub fn sides(args: &DiffArgs) -> anyhow::Result<Option<(Side, Side)>> {
         tracing::warn!("{warning}");
     }
     let plan = planned.sync_plan();
-    let files: HashMap<_, _> = planned
-        .rendered()
-        .objects
-        .iter()
-        .map(|o| (o.id.key(), o.source_file.clone()))
-        .collect();
     let compared = connect::runtime()?.block_on(async {
         let cluster = connect::cluster(&args.connection)
             .await?
             .with_backoff(BACKOFF);
         let server = cluster.server().unwrap_or("(unknown)").to_owned();
-        dry_run::compare(&cluster, plan, &files, CONCURRENCY)
+        dry_run::compare(&cluster, plan, CONCURRENCY)
             .await
             .with_context(|| {
                 format!(

@@ -2,10 +2,9 @@
 //! (read from Git objects, no checkout) or in the working tree, each taken
 //! through the whole pipeline ([`pipeline::check`]) as `weir sync` takes it,
 //! so the diff compares what would be applied: Helm charts and Workloads
-//! rendered, namespaces defaulted, patches applied. Each rendered object
-//! becomes one [`Side::push_rendered`], and the repo's weir documents are
-//! compared as well (as [`WeirDoc`]s). Hook Jobs are not objects of the
-//! plan and are left out.
+//! rendered, namespaces defaulted, patches applied ([`Side::of_revision`]),
+//! and the repo's weir documents as well (as [`WeirDoc`]s). Hook Jobs are
+//! not objects of the plan and are left out.
 
 use std::path::Path;
 
@@ -52,18 +51,5 @@ pub fn side(
         tracing::warn!("{warning}");
     }
     let (_, rendered, _, _) = planned.into_parts();
-    let mut side = Side {
-        weir_docs,
-        ..Side::default()
-    };
-    for object in rendered.objects {
-        side.push_rendered(
-            object.id,
-            object.component,
-            object.wave.unwrap_or(0),
-            Some(object.source_file),
-            object.value,
-        );
-    }
-    Ok(Ok(side))
+    Ok(Ok(Side::of_revision(rendered.objects, weir_docs)))
 }

@@ -27,7 +27,11 @@ pub(super) fn checked(source: &SourceArgs) -> anyhow::Result<Checked> {
 
 /// Prints the findings of a command that stops on them: the JSON report
 /// on stdout for `--output json`, the text on stderr always.
-pub(super) fn print_findings(checked: &Checked, json: bool, display: &Display) -> anyhow::Result<()> {
+pub(super) fn print_findings(
+    checked: &Checked,
+    json: bool,
+    display: &Display,
+) -> anyhow::Result<()> {
     if json {
         let mut out = std::io::stdout().lock();
         report::write(&mut out, ReportFormat::Json, &checked.report, display)?;

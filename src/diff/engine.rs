@@ -15,10 +15,10 @@ use super::model::{
     WeirDocDiff,
 };
 use super::normalize::{align_empties, normalize, semantic_eq};
-use crate::object::ObjectKey;
 use super::path::Path;
 use super::secret;
 use super::unified::{canonical_yaml, unified_diff};
+use crate::object::ObjectKey;
 
 /// How the diff is computed and shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

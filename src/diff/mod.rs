@@ -34,6 +34,6 @@ pub mod unified;
 pub use engine::{Options, diff};
 pub use format::Labels;
 pub use model::{
-    Change, DiffObject, FieldChange, GroupSummary, ObjectDiff, Report, Scope, Side,
-    Summary, WeirDoc, WeirDocDiff,
+    Change, DiffObject, FieldChange, GroupSummary, ObjectDiff, Report, Scope, Side, Summary,
+    WeirDoc, WeirDocDiff,
 };

@@ -82,6 +82,28 @@ pub struct Side {
 }
 
 impl Side {
+    /// A revision's side: its rendered objects (each one
+    /// [`push_rendered`](Self::push_rendered)) and its weir documents.
+    pub fn of_revision(
+        objects: Vec<crate::render::RenderedObject>,
+        weir_docs: Vec<WeirDoc>,
+    ) -> Self {
+        let mut side = Side {
+            objects: Vec::with_capacity(objects.len()),
+            weir_docs,
+        };
+        for o in objects {
+            side.push_rendered(
+                o.id,
+                o.component,
+                o.wave.unwrap_or(0),
+                Some(o.source_file),
+                o.value,
+            );
+        }
+        side
+    }
+
     /// Adds one rendered object. This is the whole adapter from the render
     /// stage: each `RenderedObject { component, source_file, id, value,
     /// wave }` becomes one [`DiffObject`] with the same fields, and each of

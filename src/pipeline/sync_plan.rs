@@ -1,7 +1,8 @@
 //! The sync plan of a rendered and planned repo: per unit, its objects in
 //! the plan's apply order, its hooks, and its Component's preflight,
 //! health and prune rules; what cannot be synced is reported as
-//! diagnostics, so `weir validate` finds it too.
+//! diagnostics, so `weir validate` finds it too. (Every unit is in a wave
+//! of the plan, one without objects too: its hooks run there.)
 
 use std::collections::HashMap;
 
@@ -59,7 +60,10 @@ pub(super) fn build(
                 .map(|h| {
                     let pointer = component
                         .and_then(|c| c.value.spec.hooks.iter().position(|k| k.name == h.name))
-                        .map_or_else(|| "/spec/hooks".to_owned(), |i| format!("/spec/hooks/{i}/timeout"));
+                        .map_or_else(
+                            || "/spec/hooks".to_owned(),
+                            |i| format!("/spec/hooks/{i}/timeout"),
+                        );
                     HookJob {
                         name: h.name.clone(),
                         phase: h.phase,
@@ -96,34 +100,6 @@ pub(super) fn build(
             name: wave.name.clone().unwrap_or_else(|| wave.index.to_string()),
             units,
         });
-    }
-    // Hooks run with their unit's objects; a unit that renders none has no
-    // wave to run them in.
-    let mut reported = Vec::new();
-    for h in &rendered.hooks {
-        let planned = plan
-            .waves
-            .iter()
-            .any(|w| w.units.iter().any(|u| u.name == h.component));
-        if planned || reported.contains(&h.component) {
-            continue;
-        }
-        reported.push(h.component.clone());
-        let mut d = Diagnostic::error(
-            codes::HOOKS_WITHOUT_OBJECTS,
-            format!(
-                "component `{}` has hooks but renders no objects; weir runs hooks in the wave of their component's objects",
-                h.component
-            ),
-        )
-        .with_hint("add the objects the hooks belong with to the component, or move the hooks to a component that has objects");
-        if let Some(c) = repo.component(&h.component) {
-            d = d
-                .in_file(c.file.clone())
-                .at(c.span)
-                .with_path(".spec.hooks");
-        }
-        diagnostics.push(d);
     }
     let plan = SyncPlan {
         target,

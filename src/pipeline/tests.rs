@@ -49,7 +49,10 @@ fn repo_wide_rules() {
             "web/m/objects.yaml",
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: web}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: d, namespace: elsewhere}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r, namespace: ignored}\n",
         ),
-        ("db/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: db}\n"),
+        (
+            "db/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: db}\n",
+        ),
         (
             "api.yaml",
             "apiVersion: weir.dev/v1alpha1\nkind: Workload\nmetadata: {name: api}\nspec:\n  image: nginx\n  placement:\n    pool: gpus\n    may: [\"tier=gold\", cpu]\n",
@@ -58,8 +61,9 @@ fn repo_wide_rules() {
     assert!(c.planned.is_none());
     let d = find(&c, "E0405");
     assert!(
-        d.message
-            .starts_with("ConfigMap web/c is defined twice: here (`web`) and at web/m/objects.yaml:"),
+        d.message.starts_with(
+            "ConfigMap web/c is defined twice: here (`web`) and at web/m/objects.yaml:"
+        ),
         "{d:?}"
     );
     let d = find(&c, "W0102");
@@ -99,7 +103,10 @@ fn helm_values_files_are_not_manifests() {
             "cache/component.yaml",
             "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: cache}\nspec:\n  source:\n    helm: {chart: chart, valuesFiles: [values-prod.yaml]}\n",
         ),
-        ("cache/chart/Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n"),
+        (
+            "cache/chart/Chart.yaml",
+            "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+        ),
         ("cache/values-prod.yaml", "replicas: 3\n"),
         ("stray.yaml", "replicas: 3\n"),
     ]);
@@ -123,7 +130,10 @@ fn a_broken_document_is_left_out_quietly() {
             "db/component.yaml",
             "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: db}\nspec:\n  source: {}\n",
         ),
-        ("db/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: db}\n"),
+        (
+            "db/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: db}\n",
+        ),
         (
             "api.yaml",
             "apiVersion: weir.dev/v1alpha1\nkind: Workload\nmetadata: {name: api}\nspec:\n  image: nginx\n  dependsOn: [db, nobody]\n",
@@ -192,7 +202,10 @@ fn a_valid_repo_is_planned() {
             "web/component.yaml",
             "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: web}\nspec:\n  namespace: web\n  source: {path: m}\n",
         ),
-        ("web/m/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"),
+        (
+            "web/m/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+        ),
     ]);
     assert!(c.report.is_valid(), "{:#?}", c.report);
     let planned = c.planned.expect("planned");
@@ -211,4 +224,44 @@ fn validate_reports_what_plan_rejects() {
     )]);
     assert!(!c.report.is_valid());
     assert_eq!(codes_of(&c), ["E0203"]);
+}
+
+/// One selector rule: a patch target and a prune rule given the same
+/// pattern pick the same objects (the prefix form `db-*` included), as the
+/// sync will see them.
+#[test]
+fn patch_targets_and_sync_selectors_pick_the_same_objects() {
+    let cms: String = ["db-0", "db-1", "dbx", "web"]
+        .iter()
+        .map(|n| format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {n}}}\n"))
+        .collect();
+    let c = check_files(&[
+        (
+            "app/component.yaml",
+            "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: app}\nspec:\n  namespace: app\n  source: {path: m}\n  patches:\n    - target: {kind: ConfigMap, name: db-*}\n      merge: {metadata: {labels: {patched: \"yes\"}}}\n  prune:\n    protect: [{kind: ConfigMap, name: db-*}]\n  health:\n    ignore: [{kind: ConfigMap, name: db-*}]\n",
+        ),
+        ("app/m/cms.yaml", &cms),
+    ]);
+    let planned = c.planned.expect("planned");
+    let sync = planned.sync_plan();
+    let unit = &sync.waves[0].units[0];
+    let names = |pick: &dyn Fn(&serde_json::Value) -> bool| -> Vec<String> {
+        unit.objects
+            .iter()
+            .filter(|o| pick(o))
+            .map(|o| o["metadata"]["name"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    let patched = names(&|o| o.pointer("/metadata/labels/patched").is_some());
+    let selected_by = |selectors: &[crate::spec::model::Selector]| {
+        names(&|o| {
+            let id = crate::object::ObjectRef::from_value(o).unwrap();
+            selectors
+                .iter()
+                .any(|s| s.matches(&id, o.pointer("/metadata/labels")))
+        })
+    };
+    assert_eq!(patched, ["db-0", "db-1"]);
+    assert_eq!(selected_by(&unit.prune.protect), patched);
+    assert_eq!(selected_by(&unit.health.ignore), patched);
 }

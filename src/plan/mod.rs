@@ -28,8 +28,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::diagnostic::did_you_mean;
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic::did_you_mean;
 use crate::object::ObjectRef;
 use crate::render::{Rendered, RenderedObject, UnitKind};
 use crate::spec::model::{HookDeletePolicy, HookPhase, RepositorySpec, WaveRef};
@@ -51,9 +51,6 @@ pub mod codes {
     // same code: `render::codes::DUPLICATE_OBJECT`.
     /// A duration weir cannot use (a timeout of a hook or a health gate).
     pub const BAD_DURATION: Code = Code("E0406");
-    /// A component with hooks that renders no objects: its hooks have no
-    /// wave to run in.
-    pub const HOOKS_WITHOUT_OBJECTS: Code = Code("E0407");
 }
 
 /// The plan of a repo: its non-empty waves in order.

@@ -215,6 +215,30 @@ fn resolve_values(ctx: &mut Context<'_>) -> BTreeMap<String, Value> {
         }
     }
 
+    // `valuesFrom` naming no component, whatever the component's source.
+    for c in components {
+        for (k, from) in c.value.spec.values_from.iter().enumerate() {
+            if index.contains_key(from.component.as_str()) {
+                continue;
+            }
+            let suggestion =
+                crate::diagnostic::did_you_mean(&from.component, index.keys().copied())
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+            let d = ctx
+                .component_error(
+                    c,
+                    codes::VALUES_FROM_UNKNOWN,
+                    format!(
+                        "component `{}` reads values from `{}`, which is not a component of this repo{suggestion}",
+                        c.value.metadata.name, from.component
+                    ),
+                )
+                .with_path(format!(".spec.valuesFrom[{k}].component"));
+            ctx.diags.push(d);
+        }
+    }
+
     let mut user_values = BTreeMap::new();
     for i in order {
         let c = &components[i];
@@ -255,20 +279,7 @@ fn resolve_values(ctx: &mut Context<'_>) -> BTreeMap<String, Value> {
         for (k, from) in spec.values_from.iter().enumerate() {
             let field = format!(".spec.valuesFrom[{k}]");
             let Some(&source_index) = index.get(from.component.as_str()) else {
-                let suggestion = crate::diagnostic::did_you_mean(
-                    &from.component,
-                    index.keys().copied(),
-                )
-                .map(|s| format!("; did you mean `{s}`?"))
-                .unwrap_or_default();
-                let d = ctx
-                    .component_error(
-                        c,
-                        codes::VALUES_FROM_UNKNOWN,
-                        format!("component `{name}` reads values from `{}`, which is not a component of this repo{suggestion}", from.component),
-                    )
-                    .with_path(format!("{field}.component"));
-                ctx.diags.push(d);
+                // Reported for every component before values are resolved.
                 ok = false;
                 continue;
             };

@@ -50,8 +50,8 @@ use serde_json::Value;
 pub use files::Files;
 pub use helm::{ChartOutput, ChartRenderer, ChartRequest, HelmBinary, SkipWithoutHelm};
 pub use object::{
-    COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RenderedHook, RenderedObject,
-    SOURCE_ANNOTATION, Unit, UnitKind,
+    COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RenderedHook, RenderedObject, SOURCE_ANNOTATION,
+    Unit, UnitKind,
 };
 
 use crate::diagnostic::{Diagnostic, Severity};

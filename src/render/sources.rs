@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 
 use super::files::{self, Files};
 use super::object::{RenderedHook, RenderedObject, Unit, UnitKind};
-use crate::object::ObjectRef;
 use super::scope::{Scope, Scopes, is_crd};
 use super::{Rendered, SYSTEM_NAMESPACES, codes, patch, workload, yaml};
 use crate::diagnostic::{Diagnostic, Span};
+use crate::object::ObjectRef;
 use crate::spec::model::{Component, HookDeletePolicy, HookPhase, RepositorySpec};
 use crate::spec::repo::{ConfigRepo, IMPLICIT_COMPONENT, Located};
 
@@ -638,7 +638,10 @@ impl<'a> Context<'a> {
     /// namespace and name, whatever the version), naming both places.
     fn check_duplicates(&mut self) {
         let mut seen: BTreeMap<crate::object::ObjectKey, usize> = BTreeMap::new();
-        for (i, o) in self.objects.iter().enumerate() {
+        // Implied Namespaces are never next to an explicit one, and several
+        // units' implied Namespace of one namespace are one: plan keeps the
+        // earliest.
+        for (i, o) in self.objects.iter().enumerate().filter(|(_, o)| !o.implied) {
             let first = *seen.entry(o.id.key()).or_insert(i);
             if first == i {
                 continue;
@@ -658,6 +661,7 @@ impl<'a> Context<'a> {
                 ),
             )
             .in_file(o.source_file.clone())
+            .with_path(".metadata.name")
             .with_hint(
                 "an object must come from exactly one place: remove one of them, or give them \
                  different names or namespaces",
@@ -788,7 +792,9 @@ impl<'a> Context<'a> {
             let target = target.unwrap_or(&self.default_namespace);
             let mut d = Diagnostic::warning(
                 codes::UNDEFINED_NAMESPACE,
-                format!("namespace `{ns}` is not created by the repo and is not {whose} (`{target}`)"),
+                format!(
+                    "namespace `{ns}` is not created by the repo and is not {whose} (`{target}`)"
+                ),
             )
             .in_file(o.source_file.clone())
             .with_path(".metadata.namespace")

@@ -54,7 +54,9 @@ impl FileFilter {
         let mut diagnostics = Vec::new();
         let Some(doc) = tree
             .get("weir.yaml")
-            .and_then(|bytes| yaml::parse_documents("weir.yaml", bytes, &YamlLimits::default()).ok())
+            .and_then(|bytes| {
+                yaml::parse_documents("weir.yaml", bytes, &YamlLimits::default()).ok()
+            })
             .and_then(|docs| docs.into_iter().next())
         else {
             return (Self::all(), diagnostics);
@@ -70,18 +72,20 @@ impl FileFilter {
                         builder.add(g);
                         any = true;
                     }
-                    Err(e) => diagnostics.push(doc.locate(
-                        Diagnostic::error(
-                            BAD_GLOB,
-                            format!("`{text}` is not a valid glob: {}", e.kind()),
-                        )
-                        .with_hint(
-                            "`*` matches within a path segment, `**` across segments, \
+                    Err(e) => diagnostics.push(
+                        doc.locate(
+                            Diagnostic::error(
+                                BAD_GLOB,
+                                format!("`{text}` is not a valid glob: {}", e.kind()),
+                            )
+                            .with_hint(
+                                "`*` matches within a path segment, `**` across segments, \
                              `{a,b}` either; escape `[`, `{` and `*` with `\\` to match them",
+                            ),
+                            &format!("/spec/{field}/{i}"),
+                            false,
                         ),
-                        &format!("/spec/{field}/{i}"),
-                        false,
-                    )),
+                    ),
                 }
             }
             any.then(|| builder.build().ok()).flatten()

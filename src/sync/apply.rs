@@ -29,8 +29,8 @@ use serde_json::Value;
 use tokio::sync::{Mutex, RwLock};
 
 use super::compare;
-use crate::object::{ObjectError, ObjectRef};
 use super::retry::{Backoff, retry};
+use crate::object::{ObjectError, ObjectRef};
 
 /// The field manager weir applies as.
 pub const FIELD_MANAGER: &str = "weir";

@@ -27,11 +27,11 @@ use serde_json::Value;
 use super::apply::{self, ApplyOptions, Cluster};
 use super::inventory::{self, Inventory};
 use super::list;
-use crate::object::{ObjectKey, ObjectRef};
 use super::plan::SyncPlan;
 use super::prune::{self, Verdict};
 use crate::diff::cluster::{ClusterObject, DryRun};
 use crate::diff::model::DiffObject;
+use crate::object::{ObjectKey, ObjectRef};
 
 /// Why the cluster could not be compared.
 #[derive(Debug, thiserror::Error)]
@@ -86,14 +86,9 @@ struct Pending {
 }
 
 /// Dry-runs every object of `plan` and reads what its target's inventory
-/// would prune. `files` gives the repo file of a rendered object, by its
-/// identity before normalisation. Nothing in the cluster changes.
-pub async fn compare(
-    cluster: &Cluster,
-    plan: &SyncPlan,
-    files: &HashMap<ObjectKey, String>,
-    concurrency: usize,
-) -> Result<Compared> {
+/// would prune. Each object's repo file is the one rendering recorded in
+/// its `weir.dev/source` annotation. Nothing in the cluster changes.
+pub async fn compare(cluster: &Cluster, plan: &SyncPlan, concurrency: usize) -> Result<Compared> {
     let mut compared = Compared::default();
     let mut pending = Vec::new();
     // Kinds found not served: asked once each, not once per object (an
@@ -111,7 +106,11 @@ pub async fn compare(
                     object: format!("object of component {}", unit.name),
                     source,
                 })?;
-                let file = files.get(&original.key()).cloned();
+                let file = value
+                    .pointer("/metadata/annotations")
+                    .and_then(|a| a.get(crate::render::SOURCE_ANNOTATION))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
                 let gvk = (
                     original.group.clone(),
                     original.version.clone(),

@@ -31,7 +31,6 @@ use super::health::HealthContext;
 use super::hooks::{self, HookResult};
 use super::inventory::{self, Entry, Inventory};
 use super::list;
-use crate::object::{ObjectError, ObjectKey, ObjectRef};
 use super::plan::{DEFAULT_HEALTH_TIMEOUT, SyncPlan, SyncUnit};
 use super::preflight;
 use super::prune::{self, Verdict};
@@ -39,6 +38,7 @@ use super::report::{
     ChangedObject, ErrorReport, Event, HookReport, KeptObject, Report, Status, WaveReport,
 };
 use super::wait::{self, NotReady, Pending};
+use crate::object::{ObjectError, ObjectKey, ObjectRef};
 use crate::spec::model::HookPhase;
 
 /// Why a sync stopped.
@@ -625,10 +625,7 @@ impl<'a> Engine<'a> {
         // Write ahead: the inventory knows an object before it exists.
         let protected = |unit: &SyncUnit, object: &ObjectRef, value: &Value| {
             let labels = value.pointer("/metadata/labels");
-            unit.prune
-                .protect
-                .iter()
-                .any(|s| s.matches(object, labels))
+            unit.prune.protect.iter().any(|s| s.matches(object, labels))
         };
         let entries: Vec<Entry> = batch
             .iter()

@@ -30,8 +30,8 @@ use tokio::time::Instant;
 use super::apply::{self, ApplyOptions, Cluster};
 use super::health::{self, Health, HealthContext};
 use super::inventory::fnv1a;
-use crate::object::ObjectRef;
 use super::plan::HookJob;
+use crate::object::ObjectRef;
 use crate::spec::model::HookDeletePolicy;
 
 /// Label with the hook's name on its Job.

@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde_json::Value;
 
 use super::apply::{Cluster, Result};
-use crate::object::ObjectRef;
 use super::plan::SyncPlan;
+use crate::object::ObjectRef;
 
 /// A requirement that is not met.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -88,11 +88,7 @@ pub fn decide(entry: &Entry, live: Option<&Value>, rules: Option<&ComponentPrune
     let object = &entry.object;
     let protected = entry.protected
         || matches!(annotation, Some("never" | "protect"))
-        || rules.is_some_and(|r| {
-            r.protect
-                .iter()
-                .any(|s| s.matches(object, labels))
-        });
+        || rules.is_some_and(|r| r.protect.iter().any(|s| s.matches(object, labels)));
     if protected {
         return Verdict::Keep(KeepReason::Protected);
     }
@@ -159,8 +155,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::spec::model::Selector;
     use crate::object::ObjectRef;
+    use crate::spec::model::Selector;
 
     fn entry(group: &str, kind: &str, name: &str) -> Entry {
         Entry {

@@ -163,7 +163,10 @@ mod tests {
             }
             .boxed(),
         );
-        assert!(!is_transient(&typed), "the object is wrong: retrying cannot help");
+        assert!(
+            !is_transient(&typed),
+            "the object is wrong: retrying cannot help"
+        );
         assert!(is_transient(&api(500, "InternalError")));
     }
 

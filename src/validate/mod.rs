@@ -348,12 +348,17 @@ fn referenced<'a>(d: &Diagnostic, weir_docs: &'a [Document]) -> Option<&'a str> 
 
 /// Render and plan findings about a document (a weir document, or a
 /// manifest) point at the document and name the field's path; point them
-/// at the field's line instead.
+/// at the field's line instead, and those about the whole document at its
+/// content (where validation points), not at its `---`.
 fn at_field<'a>(mut d: Diagnostic, docs: impl IntoIterator<Item = &'a Document>) -> Diagnostic {
-    let (Some(file), Some(span), Some(path)) = (&d.file, d.span, &d.path) else {
+    let (Some(file), Some(span)) = (&d.file, d.span) else {
         return d;
     };
-    let Some(pointer) = paths::pointer_of_path(path) else {
+    let Some(pointer) = d
+        .path
+        .as_deref()
+        .map_or(Some(String::new()), paths::pointer_of_path)
+    else {
         return d;
     };
     if let Some(doc) = docs

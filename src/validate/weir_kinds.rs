@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use super::codes;
 use super::paths::{json_path, one_of_list};
-use crate::diagnostic::did_you_mean;
 use super::weir_schemas::{KindSchema, WeirSchemas};
+use crate::diagnostic::did_you_mean;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::spec::model;
 use crate::spec::yaml::Document;

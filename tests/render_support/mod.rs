@@ -103,13 +103,11 @@ impl Outcome {
 pub fn run(repo: &ConfigRepo, tree: &Tree, helm: &dyn ChartRenderer) -> Outcome {
     let mut rendered = render::render(repo, tree, &RenderOptions::default(), helm).unwrap();
     let mut diagnostics = std::mem::take(&mut rendered.diagnostics);
-    let plan = if diagnostics.iter().any(Diagnostic::is_error) {
-        None
-    } else {
-        let (plan, more) = plan::plan(&mut rendered, &repo.settings());
-        diagnostics.extend(more);
-        plan
-    };
+    // As the pipeline does: planning judges units, so it runs even when
+    // some objects did not render; only a plan without errors counts.
+    let (plan, more) = plan::plan(&mut rendered, &repo.settings());
+    diagnostics.extend(more);
+    let plan = plan.filter(|_| !diagnostics.iter().any(Diagnostic::is_error));
     Outcome {
         rendered,
         plan,

@@ -483,5 +483,8 @@ fn load_documents_selects_files_and_collects_diagnostics() {
     ]
     .into_iter()
     .collect();
-    assert_eq!(load_documents(&chart, &FileFilter::all(), &limits).0.len(), 0);
+    assert_eq!(
+        load_documents(&chart, &FileFilter::all(), &limits).0.len(),
+        0
+    );
 }

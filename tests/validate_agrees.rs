@@ -1,0 +1,364 @@
+//! `weir validate` judges a repo exactly as `weir plan` and `weir sync` do.
+//!
+//! For every code that rendering, planning or building the sync plan can
+//! report (read from the source, so a new code without a case here fails
+//! this test), a repo that makes `weir plan` report it is one that
+//! `weir validate` reports too, with the same code at the same file and
+//! line, as it does every other finding of `plan`. An error makes both
+//! exit 1, and `weir sync --dry-run` refuses the repo before it ever
+//! connects (its kubeconfig names no cluster).
+//!
+//! Two render codes guard render's own callers only: a schema rule reports
+//! the same mistake first, at the same place, so through the pipeline the
+//! schema's code is what `plan` reports ([`COVERED_BY_SCHEMA`]).
+//!
+//! Every binary run is the real `weir`, with the real helm for the chart
+//! cases.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+const WEIR: &str = env!("CARGO_BIN_EXE_weir");
+
+const REPO: &str = "apiVersion: weir.dev/v1alpha1\nkind: Repository\nmetadata: {name: agree}\nspec:\n  waves: [first, second]\n  nodePools:\n    gpu:\n      labels: {pool: gpu}\n";
+
+fn component(name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {{name: {name}}}\nspec:\n{spec}"
+    )
+}
+
+fn config_map(name: &str, extra_metadata: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n{extra_metadata}data: {{a: b}}\n"
+    )
+}
+
+const CHART: &str = "apiVersion: v2\nname: c\nversion: 0.1.0\n";
+const CHART_TEMPLATE: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  size: {{ .Values.size | quote }}\n";
+
+/// Render codes the schemas make unreachable through the pipeline, and the
+/// schema code reported in their place.
+const COVERED_BY_SCHEMA: [(&str, &str); 2] = [
+    ("E0211", "E0105"), // a source that is not exactly one of path / helm
+    ("E0214", "E0105"), // an env entry that is not exactly one of secret / configMap
+];
+
+/// A repo that makes `plan` report `code`: its files besides weir.yaml.
+fn case(code: &str) -> Vec<(String, String)> {
+    let web = |spec: &str| {
+        (
+            "web/component.yaml".to_owned(),
+            component(
+                "web",
+                &format!("  namespace: web\n  source: {{path: m}}\n{spec}"),
+            ),
+        )
+    };
+    let web_cm = || ("web/m/cm.yaml".to_owned(), config_map("settings", ""));
+    let chart = |dir: &str, name: &str, spec: &str| {
+        vec![
+            (
+                format!("{dir}/component.yaml"),
+                component(
+                    name,
+                    &format!("  namespace: {name}\n  source:\n    helm: {{chart: chart}}\n{spec}"),
+                ),
+            ),
+            (format!("{dir}/chart/Chart.yaml"), CHART.to_owned()),
+            (format!("{dir}/chart/values.yaml"), "size: 1\n".to_owned()),
+            (
+                format!("{dir}/chart/templates/cm.yaml"),
+                CHART_TEMPLATE.to_owned(),
+            ),
+        ]
+    };
+    let f = |path: &str, text: &str| (path.to_owned(), text.to_owned());
+    match code {
+        // render
+        "E0201" => vec![f(
+            "web/component.yaml",
+            &component("web", "  source: {path: ../../outside}\n"),
+        )],
+        "E0202" => vec![f(
+            "web/component.yaml",
+            &component("web", "  source: {path: missing}\n"),
+        )],
+        "E0203" => vec![
+            web(""),
+            f(
+                "web/m/job.yaml",
+                "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: migrate-}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: busybox}]\n",
+            ),
+        ],
+        "E0204" => chart(
+            "db",
+            "db",
+            "  valuesFrom:\n    - {component: nobody, path: size, to: size}\n",
+        ),
+        "E0205" => {
+            let mut files = chart("db", "db", "");
+            files.push(web(
+                "  valuesFrom:\n    - {component: db, path: size, to: size}\n",
+            ));
+            files.push(web_cm());
+            files
+        }
+        "E0206" => {
+            let mut files = chart("db", "db", "");
+            files.extend(chart(
+                "api",
+                "api",
+                "  valuesFrom:\n    - {component: db, path: no.such.key, to: size}\n",
+            ));
+            files
+        }
+        "E0207" => {
+            let mut files = chart("db", "db", "");
+            files.push(f(
+                "db/chart/templates/broken.yaml",
+                "{{ fail \"this chart refuses to render\" }}\n",
+            ));
+            files
+        }
+        "E0208" => vec![
+            f(
+                "db/component.yaml",
+                &component(
+                    "db",
+                    "  namespace: db\n  source:\n    helm: {chart: chart, valuesFiles: [values.txt]}\n",
+                ),
+            ),
+            f("db/chart/Chart.yaml", CHART),
+            f("db/chart/templates/cm.yaml", CHART_TEMPLATE),
+            f("db/values.txt", "- a list\n- is no values\n"),
+        ],
+        "E0209" => vec![
+            web(
+                "  patches:\n    - target: {kind: ConfigMap}\n      json:\n        - {op: remove, path: /data/missing}\n",
+            ),
+            web_cm(),
+        ],
+        "E0210" => vec![f(
+            "api.yaml",
+            "apiVersion: weir.dev/v1alpha1\nkind: Workload\nmetadata: {name: api}\nspec:\n  image: nginx\n  placement: {pool: gpus}\n",
+        )],
+        "E0211" => vec![f("web/component.yaml", &component("web", "  source: {}\n"))],
+        "E0212" => vec![
+            web(""),
+            web_cm(),
+            f(
+                "web.yaml",
+                "apiVersion: weir.dev/v1alpha1\nkind: Workload\nmetadata: {name: web}\nspec:\n  image: nginx\n",
+            ),
+        ],
+        "E0213" => vec![
+            web("  hooks:\n    - {name: migrate, phase: preApply, path: hooks/migrate.yaml}\n"),
+            web_cm(),
+            f("web/hooks/migrate.yaml", &config_map("not-a-job", "")),
+        ],
+        "E0214" => vec![f(
+            "api.yaml",
+            "apiVersion: weir.dev/v1alpha1\nkind: Workload\nmetadata: {name: api}\nspec:\n  image: nginx\n  env:\n    TOKEN: {secret: {name: s, key: k}, configMap: {name: c, key: k}}\n",
+        )],
+        "W0201" => vec![
+            web(""),
+            web_cm(),
+            f("stray/cm.yaml", &config_map("stray", "")),
+        ],
+        "W0202" => vec![
+            web(
+                "  patches:\n    - target: {kind: Secret}\n      merge: {metadata: {labels: {a: b}}}\n",
+            ),
+            web_cm(),
+        ],
+        "W0203" => vec![
+            web(""),
+            f(
+                "web/m/role.yaml",
+                "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader, namespace: web}\nrules: []\n",
+            ),
+        ],
+        "W0204" => vec![f(
+            "job.yaml",
+            "apiVersion: weir.dev/v1alpha1\nkind: Workload\nmetadata: {name: once}\nspec:\n  type: job\n  image: busybox\n  replicas: 3\n",
+        )],
+        "W0102" => vec![
+            web(""),
+            f(
+                "web/m/cm.yaml",
+                &config_map("settings", "  namespace: elsewhere\n"),
+            ),
+        ],
+        "E0405" => vec![
+            web(""),
+            f(
+                "web/m/cm.yaml",
+                &format!(
+                    "{}---\n{}",
+                    config_map("twice", ""),
+                    config_map("twice", "")
+                ),
+            ),
+        ],
+        // plan and the sync plan
+        "E0401" => vec![web("  wave: thrid\n"), web_cm()],
+        "E0402" => vec![web("  dependsOn: [nobody]\n"), web_cm()],
+        "E0403" => vec![
+            f(
+                "a/component.yaml",
+                &component("a", "  source: {path: m}\n  dependsOn: [b]\n"),
+            ),
+            f("a/m/cm.yaml", &config_map("a", "")),
+            f(
+                "b/component.yaml",
+                &component("b", "  source: {path: m}\n  dependsOn: [a]\n"),
+            ),
+            f("b/m/cm.yaml", &config_map("b", "")),
+        ],
+        "E0404" => vec![
+            f(
+                "a/component.yaml",
+                &component("a", "  source: {path: m}\n  wave: 0\n  dependsOn: [b]\n"),
+            ),
+            f("a/m/cm.yaml", &config_map("a", "")),
+            f(
+                "b/component.yaml",
+                &component("b", "  source: {path: m}\n  wave: 1\n"),
+            ),
+            f("b/m/cm.yaml", &config_map("b", "")),
+        ],
+        "E0406" => vec![
+            web("  health: {timeout: 99999999999999999999999s}\n"),
+            web_cm(),
+        ],
+        other => panic!("no case for {other}: add one to tests/validate_agrees.rs"),
+    }
+}
+
+/// Every code that rendering, planning or the sync plan can report, from
+/// their code registries.
+fn stage_codes() -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut codes = Vec::new();
+    for file in ["src/render/mod.rs", "src/plan/mod.rs"] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        for (i, _) in text.match_indices("Code(\"") {
+            codes.push(text[i + 6..i + 11].to_owned());
+        }
+    }
+    assert!(codes.len() > 20, "the code registries moved: {codes:?}");
+    codes
+}
+
+fn weir(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(WEIR)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("running weir");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `(code, file, line)` of every finding in a JSON report.
+fn findings(json: &str) -> Vec<(String, Option<String>, Option<u64>, bool)> {
+    let doc: Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_owned(),
+                d["file"].as_str().map(str::to_owned),
+                d["line"].as_u64(),
+                d["severity"] == "error",
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn validate_reports_everything_plan_and_sync_reject() {
+    let helm = support::helm();
+    assert!(
+        helm.is_file(),
+        "WEIR_HELM is not a file: {}",
+        helm.display()
+    );
+    let mut failures = BTreeMap::new();
+    for code in stage_codes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = vec![("weir.yaml".to_owned(), REPO.to_owned())];
+        files.extend(case(&code));
+        for (path, text) in &files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let repo = dir.path().to_str().unwrap();
+        let is_error = code.starts_with('E');
+
+        let expected = COVERED_BY_SCHEMA
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map_or(code.clone(), |(_, by)| (*by).to_owned());
+
+        let (plan_rc, plan_out, plan_err) = weir(&["plan", repo, "--output", "json"]);
+        let plan = findings(&plan_out);
+        if !plan.iter().any(|(c, ..)| *c == expected) {
+            failures.insert(
+                code,
+                format!("plan did not report {expected} (rc {plan_rc}):\n{plan_err}"),
+            );
+            continue;
+        }
+        if plan_rc != if is_error { 1 } else { 0 } {
+            failures.insert(code, format!("plan exited {plan_rc}:\n{plan_err}"));
+            continue;
+        }
+
+        let (validate_rc, validate_out, _) = weir(&["validate", repo, "--output", "json"]);
+        let validated = findings(&validate_out);
+        let missing: Vec<_> = plan.iter().filter(|f| !validated.contains(f)).collect();
+        if !missing.is_empty() {
+            failures.insert(
+                code,
+                format!("validate did not report {missing:?}; it reported {validated:?}"),
+            );
+            continue;
+        }
+        if is_error && validate_rc != 1 {
+            failures.insert(code, format!("validate exited {validate_rc}"));
+            continue;
+        }
+
+        if is_error {
+            let (sync_rc, _, sync_err) = weir(&[
+                "sync",
+                repo,
+                "--dry-run",
+                "--kubeconfig",
+                "/nonexistent/kubeconfig",
+            ]);
+            if sync_rc != 1 || !sync_err.contains("nothing was applied") {
+                failures.insert(
+                    code,
+                    format!(
+                        "sync --dry-run exited {sync_rc} (want 1, before connecting):\n{sync_err}"
+                    ),
+                );
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
