@@ -33,7 +33,8 @@ KUBECONFORM_BIN="$(find_kubeconform)"
 
 echo "building weir (release)..." >&2
 (cd "$ROOT" && cargo build --quiet --release --bin weir --example bench_fixture)
-WEIR="$ROOT/target/release/weir"
+# WEIR=path/to/weir measures another build (e.g. before a change) on the same fixture.
+WEIR="${WEIR:-$ROOT/target/release/weir}"
 "$ROOT/target/release/examples/bench_fixture" "$WORK/repo" "$WORK/schemas" "$COUNT"
 
 # best_of NAME CMD...: runs CMD $RUNS times; prints "WALL_MS CPU_MS" of the

@@ -409,3 +409,84 @@ async fn crd_upgrade_that_invalidates_resources_stops() {
         .unwrap();
     forget_target(&cluster, &target).await;
 }
+
+/// Two writers of one target never interleave: each sync holds the
+/// target's Lease. A second writer that may not wait is refused, naming
+/// who holds it; one that waits starts only after the first is done.
+#[tokio::test]
+async fn two_writers_of_a_target_never_interleave() {
+    let (client, cluster) = connect().await;
+    let ns = support::namespace(&client, "lease").await;
+    let target = support::unique_name("lease");
+    // A Deployment whose pods stay Pending keeps the first sync in its
+    // health gate until its timeout.
+    let mut slow = deployment(&ns.name, "slow", 1);
+    slow["spec"]["template"]["spec"]["nodeSelector"] = json!({"nowhere": "true"});
+    let first_plan = plan(&target, vec![vec![slow]]);
+    let second_plan = plan(
+        &target,
+        vec![vec![config_map(&ns.name, "second", json!({}))]],
+    );
+    let first_options = Options {
+        holder: "first writer".into(),
+        timeout: std::time::Duration::from_secs(4),
+        ..options()
+    };
+    let first = tokio::spawn({
+        let client = client.clone();
+        async move {
+            let cluster = weir::sync::Cluster::new(client);
+            run(&cluster, &first_plan, first_options).await
+        }
+    });
+    // Once the first holds the Lease, a second that may not wait fails.
+    let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"namespace": "weir-system",
+            "name": weir::sync::lease::target_lease(&target, "x").name}});
+    support::eventually(
+        "the first sync holds the lease",
+        support::TIMEOUT,
+        || async {
+            get(&cluster, &lease)
+                .await
+                .and_then(|l| l["spec"]["holderIdentity"].as_str().map(str::to_owned))
+                .filter(|h| h == "first writer")
+        },
+    )
+    .await;
+    let (refused, _) = run(
+        &cluster,
+        &second_plan,
+        Options {
+            holder: "second writer".into(),
+            ..options()
+        },
+    )
+    .await;
+    let message = refused.expect_err("the lease is held").error.to_string();
+    assert!(message.contains("held by first writer"), "{message}");
+    assert!(
+        get(&cluster, &config_map(&ns.name, "second", json!({})))
+            .await
+            .is_none()
+    );
+
+    // One that waits runs once the first is over (it fails its gate).
+    let (waited, events) = run(
+        &cluster,
+        &second_plan,
+        Options {
+            holder: "second writer".into(),
+            lease_wait: std::time::Duration::from_secs(60),
+            ..options()
+        },
+    )
+    .await;
+    assert!(first.await.unwrap().0.is_err(), "the first sync timed out");
+    waited.unwrap_or_else(|f| panic!("{}", f.error));
+    assert!(
+        events.iter().any(|e| matches!(e, weir::sync::Event::WaitingForLease { message } if message.contains("first writer"))),
+        "{events:#?}"
+    );
+    forget_target(&cluster, &target).await;
+}

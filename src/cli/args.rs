@@ -119,6 +119,7 @@ Examples:
   weir sync ./platform --prune              also delete objects that left the repo
   weir sync ./platform --rev v1.4.0         sync a Git revision (no checkout)
   weir sync --context prod --timeout 10m    another cluster, longer health gates
+  weir sync --lease-wait 0                  fail at once if the agent is syncing the target
   weir sync --output json | jq '.waves[] | {name, applied, unchanged}'
 
 A sync that was interrupted (Ctrl-C, a killed process, an API server restart)
@@ -176,6 +177,11 @@ pub struct SyncArgs {
     /// Requests in flight at once within a wave.
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
+    /// How long to wait when another writer (the agent, or another `weir
+    /// sync`) is syncing the same target; weir says who it waits for. `0`
+    /// fails at once instead.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub lease_wait: String,
 
     /// Output: a live view (text) or a final JSON report (json).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]

@@ -46,6 +46,8 @@ pub fn run(args: SyncArgs) -> Result<Outcome> {
         force_crd_upgrade: args.force_crd_upgrade,
         timeout,
         concurrency: usize::from(args.concurrency),
+        lease_wait: parse_duration(&args.lease_wait).context("--lease-wait")?,
+        ..Options::default()
     };
     super::connect::runtime()?.block_on(async move {
         let cluster = super::connect::cluster(&args.connection).await?;

@@ -11,7 +11,9 @@
 //! (see [`compare`](super::compare)); when the fast comparison is not
 //! conclusive, a server-side dry run decides, so a sync with no changes
 //! makes no mutating request. `weir diff --cluster` reuses
-//! [`Cluster::apply`] with [`ApplyOptions::dry_run`].
+//! [`Cluster::apply`] with [`ApplyOptions::dry_run`]. Requests that are not
+//! applies (create, replace with a precondition, status patches, watches of
+//! changes) are in [`rest`](super::rest), on the same `Cluster`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -189,7 +191,7 @@ pub struct Resolved {
 }
 
 impl Resolved {
-    fn url(&self, namespace: Option<&str>) -> String {
+    pub(super) fn url(&self, namespace: Option<&str>) -> String {
         let ns = if self.namespaced { namespace } else { None };
         DynamicObject::url_path(&self.resource, ns)
     }
@@ -197,7 +199,7 @@ impl Resolved {
 
 /// The connection to one cluster, and the only owner of its client.
 pub struct Cluster {
-    client: Client,
+    pub(super) client: Client,
     /// The API server's URL, when connected from a kubeconfig.
     server: Option<String>,
     discovery: RwLock<Option<Discovery>>,
@@ -216,6 +218,7 @@ pub struct RequestCounter {
     reads: AtomicU64,
     writes: AtomicU64,
     dry_runs: AtomicU64,
+    leases: AtomicU64,
 }
 
 /// A snapshot of [`RequestCounter`].
@@ -227,6 +230,9 @@ pub struct RequestCounts {
     pub writes: u64,
     /// Server-side dry-run applies.
     pub dry_runs: u64,
+    /// Writes of Leases, which coordinate writers and change nothing weir
+    /// manages (taking, renewing and giving up a target's Lease).
+    pub lease_writes: u64,
 }
 
 impl Cluster {
@@ -278,14 +284,20 @@ impl Cluster {
             reads: self.requests.reads.load(Ordering::Relaxed),
             writes: self.requests.writes.load(Ordering::Relaxed),
             dry_runs: self.requests.dry_runs.load(Ordering::Relaxed),
+            lease_writes: self.requests.leases.load(Ordering::Relaxed),
         }
     }
 
-    fn count_read(&self) {
+    pub(super) fn count_read(&self) {
         self.requests.reads.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn count_write(&self, dry_run: bool) {
+    /// Counts a Lease write apart from the writes of what weir manages.
+    pub(super) fn count_lease_write(&self) {
+        self.requests.leases.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn count_write(&self, dry_run: bool) {
         let counter = if dry_run {
             &self.requests.dry_runs
         } else {
@@ -310,7 +322,7 @@ impl Cluster {
     /// retries on transient errors the server counts as unreachable, and
     /// later requests get one attempt each until one succeeds: a sync fails
     /// fast instead of retrying every object of a wave in turn.
-    async fn call<T, F, Fut>(&self, what: &str, op: F) -> Result<T, kube::Error>
+    pub(super) async fn call<T, F, Fut>(&self, what: &str, op: F) -> Result<T, kube::Error>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, kube::Error>>,

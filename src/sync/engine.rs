@@ -30,6 +30,7 @@ use super::crd;
 use super::health::HealthContext;
 use super::hooks::{self, HookResult};
 use super::inventory::{self, Entry, Inventory};
+use super::lease;
 use super::list;
 use super::plan::{DEFAULT_HEALTH_TIMEOUT, SyncPlan, SyncUnit};
 use super::preflight;
@@ -91,6 +92,9 @@ pub enum Error {
         "{0}; to start over, delete it (kubectl -n weir-system delete configmap <name>): weir then forgets objects that left the repo earlier"
     )]
     Inventory(#[from] inventory::Error),
+    /// Another writer holds the target, or took it over mid-sync.
+    #[error(transparent)]
+    Lease(#[from] lease::Error),
 }
 
 impl Error {
@@ -114,6 +118,7 @@ impl Error {
             Error::MassPrune(_) => "massPrune",
             Error::PruneStuck { .. } => "prune",
             Error::Inventory(_) => "inventory",
+            Error::Lease(_) => "lease",
         }
     }
 }
@@ -141,6 +146,11 @@ pub struct Options {
     pub timeout: Duration,
     /// Requests in flight at once.
     pub concurrency: usize,
+    /// Who this writer is, as the target's Lease records it.
+    pub holder: String,
+    /// How long to wait for the target's Lease while another writer holds
+    /// it (zero: fail at once, naming the holder).
+    pub lease_wait: Duration,
 }
 
 impl Default for Options {
@@ -153,6 +163,8 @@ impl Default for Options {
             force_crd_upgrade: false,
             timeout: DEFAULT_HEALTH_TIMEOUT,
             concurrency: 16,
+            holder: lease::cli_holder(),
+            lease_wait: Duration::ZERO,
         }
     }
 }
@@ -185,8 +197,58 @@ pub enum State {
     Done,
 }
 
-/// Applies a plan: the whole sync, start to end.
+/// Applies a plan: the whole sync, start to end, holding the target's
+/// Lease (a dry run writes nothing and takes none).
 pub async fn reconcile(plan: &SyncPlan, ctx: &Context<'_>) -> Result<Report, Failed> {
+    if ctx.options.dry_run {
+        return run(plan, ctx).await;
+    }
+    let spec = lease::target_lease(&plan.target, &ctx.options.holder);
+    let on_wait = |e: &lease::Error| {
+        (ctx.progress)(&Event::WaitingForLease {
+            message: e.to_string(),
+        });
+    };
+    let mut held = match ctx
+        .cluster
+        .acquire_lease_waiting(&spec, ctx.options.lease_wait, &on_wait)
+        .await
+    {
+        Ok(held) => held,
+        Err(e) => {
+            let error = match e {
+                lease::Error::Cluster(e) => Error::Cluster(e),
+                other => Error::Lease(other),
+            };
+            let mut report = Report::new(&plan.target, plan.revision.as_deref(), false);
+            report.status = Status::Failed;
+            report.error = Some(ErrorReport {
+                kind: error.kind(),
+                message: error.to_string(),
+            });
+            return Err(Failed {
+                error,
+                report: Box::new(report),
+            });
+        }
+    };
+    let result = tokio::select! {
+        result = run(plan, ctx) => result,
+        lost = ctx.cluster.keep_lease(&mut held) => {
+            // The work stops here: another writer has the target now.
+            let error = Error::Lease(lost);
+            let mut report = Report::new(&plan.target, plan.revision.as_deref(), false);
+            report.status = Status::Failed;
+            report.error = Some(ErrorReport { kind: error.kind(), message: error.to_string() });
+            return Err(Failed { error, report: Box::new(report) });
+        }
+    };
+    ctx.cluster.release_lease(held).await;
+    result
+}
+
+/// The sync itself, once the Lease is held.
+async fn run(plan: &SyncPlan, ctx: &Context<'_>) -> Result<Report, Failed> {
     let mut engine = Engine::new(plan, ctx);
     loop {
         match engine.step().await {
@@ -223,6 +285,9 @@ pub struct Engine<'a> {
     inventory: Inventory,
     previous: Inventory,
     inventory_stored: bool,
+    /// The stored inventory's `resourceVersion`: every write is made on
+    /// the condition that nobody else wrote it since.
+    inventory_version: Option<String>,
     /// Every object of the plan, once applied (or found unchanged).
     desired: Vec<Entry>,
     /// Objects of the current wave and their live state after apply.
@@ -244,6 +309,7 @@ impl<'a> Engine<'a> {
             inventory: Inventory::default(),
             previous: Inventory::default(),
             inventory_stored: false,
+            inventory_version: None,
             desired: Vec::new(),
             wave_objects: Vec::new(),
             wave_live: HashMap::new(),
@@ -370,6 +436,7 @@ impl<'a> Engine<'a> {
                 self.previous = Inventory::from_config_map(&value)?;
                 self.inventory = self.previous.clone();
                 self.inventory_stored = true;
+                self.inventory_version = resource_version(&value);
             }
             None => {
                 self.inventory = Inventory {
@@ -396,32 +463,31 @@ impl<'a> Engine<'a> {
         if self.inventory_stored && inventory == self.inventory {
             return Ok(());
         }
-        let ns = ObjectRef {
-            group: String::new(),
-            version: "v1".into(),
-            kind: "Namespace".into(),
-            namespace: None,
-            name: inventory::NAMESPACE.into(),
-        };
-        if !self.inventory_stored && self.cluster().get(&ns).await?.is_none() {
-            let value = serde_json::json!({
-                "apiVersion": "v1", "kind": "Namespace",
-                "metadata": {"name": inventory::NAMESPACE,
-                    "labels": {"app.kubernetes.io/managed-by": "weir"}}
-            });
+        if !self.inventory_stored {
             self.cluster()
-                .apply(&value, None, &self.apply_options())
+                .ensure_namespace(inventory::NAMESPACE)
                 .await?;
         }
+        // Written on condition that nobody wrote it since this sync read it
+        // (the version it read or last wrote travels with the apply).
+        let mut value = inventory.to_config_map();
+        if let Some(version) = &self.inventory_version {
+            value["metadata"]["resourceVersion"] = Value::String(version.clone());
+        }
         let cm_ref = Inventory::object_ref(&inventory.target);
-        let live = self.cluster().get(&cm_ref).await?;
-        self.cluster()
-            .apply(
-                &inventory.to_config_map(),
-                live.as_ref(),
-                &self.apply_options(),
-            )
-            .await?;
+        let written = self
+            .cluster()
+            .apply(&value, None, &self.apply_options())
+            .await
+            .map(|applied| applied.live);
+        let written = match written {
+            Ok(v) => v,
+            Err(apply::Error::Conflict { conflicts, .. }) if conflicts.is_empty() => {
+                return Err(inventory::Error::Changed { name: cm_ref.name }.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.inventory_version = resource_version(&written);
         self.inventory = inventory;
         self.inventory_stored = true;
         Ok(())
@@ -1110,6 +1176,14 @@ impl<'a> Engine<'a> {
 fn _assert_send(plan: &SyncPlan, ctx: &Context<'_>) {
     fn send<T: Send>(_: T) {}
     send(reconcile(plan, ctx));
+}
+
+/// `metadata.resourceVersion` of an object read from the server.
+fn resource_version(value: &Value) -> Option<String> {
+    value
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 #[cfg(test)]

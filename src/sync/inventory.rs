@@ -52,6 +52,10 @@ pub enum Error {
     Missing { name: String },
     #[error("inventory ConfigMap {name} is corrupt: {reason}")]
     Corrupt { name: String, reason: String },
+    /// Another writer changed it since this sync read it (the target's
+    /// Lease should make that impossible; nothing more is written).
+    #[error("inventory ConfigMap {name} was changed by another writer while this sync ran")]
+    Changed { name: String },
 }
 
 /// One object weir applied.
@@ -246,9 +250,16 @@ impl Inventory {
     }
 }
 
-/// `weir-inventory-<target>`, made a valid object name: lower case,
-/// `[a-z0-9-]`, with a hash suffix when anything had to change.
+/// `weir-inventory-<target>`, made a valid object name (see
+/// [`target_object_name`]).
 pub fn config_map_name(target: &str) -> String {
+    target_object_name("weir-inventory-", target)
+}
+
+/// `<prefix><target>` made a valid object name: lower case, `[a-z0-9-]`,
+/// with a hash suffix when anything had to change. The one naming rule for
+/// objects that belong to a target (its inventory, its Lease).
+pub fn target_object_name(prefix: &str, target: &str) -> String {
     let clean: String = target
         .chars()
         .map(|c| {
@@ -260,7 +271,7 @@ pub fn config_map_name(target: &str) -> String {
         })
         .collect();
     let clean = clean.trim_matches('-');
-    let mut name = format!("weir-inventory-{clean}");
+    let mut name = format!("{prefix}{clean}");
     if clean != target || name.len() > 200 {
         name.truncate(200);
         let trimmed = name.trim_end_matches('-').len();

@@ -15,10 +15,12 @@ pub mod engine;
 pub mod health;
 pub mod hooks;
 pub mod inventory;
+pub mod lease;
 pub mod plan;
 pub mod preflight;
 pub mod prune;
 pub mod report;
+pub mod rest;
 pub mod retry;
 pub mod wait;
 

@@ -14,7 +14,7 @@
 //!              "changed": [{"object": "CustomResourceDefinition widgets.example.com", "action": "created"}]}],
 //!   "hooks": [{"component": "db", "name": "migrate", "phase": "postApply", "result": "completed"}],
 //!   "prune": {"enabled": true, "pruned": ["ConfigMap app/old"], "kept": [{"object": "PersistentVolumeClaim app/data", "reason": "..."}], "pending": []},
-//!   "requests": {"reads": 12, "writes": 3, "dryRuns": 0},
+//!   "requests": {"reads": 12, "writes": 3, "dryRuns": 0, "leaseWrites": 2},
 //!   "seconds": 3.2
 //! }
 //! ```
@@ -29,6 +29,10 @@ use crate::spec::model::HookPhase;
 /// Something that happened during a sync.
 #[derive(Debug, Clone)]
 pub enum Event {
+    /// Another writer holds the target's Lease; the sync waits for it.
+    WaitingForLease {
+        message: String,
+    },
     Started {
         target: String,
         waves: usize,
@@ -89,6 +93,7 @@ impl std::fmt::Display for Event {
     /// One log line per event, for non-terminal output.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Event::WaitingForLease { message } => write!(f, "waiting: {message}"),
             Event::Started {
                 target,
                 waves,
