@@ -7,6 +7,7 @@
 //! `cli` drives it once and owns all terminal output.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod agent;
 pub mod cli;
 pub mod diagnostic;
 pub mod diff;

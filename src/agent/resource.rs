@@ -274,7 +274,10 @@ impl SyncObject {
 
     /// The value of the reconcile-requested annotation, if any.
     pub fn requested_at(&self) -> Option<&str> {
-        self.metadata.annotations.get(REQUESTED_AT).map(String::as_str)
+        self.metadata
+            .annotations
+            .get(REQUESTED_AT)
+            .map(String::as_str)
     }
 }
 

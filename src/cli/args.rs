@@ -110,6 +110,118 @@ pub enum Command {
     /// render or plan, e.g. on a dependency cycle.
     #[command(after_help = PLAN_EXAMPLES)]
     Plan(PlanArgs),
+    /// Run the agent: sync every commit of every `Sync` in the cluster, put
+    /// back what people change by hand, and report.
+    ///
+    /// For each `Sync` object (see `kubectl explain sync.spec`) the agent
+    /// fetches the Git ref at its interval (or at once, on a push webhook
+    /// or a new `weir.dev/reconcile-requested-at` annotation), runs each new
+    /// commit through the same pipeline as `weir validate` and `weir sync`,
+    /// and applies a valid one wave by wave, with the same health gates,
+    /// hooks, inventory and prune protections. An invalid commit applies
+    /// nothing: the cluster keeps the last good one and the Sync's status
+    /// names each finding with file and line. Objects changed or deleted by
+    /// hand are put back within seconds. Status, Events and Prometheus
+    /// metrics (`/metrics`) say what it did; `weir status` shows it.
+    ///
+    /// With `--path DIR` it syncs one directory instead, on every change to
+    /// its files: the inner loop on a laptop.
+    #[command(after_help = AGENT_EXAMPLES)]
+    Agent(AgentArgs),
+    /// Show what the agent has synced, and why it stopped.
+    ///
+    /// Without NAME, every `Sync` in a table (like `flux get
+    /// kustomizations`); with NAME, one Sync: its source, conditions,
+    /// revisions, waves, the findings of a rejected commit, and its recent
+    /// Events.
+    #[command(after_help = STATUS_EXAMPLES)]
+    Status(StatusArgs),
+}
+
+const AGENT_EXAMPLES: &str = "\
+Examples:
+  weir agent                                   serve every Sync (one replica)
+  weir agent --leader-election weir-system/weir-agent   with replicas: one leads
+  weir agent --namespace team-a --namespace team-b      only these namespaces' Syncs
+  weir agent --path ./platform                 sync a directory on every save
+Endpoints on --listen: /healthz, /readyz, /metrics, POST /hooks/<namespace>/<name>.";
+
+const STATUS_EXAMPLES: &str = "\
+Examples:
+  weir status                       every Sync, in every namespace
+  weir status -n weir-system        the Syncs of one namespace
+  weir status platform -n weir-system   one Sync: conditions, waves, findings, events
+  weir status --output json | jq '.[] | select(.status.conditions[]? | .type == \"Ready\" and .status != \"True\")'";
+
+/// Options of `weir agent`.
+#[derive(Debug, Args)]
+#[command(mut_arg("kube_context", |a| a.visible_alias("context")))]
+pub struct AgentArgs {
+    /// Sync this directory on every change to its files instead of serving
+    /// `Sync` objects.
+    #[arg(long, value_name = "DIR")]
+    pub path: Option<PathBuf>,
+    /// With --path: the name of the inventory (default: the Repository's
+    /// metadata.name in weir.yaml, else the directory name).
+    #[arg(long, value_name = "NAME", requires = "path")]
+    pub target: Option<String>,
+    /// With --path: also look at the directory this often.
+    #[arg(long, value_name = "DURATION", default_value = "1m", requires = "path")]
+    pub interval: String,
+    /// With --path: keep objects that left the directory (default: prune them,
+    /// with the protections of `weir sync --prune`).
+    #[arg(long, requires = "path")]
+    pub no_prune: bool,
+    /// Serve only the Syncs of this namespace (repeatable; default: every
+    /// namespace).
+    #[arg(
+        long = "namespace",
+        short = 'n',
+        value_name = "NAMESPACE",
+        conflicts_with = "path"
+    )]
+    pub namespaces: Vec<String>,
+    /// Where the HTTP port listens (health, metrics, webhooks).
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Run several replicas: they elect a leader on this Lease
+    /// (NAMESPACE/NAME), and only the leader writes. Without it, run one.
+    #[arg(long, value_name = "NAMESPACE/NAME", conflicts_with = "path")]
+    pub leader_election: Option<String>,
+    /// Who this agent is, as Leases and Events name it (default: $POD_NAME,
+    /// else the host name).
+    #[arg(long, value_name = "NAME", env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// Where Git mirrors are kept.
+    #[arg(long, value_name = "DIR", env = "WEIR_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// The most the Git mirrors may take together (suffixes k, M, G).
+    #[arg(long, value_name = "BYTES", default_value = "2G", value_parser = parse_size)]
+    pub cache_max_size: u64,
+    /// The longest a Git fetch may take.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub fetch_timeout: String,
+    /// Requests in flight at once within a wave.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Options of `weir status`.
+#[derive(Debug, Args)]
+#[command(mut_arg("kube_context", |a| a.visible_alias("context")))]
+pub struct StatusArgs {
+    /// One Sync to show in detail.
+    pub name: Option<String>,
+    /// The namespace (default: every namespace; with NAME, the kubeconfig's).
+    #[arg(long, short = 'n', value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// `text`: a table, or one Sync in detail; `json`: the Sync objects.
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 }
 
 const SYNC_EXAMPLES: &str = "\

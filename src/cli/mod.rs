@@ -4,6 +4,7 @@
 //! It holds no pipeline logic of its own.
 #![allow(clippy::disallowed_macros)]
 
+mod agent;
 mod args;
 mod check;
 mod connect;
@@ -15,6 +16,7 @@ mod output;
 mod plan;
 mod render;
 pub mod report;
+mod status;
 mod sync;
 mod validate;
 
@@ -88,5 +90,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Sync(args) => sync::run(args),
         Command::Render(args) => render::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Agent(args) => agent::run(args),
+        Command::Status(args) => status::run(args),
     }
 }

@@ -29,6 +29,7 @@ mod commit;
 mod path;
 mod revision;
 mod tree;
+pub mod watch;
 mod worktree;
 
 use std::path::PathBuf;

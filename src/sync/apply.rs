@@ -887,7 +887,7 @@ async fn load_config(options: &ConnectOptions) -> Result<Config> {
 
 /// A URL as messages may show it: without the `user:password@` a
 /// kubeconfig's `server` can carry.
-fn without_credentials(url: &str) -> String {
+pub fn without_credentials(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     let end = rest.find('/').unwrap_or(rest.len());
     let (authority, path) = rest.split_at(end);

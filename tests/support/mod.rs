@@ -8,6 +8,7 @@
 //! `eval "$(cargo xtask testenv env)"`.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod agent;
 pub mod git;
 pub mod hostile;
 pub mod secrets;

@@ -1,0 +1,752 @@
+//! One worker per Sync (or per `weir agent --path` directory): an explicit
+//! [`State`] and a [`Worker::step`] that performs one state and returns
+//! the next, driven by [`Worker::run`].
+//!
+//! ```text
+//! Idle ──poll / webhook / spec change──> Fetch ──new commit──> Check
+//!   ^                                      │                     │ valid
+//!   │<──────same commit, or fetch failed───┘   invalid: Rejected │
+//!   │<──────────────────────────────────────────────────────────┤
+//!   │<──────applied or failed (backoff)────────── Apply <────────┘
+//!   │<──────put back──── Heal <── an object changed or deleted by hand
+//! Suspended: no writes at all until spec.suspend is false again.
+//! ```
+//!
+//! A commit goes through the whole pipeline ([`pipeline`](crate::pipeline))
+//! and, valid, through the sync engine exactly as `weir sync` runs it
+//! (preflight, waves, health gates, hooks, inventory, prune), holding the
+//! target's Lease. An invalid or untrusted commit is not applied: the
+//! cluster keeps the last good one and the status names each finding.
+//! Between commits, [`drift`](super::drift) watches report objects changed
+//! or deleted by hand, and the worker puts back just those. With nothing
+//! changing, a worker sends no request at all: polling reads Git, not the
+//! API server.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::Context;
+use super::drift::{Desired, DriftWatch, Drifted};
+use super::events::{self, Reason};
+use super::resource::{SyncObject, SyncStatus};
+use super::source::{Origin, Snapshot};
+use super::status::{self, Outcome, Rejection};
+use crate::object::ObjectKey;
+use crate::pipeline::{self, WithoutHelm};
+use crate::render::HelmBinary;
+use crate::repo::Limits;
+use crate::sync::apply::{Action, ApplyOptions};
+use crate::sync::lease;
+use crate::sync::report::Event;
+use crate::sync::{self, SyncPlan};
+
+/// What wakes a worker besides its poll timer.
+#[derive(Debug)]
+pub enum Trigger {
+    /// The Sync object changed (its spec, annotations or status).
+    Spec(Box<SyncObject>),
+    /// Fetch now (a webhook, a file saved under `--path`): a new commit
+    /// is synced at once.
+    Fetch,
+    /// The Sync is gone, or the agent stops leading.
+    Stop,
+}
+
+/// Where the worker is.
+#[derive(Debug)]
+pub enum State {
+    /// Waiting for a trigger, the next poll, or the end of a backoff.
+    Idle,
+    /// Reading the source. `forced`: look at the commit even if it is the
+    /// one applied (a spec change, a request).
+    Fetch { forced: bool },
+    /// A commit through the pipeline.
+    Check { snapshot: Snapshot },
+    /// A valid commit through the sync engine.
+    Apply {
+        revision: String,
+        plan: Box<SyncPlan>,
+    },
+    /// Objects changed or deleted by hand are put back.
+    Heal,
+    /// `spec.suspend`: nothing is written until it is lifted.
+    Suspended,
+    /// The worker ends.
+    Stopped,
+}
+
+/// What one worker syncs, and how.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// How logs and metrics name it: `namespace/name`, or the directory.
+    pub name: String,
+    pub origin: Origin,
+    /// The inventory target; `None`: the Repository's name, else the
+    /// directory's (as `weir sync` names it).
+    pub target: Option<String>,
+    pub prune: bool,
+    /// The health timeout of a wave, when not the default.
+    pub timeout: Option<Duration>,
+    pub interval: Duration,
+}
+
+/// The last commit applied, and what it applied (normalised), for drift.
+#[derive(Debug, Clone)]
+struct Applied {
+    revision: String,
+    /// The inventory target it was applied as.
+    target: String,
+    desired: Desired,
+}
+
+/// A worker: its state and what it remembers between states.
+pub struct Worker {
+    ctx: Arc<Context>,
+    spec: Spec,
+    /// The Sync it reports to; `None` for `weir agent --path`.
+    sync: Option<SyncObject>,
+    triggers: mpsc::Receiver<Trigger>,
+    drift_tx: mpsc::Sender<Drifted>,
+    drift_rx: mpsc::Receiver<Drifted>,
+    state: State,
+    applied: Option<Applied>,
+    /// A commit that was rejected, not looked at again until it changes.
+    rejected: Option<String>,
+    /// The status as last written.
+    status: SyncStatus,
+    /// Failures in a row, for the backoff.
+    failures: u32,
+    next_poll: Instant,
+    watch: Option<DriftWatch>,
+    drifted: BTreeMap<ObjectKey, Drifted>,
+    /// When the current reconcile started, for its duration metric.
+    started: Option<Instant>,
+    /// A trigger read while coalescing others, handled next.
+    deferred: std::collections::VecDeque<Trigger>,
+}
+
+/// Shortest and longest wait after a failure.
+const BACKOFF_MIN: Duration = Duration::from_secs(2);
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+/// Fetch triggers arriving this close together are one fetch.
+const FETCH_SETTLE: Duration = Duration::from_millis(100);
+/// Drift reports arriving this close together are healed together.
+const DRIFT_SETTLE: Duration = Duration::from_millis(200);
+
+impl Worker {
+    pub fn new(
+        ctx: Arc<Context>,
+        spec: Spec,
+        sync: Option<SyncObject>,
+        triggers: mpsc::Receiver<Trigger>,
+    ) -> Self {
+        let (drift_tx, drift_rx) = mpsc::channel(1024);
+        let status = sync
+            .as_ref()
+            .and_then(|s| s.status.clone())
+            .unwrap_or_default();
+        let state = if sync.as_ref().is_some_and(SyncObject::suspended) {
+            State::Suspended
+        } else {
+            State::Fetch { forced: true }
+        };
+        Self {
+            ctx,
+            spec,
+            sync,
+            triggers,
+            drift_tx,
+            drift_rx,
+            state,
+            applied: None,
+            rejected: None,
+            status,
+            failures: 0,
+            next_poll: Instant::now(),
+            watch: None,
+            drifted: BTreeMap::new(),
+            started: None,
+            deferred: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Runs until stopped.
+    pub async fn run(mut self) {
+        loop {
+            let state = std::mem::replace(&mut self.state, State::Idle);
+            if matches!(state, State::Stopped) {
+                return;
+            }
+            self.state = self.step(state).await;
+        }
+    }
+
+    /// Performs `state` and returns the next.
+    pub async fn step(&mut self, state: State) -> State {
+        match state {
+            State::Idle => self.idle().await,
+            State::Fetch { forced } => self.fetch(forced).await,
+            State::Check { snapshot } => self.check(snapshot).await,
+            State::Apply { revision, plan } => self.apply(revision, *plan).await,
+            State::Heal => self.heal().await,
+            State::Suspended => self.suspended().await,
+            State::Stopped => State::Stopped,
+        }
+    }
+
+    // ---------------------------------------------------------------- idle
+
+    async fn idle(&mut self) -> State {
+        if let Some(trigger) = self.deferred.pop_front() {
+            return self.on_trigger(Some(trigger)).await;
+        }
+        let next_poll = self.next_poll;
+        tokio::select! {
+            trigger = self.triggers.recv() => self.on_trigger(trigger).await,
+            Some(drifted) = self.drift_rx.recv() => {
+                self.drifted.insert(drifted.key.clone(), drifted);
+                // More of one `kubectl delete -f` arrive together.
+                let settle = tokio::time::sleep(DRIFT_SETTLE);
+                tokio::pin!(settle);
+                loop {
+                    tokio::select! {
+                        () = &mut settle => break,
+                        Some(more) = self.drift_rx.recv() => {
+                            self.drifted.insert(more.key.clone(), more);
+                        }
+                    }
+                }
+                State::Heal
+            }
+            () = tokio::time::sleep_until(next_poll) => State::Fetch { forced: false },
+        }
+    }
+
+    async fn on_trigger(&mut self, trigger: Option<Trigger>) -> State {
+        match trigger {
+            None | Some(Trigger::Stop) => State::Stopped,
+            Some(Trigger::Fetch) => {
+                // A burst (a push's webhooks, an editor's save) is one fetch.
+                tokio::time::sleep(FETCH_SETTLE).await;
+                while let Ok(next) = self.triggers.try_recv() {
+                    if !matches!(next, Trigger::Fetch) {
+                        self.deferred.push_back(next);
+                        break;
+                    }
+                }
+                State::Fetch { forced: false }
+            }
+            Some(Trigger::Spec(sync)) => self.on_spec(*sync),
+        }
+    }
+
+    /// The Sync changed: a new spec is looked at at once; a new request
+    /// annotation asks for a fetch; anything else (its status, written by
+    /// this worker) changes nothing.
+    fn on_spec(&mut self, sync: SyncObject) -> State {
+        let old = self.sync.replace(sync.clone());
+        if sync.suspended() {
+            return State::Suspended;
+        }
+        let generation_changed = old
+            .as_ref()
+            .is_none_or(|o| o.metadata.generation != sync.metadata.generation);
+        if generation_changed {
+            if let Some(spec) = self.ctx.spec_of(&sync) {
+                self.spec = spec;
+            }
+            self.rejected = None;
+            return State::Fetch { forced: true };
+        }
+        let requested = old.as_ref().and_then(SyncObject::requested_at) != sync.requested_at();
+        if requested {
+            return State::Fetch { forced: true };
+        }
+        State::Idle
+    }
+
+    // --------------------------------------------------------------- fetch
+
+    async fn fetch(&mut self, forced: bool) -> State {
+        self.started = Some(Instant::now());
+        let origin = self.spec.origin.clone();
+        let timeout = self.ctx.options.fetch_timeout;
+        let started = Instant::now();
+        let snapshot = tokio::task::spawn_blocking(move || origin.snapshot(timeout)).await;
+        let seconds = started.elapsed().as_secs_f64();
+        let snapshot = match snapshot {
+            Ok(Ok(snapshot)) => snapshot,
+            Ok(Err(e)) => {
+                self.ctx.metrics.fetched(&self.spec.name, seconds, false);
+                let message = format!("cannot read {}: {}", self.spec.origin.describe(), chain(&e));
+                return self
+                    .failed(Outcome::FetchFailed { message }, Reason::FetchFailed)
+                    .await;
+            }
+            Err(e) => {
+                let message = format!("reading the source stopped: {e}");
+                return self
+                    .failed(Outcome::FetchFailed { message }, Reason::FetchFailed)
+                    .await;
+            }
+        };
+        self.ctx.metrics.fetched(&self.spec.name, seconds, true);
+        let current = self
+            .applied
+            .as_ref()
+            .is_some_and(|a| a.revision == snapshot.revision);
+        let rejected = self.rejected.as_deref() == Some(snapshot.revision.as_str());
+        if !forced && self.failures == 0 && (current || rejected) {
+            self.started = None;
+            self.next_poll = Instant::now() + jittered(self.spec.interval);
+            return State::Idle;
+        }
+        State::Check { snapshot }
+    }
+
+    // --------------------------------------------------------------- check
+
+    async fn check(&mut self, snapshot: Snapshot) -> State {
+        let options = pipeline::Options {
+            target: self.spec.target.clone(),
+            without_helm: WithoutHelm::Fail,
+            ..pipeline::Options::default()
+        };
+        let source = snapshot.source.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            let loaded = pipeline::load(&source, &Limits::default())?;
+            pipeline::check(loaded, &options, &HelmBinary::new())
+        })
+        .await;
+        let checked = match checked {
+            Ok(Ok(checked)) => checked,
+            Ok(Err(e)) => {
+                let message = format!(
+                    "cannot check {} at {}: {}",
+                    self.spec.origin.describe(),
+                    status::short(&snapshot.revision),
+                    chain(&e)
+                );
+                return self
+                    .failed(Outcome::FetchFailed { message }, Reason::FetchFailed)
+                    .await;
+            }
+            Err(e) => {
+                let message = format!("checking the commit stopped: {e}");
+                return self
+                    .failed(Outcome::FetchFailed { message }, Reason::FetchFailed)
+                    .await;
+            }
+        };
+        let Some(planned) = checked.planned else {
+            let errors: Vec<_> = checked
+                .report
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .collect();
+            let first = errors.first().map(|d| format!(": {d}")).unwrap_or_default();
+            let message = format!(
+                "commit {} is invalid, nothing was applied ({} error{}{first})",
+                status::short(&snapshot.revision),
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" },
+            );
+            self.rejected = Some(snapshot.revision.clone());
+            self.failures = 0;
+            self.next_poll = Instant::now() + jittered(self.spec.interval);
+            self.report(Outcome::Rejected {
+                revision: &snapshot.revision,
+                why: Rejection::Invalid,
+                message: message.clone(),
+                findings: &checked.report.diagnostics,
+            })
+            .await;
+            self.record(Reason::CommitRejected, &message).await;
+            self.finished("rejected");
+            return State::Idle;
+        };
+        let (_, _, _, mut plan) = planned.into_parts();
+        plan.revision = Some(snapshot.revision.clone());
+        State::Apply {
+            revision: snapshot.revision,
+            plan: Box::new(plan),
+        }
+    }
+
+    // --------------------------------------------------------------- apply
+
+    async fn apply(&mut self, revision: String, plan: SyncPlan) -> State {
+        self.report(Outcome::Progressing {
+            revision: &revision,
+            wave: None,
+            waves: plan.waves.len(),
+        })
+        .await;
+        let options = sync::Options {
+            prune: self.spec.prune,
+            timeout: self
+                .spec
+                .timeout
+                .unwrap_or(sync::plan::DEFAULT_HEALTH_TIMEOUT),
+            concurrency: self.ctx.options.concurrency,
+            // The repo is the truth: fields someone took over by hand are
+            // taken back (as Flux does).
+            force_conflicts: true,
+            holder: self.ctx.identity.clone(),
+            // Long enough for a Lease of an agent that died to expire.
+            lease_wait: lease::TARGET_LEASE * 2,
+            ..sync::Options::default()
+        };
+        let (wave_tx, mut wave_rx) = tokio::sync::watch::channel(None::<(u32, String)>);
+        let progress = move |event: &Event| {
+            if let Event::WaveStarted { index, name, .. } = event {
+                let _ = wave_tx.send(Some((*index, name.clone())));
+            }
+        };
+        let agent = self.ctx.clone();
+        let ctx = sync::Context {
+            cluster: &agent.cluster,
+            options,
+            progress: &progress,
+        };
+        let engine = sync::reconcile(&plan, &ctx);
+        tokio::pin!(engine);
+        let result = loop {
+            tokio::select! {
+                result = &mut engine => break result,
+                Ok(()) = wave_rx.changed() => {
+                    let wave = wave_rx.borrow_and_update().clone();
+                    let outcome = Outcome::Progressing { revision: &revision, wave, waves: plan.waves.len() };
+                    let next = status::next(&self.status, self.generation(), &outcome, Timestamp::now());
+                    self.write_status(next).await;
+                }
+            }
+        };
+        match result {
+            Ok(report) => {
+                let desired = self.desired(&plan).await;
+                let managed = desired.len() as u64;
+                self.applied = Some(Applied {
+                    revision: revision.clone(),
+                    target: plan.target.clone(),
+                    desired: desired.clone(),
+                });
+                self.rejected = None;
+                self.failures = 0;
+                self.next_poll = Instant::now() + jittered(self.spec.interval);
+                let changed: usize = report.waves.iter().map(|w| w.created + w.configured).sum();
+                self.report(Outcome::Applied {
+                    revision: &revision,
+                    report: &report,
+                    managed,
+                })
+                .await;
+                self.ctx.metrics.managed(&self.spec.name, managed);
+                self.ctx
+                    .metrics
+                    .applied_at(&self.spec.name, Timestamp::now().as_second());
+                if changed > 0 || !report.prune.pruned.is_empty() {
+                    let message = format!(
+                        "applied {}: {changed} objects created or changed, {} pruned, {managed} managed",
+                        status::short(&revision),
+                        report.prune.pruned.len()
+                    );
+                    self.record(Reason::Applied, &message).await;
+                }
+                self.watch = Some(
+                    DriftWatch::start(&self.ctx.cluster, desired, self.drift_tx.clone()).await,
+                );
+                self.drifted.clear();
+                self.finished("applied");
+                State::Idle
+            }
+            Err(failed) => {
+                if matches!(failed.error, sync::Error::Lease(lease::Error::Held { .. })) {
+                    // Another writer has the target (a hand-run sync, or a
+                    // leader that just died): try again soon, not a failure.
+                    tracing::info!(sync = %self.spec.name, "{}", failed.error);
+                    self.next_poll = Instant::now() + BACKOFF_MIN;
+                    self.finished("waiting");
+                    return State::Idle;
+                }
+                let message = format!(
+                    "sync of {} failed: {}",
+                    status::short(&revision),
+                    failed.error
+                );
+                let outcome = Outcome::SyncFailed {
+                    revision: &revision,
+                    report: &failed.report,
+                    message,
+                };
+                self.failed(outcome, Reason::SyncFailed).await
+            }
+        }
+    }
+
+    /// The objects of `plan`, normalised as the engine applied them, by
+    /// identity: what drift is judged against.
+    async fn desired(&self, plan: &SyncPlan) -> Desired {
+        let mut desired = HashMap::new();
+        for wave in &plan.waves {
+            for unit in &wave.units {
+                for value in &unit.objects {
+                    let mut value = value.clone();
+                    if let Ok((object, _)) = self
+                        .ctx
+                        .cluster
+                        .normalise(&mut value, unit.namespace.as_deref())
+                        .await
+                    {
+                        desired.insert(object.key(), value);
+                    }
+                }
+            }
+        }
+        Arc::new(desired)
+    }
+
+    // ---------------------------------------------------------------- heal
+
+    async fn heal(&mut self) -> State {
+        let drifted = std::mem::take(&mut self.drifted);
+        let Some(applied) = self.applied.clone() else {
+            return State::Idle;
+        };
+        self.started = Some(Instant::now());
+        let spec = lease::target_lease(&applied.target, &self.ctx.identity);
+        let on_wait = |_: &lease::Error| {};
+        let held = match self
+            .ctx
+            .cluster
+            .acquire_lease_waiting(&spec, lease::TARGET_LEASE, &on_wait)
+            .await
+        {
+            Ok(held) => held,
+            Err(e) => {
+                // A sync of the target is under way; it puts them back too.
+                tracing::info!(sync = %self.spec.name, "drift correction waits: {e}");
+                self.drifted = drifted;
+                self.next_poll = Instant::now() + BACKOFF_MIN;
+                return State::Idle;
+            }
+        };
+        let options = ApplyOptions {
+            dry_run: false,
+            force_conflicts: true,
+            concurrency: self.ctx.options.concurrency,
+        };
+        let mut healed = Vec::new();
+        for (key, drift) in &drifted {
+            let Some(desired) = applied.desired.get(key) else {
+                continue;
+            };
+            let Ok(object) = crate::object::ObjectRef::from_value(desired) else {
+                continue;
+            };
+            // The object as it is now (the event may be old news).
+            let live = match self.ctx.cluster.get(&object).await {
+                Ok(live) => live,
+                Err(e) => {
+                    tracing::warn!(sync = %self.spec.name, %object, "drift correction: {e}");
+                    continue;
+                }
+            };
+            match self
+                .ctx
+                .cluster
+                .apply(desired, live.as_ref(), &options)
+                .await
+            {
+                Ok(done) if done.action != Action::Unchanged => {
+                    healed.push(format!("{object} ({})", drift.why));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(sync = %self.spec.name, %object, "drift correction failed: {e}")
+                }
+            }
+        }
+        self.ctx.cluster.release_lease(held).await;
+        if !healed.is_empty() {
+            let count = healed.len() as u64;
+            self.report(Outcome::Healed { objects: count }).await;
+            self.ctx.metrics.drift_corrected(&self.spec.name, count);
+            let message = format!(
+                "put back {count} object{} changed by hand: {}",
+                if count == 1 { "" } else { "s" },
+                healed.join(", ")
+            );
+            self.record(Reason::DriftCorrected, &message).await;
+            self.finished("healed");
+        } else {
+            self.started = None;
+        }
+        State::Idle
+    }
+
+    // ----------------------------------------------------------- suspended
+
+    async fn suspended(&mut self) -> State {
+        self.watch = None;
+        self.drifted.clear();
+        loop {
+            match self.triggers.recv().await {
+                None | Some(Trigger::Stop) => return State::Stopped,
+                Some(Trigger::Fetch) => {}
+                Some(Trigger::Spec(sync)) => {
+                    let suspended = sync.suspended();
+                    if let Some(spec) = self.ctx.spec_of(&sync) {
+                        self.spec = spec;
+                    }
+                    self.sync = Some(*sync);
+                    if !suspended {
+                        return State::Fetch { forced: true };
+                    }
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------- reports
+
+    fn generation(&self) -> Option<i64> {
+        self.sync.as_ref().and_then(|s| s.metadata.generation)
+    }
+
+    /// A failure: reported, then the next try after a backoff.
+    async fn failed(&mut self, outcome: Outcome<'_>, reason: Reason) -> State {
+        self.failures = self.failures.saturating_add(1);
+        self.next_poll = Instant::now() + backoff(self.failures);
+        let message = match &outcome {
+            Outcome::FetchFailed { message } | Outcome::SyncFailed { message, .. } => {
+                message.clone()
+            }
+            _ => String::new(),
+        };
+        self.report(outcome).await;
+        self.record(reason, &message).await;
+        self.finished(if reason == Reason::FetchFailed {
+            "fetch_failed"
+        } else {
+            "failed"
+        });
+        State::Idle
+    }
+
+    /// The duration and count of the reconcile that just ended.
+    fn finished(&mut self, result: &str) {
+        if let Some(started) = self.started.take() {
+            self.ctx
+                .metrics
+                .reconciled(&self.spec.name, result, started.elapsed().as_secs_f64());
+        }
+    }
+
+    /// Moves the status on by `outcome`; written when it changed. Without
+    /// a Sync (`--path`), logged.
+    async fn report(&mut self, outcome: Outcome<'_>) {
+        match &outcome {
+            Outcome::Applied {
+                revision, managed, ..
+            } => {
+                tracing::info!(sync = %self.spec.name, revision = %status::short(revision), managed, "applied")
+            }
+            Outcome::Rejected {
+                message, findings, ..
+            } => {
+                tracing::warn!(sync = %self.spec.name, "{message}");
+                for d in findings.iter().filter(|d| d.is_error()) {
+                    tracing::warn!(sync = %self.spec.name, "{d}");
+                }
+            }
+            Outcome::FetchFailed { message } | Outcome::SyncFailed { message, .. } => {
+                tracing::warn!(sync = %self.spec.name, "{message}")
+            }
+            Outcome::Healed { objects } => {
+                tracing::info!(sync = %self.spec.name, objects, "drift corrected")
+            }
+            Outcome::Progressing { .. } => {}
+        }
+        let next = status::next(&self.status, self.generation(), &outcome, Timestamp::now());
+        self.write_status(next).await;
+    }
+
+    async fn write_status(&mut self, next: SyncStatus) {
+        if next == self.status {
+            return;
+        }
+        if let Some(sync) = &self.sync {
+            let patch = json!({"status": next});
+            if let Err(e) = self
+                .ctx
+                .cluster
+                .merge_patch(&sync.object_ref(), &patch, true)
+                .await
+            {
+                tracing::warn!(sync = %self.spec.name, "writing the status failed: {e}");
+                return;
+            }
+        }
+        self.status = next;
+    }
+
+    /// Records an Event on the Sync (none for `--path`).
+    async fn record(&self, reason: Reason, message: &str) {
+        let Some(sync) = &self.sync else {
+            return;
+        };
+        let event = events::event(sync, reason, message, &self.ctx.identity, Timestamp::now());
+        if let Err(e) = self.ctx.cluster.create(&event).await {
+            tracing::debug!(sync = %self.spec.name, "recording an event failed: {e}");
+        }
+    }
+}
+
+/// An error and its causes, in one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// The wait after `failures` failures in a row: doubling from
+/// [`BACKOFF_MIN`] to [`BACKOFF_MAX`], with jitter.
+pub fn backoff(failures: u32) -> Duration {
+    let exp = BACKOFF_MIN.saturating_mul(1 << failures.saturating_sub(1).min(16));
+    jittered(exp.min(BACKOFF_MAX))
+}
+
+/// `interval`, give or take a tenth, so Syncs spread out.
+pub fn jittered(interval: Duration) -> Duration {
+    interval.mul_f64(0.9 + 0.2 * fastrand::f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_a_cap() {
+        assert!(backoff(1) <= BACKOFF_MIN.mul_f64(1.1));
+        assert!(backoff(3) >= BACKOFF_MIN.mul_f64(4.0 * 0.9));
+        assert!(backoff(40) <= BACKOFF_MAX.mul_f64(1.1));
+        let j = jittered(Duration::from_secs(60));
+        assert!(j >= Duration::from_secs(54) && j <= Duration::from_secs(66));
+    }
+}

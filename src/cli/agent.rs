@@ -1,0 +1,65 @@
+//! `weir agent`: its flags into the agent's [`Config`], the connection,
+//! and the agent run until SIGINT or SIGTERM.
+
+use anyhow::{Context as _, bail};
+
+use super::Outcome;
+use super::args::AgentArgs;
+use crate::agent::{self, Config, Mode};
+use crate::sync::plan::parse_duration;
+
+pub fn run(args: AgentArgs) -> anyhow::Result<Outcome> {
+    let mode = match &args.path {
+        Some(dir) => {
+            if !dir.is_dir() {
+                bail!(
+                    "{} is not a directory; give the config repository's",
+                    dir.display()
+                );
+            }
+            Mode::Path {
+                dir: dir.clone(),
+                target: args.target.clone(),
+                interval: parse_duration(&args.interval).context("--interval")?,
+                prune: !args.no_prune,
+            }
+        }
+        None => Mode::Cluster {
+            namespaces: args.namespaces.clone(),
+            leader_lease: match &args.leader_election {
+                None => None,
+                Some(text) => match text.split_once('/') {
+                    Some((ns, name)) if !ns.is_empty() && !name.is_empty() => {
+                        Some((ns.to_owned(), name.to_owned()))
+                    }
+                    _ => {
+                        bail!("--leader-election takes NAMESPACE/NAME, e.g. weir-system/weir-agent")
+                    }
+                },
+            },
+        },
+    };
+    let identity = args.identity.clone().unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "localhost".to_owned());
+        format!("weir agent on {host} (pid {})", std::process::id())
+    });
+    let defaults = agent::Options::default();
+    let config = Config {
+        mode,
+        listen: args.listen,
+        identity,
+        options: agent::Options {
+            fetch_timeout: parse_duration(&args.fetch_timeout).context("--fetch-timeout")?,
+            concurrency: usize::from(args.concurrency),
+            cache_dir: args.cache_dir.clone().unwrap_or(defaults.cache_dir),
+            cache_max_bytes: args.cache_max_size,
+        },
+    };
+    super::connect::runtime()?.block_on(async move {
+        let cluster = super::connect::cluster(&args.connection).await?;
+        agent::run(config, cluster).await?;
+        Ok(Outcome::Success)
+    })
+}

@@ -1,0 +1,152 @@
+//! The real `weir agent` as a process for the agent's tests: started with
+//! the test cluster's kubeconfig on a free loopback port, its log kept in a
+//! file, killed when dropped (or on demand, with SIGKILL); and plain
+//! HTTP/1.1 requests to its port.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A running agent.
+pub struct Agent {
+    child: Option<Child>,
+    pub port: u16,
+    pub log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Agent {
+    /// `weir agent <args>` with `--kubeconfig` and `--listen` added.
+    pub fn start(args: &[&str]) -> Self {
+        Self::start_with(args, &[])
+    }
+
+    /// [`start`](Self::start) with extra environment variables.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("agent.log");
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_weir"))
+            .arg("--log-format")
+            .arg("json")
+            .arg("agent")
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(super::kubeconfig_path())
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .env("RUST_LOG", "weir=info")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(dir.path().join("agent.out")).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("starting weir agent");
+        let agent = Self {
+            child: Some(child),
+            port,
+            log,
+            _dir: dir,
+        };
+        agent.wait_ready();
+        agent
+    }
+
+    fn wait_ready(&self) {
+        for _ in 0..200 {
+            if self.get("/readyz").is_some_and(|(code, _)| code == 200) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the agent did not become ready:\n{}", self.log_text());
+    }
+
+    /// Its log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `GET path`: status code and body, `None` when nothing answers.
+    pub fn get(&self, path: &str) -> Option<(u16, String)> {
+        request(self.port, "GET", path, &[], b"")
+    }
+
+    /// `POST path` with headers and a body.
+    pub fn post(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Option<(u16, String)> {
+        request(self.port, "POST", path, headers, body)
+    }
+
+    /// The value of one metric series (`name{labels}` as printed), 0 when
+    /// absent.
+    pub fn metric(&self, series: &str) -> f64 {
+        let (_, text) = self.get("/metrics").unwrap_or_default();
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(series)
+                    .and_then(|rest| rest.trim().parse().ok())
+            })
+            .unwrap_or(0.0)
+    }
+
+    /// SIGKILL: no cleanup, no Lease given up.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A minimal HTTP/1.1 request to 127.0.0.1:`port`.
+pub fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).ok()?;
+    stream.write_all(body).ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let code = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((code, body))
+}
