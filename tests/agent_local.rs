@@ -121,3 +121,62 @@ async fn a_directory_is_synced_on_every_change_and_drift_is_put_back() {
     drop(agent);
     forget_target(&cluster, &target).await;
 }
+
+/// The agent and a hand-run `weir sync` of the same target never
+/// interleave: while the agent is in a wave's health gate, `weir sync
+/// --lease-wait 0` is refused naming the agent, and nothing it would
+/// apply is written.
+#[tokio::test]
+async fn the_agent_and_weir_sync_never_interleave() {
+    let (client, cluster) = connect().await;
+    let ns = support::namespace(&client, "interleave").await;
+    let target = support::unique_name("interleave");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "app/component.yaml",
+        &format!(
+            "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {{name: app}}\nspec:\n  \
+             namespace: {}\n  createNamespace: false\n  source: {{path: m}}\n  health: {{timeout: 20s}}\n",
+            ns.name
+        ),
+    );
+    // Its pods never schedule: the agent waits in the health gate.
+    let mut slow = deployment(&ns.name, "slow", 1);
+    slow["spec"]["template"]["spec"]["nodeSelector"] = json!({"nowhere": "true"});
+    write(
+        root,
+        "app/m/slow.yaml",
+        &serde_yaml::to_string(&slow).unwrap(),
+    );
+    let agent = Agent::start_with(
+        &["--path", root.to_str().unwrap(), "--target", &target],
+        &[("POD_NAME", "agent-under-test")],
+    );
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(client.clone(), &ns.name);
+    support::eventually("the agent applies the slow wave", support::TIMEOUT, || {
+        let d = deployments.clone();
+        async move { d.get_opt("slow").await.ok().flatten().map(|_| ()) }
+    })
+    .await;
+    write(root, "app/m/extra.yaml", &settings("cli"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        .arg("sync")
+        .arg(root)
+        .args(["--target", &target, "--lease-wait", "0", "--kubeconfig"])
+        .arg(support::kubeconfig_path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("held by agent-under-test"), "{stderr}");
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns.name);
+    assert!(
+        cms.get_opt("settings").await.unwrap().is_none(),
+        "weir sync wrote while the agent held the target"
+    );
+    drop(agent);
+    forget_target(&cluster, &target).await;
+}
