@@ -76,6 +76,7 @@ fn missing() -> Vec<&'static str> {
 
 /// Installs the missing packages; a no-op (no apt call) when none is.
 pub fn ensure() -> Result<()> {
+    ui::step("Debian packages of the tests' servers");
     let missing = missing();
     if missing.is_empty() {
         ui::info(&format!(
@@ -186,9 +187,8 @@ fn has_package_lists() -> bool {
 
 /// Whether `name` is an executable on PATH.
 fn which(name: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| dir.join(name).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
 }
 
 #[cfg(test)]

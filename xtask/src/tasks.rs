@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::controlplane::{self, State};
-use crate::{build, debian};
 use crate::topology;
 use crate::ui;
 use crate::versions::Tool;
+use crate::{build, debian};
 
 /// The workspace root (xtask lives in `<root>/xtask`).
 ///
@@ -61,7 +61,6 @@ pub fn test(cargo_test_args: &[String]) -> Result<ExitCode> {
     let mut results = Vec::new();
 
     let t = Instant::now();
-    ui::step("Debian packages of the test servers");
     debian::ensure()?;
     results.push(StepResult {
         name: "Debian packages",
