@@ -15,9 +15,21 @@ use std::time::{Duration, Instant};
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The path in the environment variable `var`, which `cargo xtask test`
-/// sets; panics saying how to run the tests otherwise.
+/// sets; panics saying how to run the tests when it is unset or names no
+/// file.
 pub fn binary(var: &str) -> PathBuf {
-    super::env_path(var)
+    let how = "the tests' own servers and tools come from `cargo xtask test` \
+               (or `cargo xtask testenv up` and `eval \"$(cargo xtask testenv env)\"` first)";
+    let path = match std::env::var_os(var) {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => panic!("{var} is not set: {how}"),
+    };
+    assert!(
+        path.exists(),
+        "{var}={} does not exist: {how}",
+        path.display()
+    );
+    path
 }
 
 /// A user name and password for HTTP basic auth.

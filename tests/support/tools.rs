@@ -5,20 +5,20 @@ use std::path::PathBuf;
 
 /// `kustomize` (`WEIR_KUSTOMIZE`).
 pub fn kustomize() -> PathBuf {
-    super::env_path("WEIR_KUSTOMIZE")
+    super::servers::binary("WEIR_KUSTOMIZE")
 }
 
 /// `sops` (`WEIR_SOPS`).
 pub fn sops() -> PathBuf {
-    super::env_path("WEIR_SOPS")
+    super::servers::binary("WEIR_SOPS")
 }
 
 /// `age` (`WEIR_AGE`).
 pub fn age() -> PathBuf {
-    super::env_path("WEIR_AGE")
+    super::servers::binary("WEIR_AGE")
 }
 
 /// `age-keygen` (`WEIR_AGE_KEYGEN`).
 pub fn age_keygen() -> PathBuf {
-    super::env_path("WEIR_AGE_KEYGEN")
+    super::servers::binary("WEIR_AGE_KEYGEN")
 }
