@@ -80,7 +80,7 @@ pub fn ensure() -> Result<()> {
     let missing = missing();
     if missing.is_empty() {
         ui::info(&format!(
-            "installed: {}",
+            "all present: {}",
             PACKAGES.map(|p| p.name).join(", ")
         ));
         return Ok(());

@@ -359,7 +359,7 @@ pub fn env() -> Result<ExitCode> {
     }
     if !absent.is_empty() && controlplane::is_running(&state) {
         ui::warn(&format!(
-            "{} name files that do not exist; `cargo xtask testenv up` builds and links them",
+            "these name missing files: {}; `cargo xtask testenv up` builds and links them",
             absent.join(", ")
         ));
     }

@@ -199,3 +199,34 @@ pub fn major_minor(kubernetes: &str) -> Option<(&str, &str)> {
     let mut parts = kubernetes.strip_prefix('v')?.split('.');
     Some((parts.next()?, parts.next()?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tests_get_the_cluster_and_every_variable_names_a_binary_of_its_tool() {
+        for tool in Tool::CLUSTER {
+            assert!(Tool::TEST.contains(&tool), "{}", tool.name());
+        }
+        let mut vars = Vec::new();
+        for tool in Tool::TEST {
+            for (var, bin) in tool.env_vars() {
+                assert!(tool.binaries().contains(bin), "{var}: {bin}");
+                vars.push(*var);
+            }
+        }
+        let count = vars.len();
+        vars.sort_unstable();
+        vars.dedup();
+        assert_eq!(vars.len(), count, "a variable is given twice");
+        for tool in Tool::TEST {
+            assert!(
+                tool.install_path().is_some()
+                    || matches!(tool, Tool::Kubernetes | Tool::Etcd | Tool::Chartmuseum),
+                "{} has no way to be built",
+                tool.name()
+            );
+        }
+    }
+}
