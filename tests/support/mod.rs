@@ -9,9 +9,13 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 pub mod agent;
+pub mod chartservers;
 pub mod git;
+pub mod gitserver;
 pub mod hostile;
 pub mod secrets;
+pub mod servers;
+pub mod tools;
 
 use std::future::Future;
 use std::path::PathBuf;

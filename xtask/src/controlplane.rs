@@ -26,7 +26,8 @@ use crate::build::Toolset;
 use crate::certs::{self, Pki};
 use crate::kubectl::Kubectl;
 use crate::procs::{self, Proc};
-use crate::{topology, ui};
+use crate::versions::Tool;
+use crate::{debian, topology, ui};
 
 /// Service CIDR; its first address (10.96.0.1) is in the apiserver cert.
 const SERVICE_CIDR: &str = "10.96.0.0/16";
@@ -92,15 +93,23 @@ impl State {
     pub fn exists(&self) -> bool {
         self.dir.join("pids").is_dir()
     }
-    /// The environment a test (or a shell) needs to use this cluster.
+    /// The environment a test (or a shell) needs to use this cluster: its
+    /// kubeconfig, the built binaries (`WEIR_KUBECTL`, `WEIR_HELM`,
+    /// `WEIR_CHARTMUSEUM`, ...: [`Tool::env_vars`], through `bin/`) and the
+    /// Debian-packaged servers (`WEIR_LIGHTTPD`, ...: [`debian::env`]).
     pub fn env(&self) -> Vec<(&'static str, PathBuf)> {
-        vec![
+        let mut env = vec![
             ("KUBECONFIG", self.kubeconfig()),
             ("WEIR_TEST_KUBECONFIG", self.kubeconfig()),
             ("WEIR_TESTENV_BIN", self.bin()),
-            ("WEIR_KUBECTL", self.bin().join("kubectl")),
-            ("WEIR_HELM", self.bin().join("helm")),
-        ]
+        ];
+        for tool in Tool::TEST {
+            for (var, bin) in tool.env_vars() {
+                env.push((var, self.bin().join(bin)));
+            }
+        }
+        env.extend(debian::env());
+        env
     }
 }
 
@@ -230,6 +239,25 @@ pub fn start(dir: PathBuf, tools: &Toolset) -> Result<Cluster> {
     }
 }
 
+/// Links every binary of `tools` into the state's `bin/`, replacing links
+/// that point elsewhere: a cluster started before a tool was added (or
+/// bumped) gets it on the next `testenv up`.
+pub fn link_binaries(state: &State, tools: &Toolset) -> Result<()> {
+    fs::create_dir_all(state.bin())?;
+    for (name, path) in tools.binaries() {
+        let link = state.bin().join(name);
+        if fs::read_link(&link).is_ok_and(|target| target == path) {
+            continue;
+        }
+        if link.symlink_metadata().is_ok() {
+            fs::remove_file(&link).with_context(|| format!("removing {}", link.display()))?;
+        }
+        std::os::unix::fs::symlink(&path, &link)
+            .with_context(|| format!("linking {}", path.display()))?;
+    }
+    Ok(())
+}
+
 fn arg(flag: &str, value: impl AsRef<std::ffi::OsStr>) -> String {
     format!("--{flag}={}", Path::new(value.as_ref()).display())
 }
@@ -238,11 +266,7 @@ fn boot(cluster: &mut Cluster, tools: &Toolset) -> Result<()> {
     let state = cluster.state.clone();
     let dir = &state.dir;
 
-    fs::create_dir_all(state.bin())?;
-    for (name, path) in tools.binaries() {
-        std::os::unix::fs::symlink(&path, state.bin().join(name))
-            .with_context(|| format!("linking {}", path.display()))?;
-    }
+    link_binaries(&state, tools)?;
     let pki = certs::generate(&dir.join("pki"))?;
     let ports = procs::free_ports(3)?;
     let (etcd_port, peer_port, api_port) = (ports[0], ports[1], ports[2]);

@@ -9,6 +9,7 @@
 mod build;
 mod certs;
 mod controlplane;
+mod debian;
 mod fuzz;
 mod kubectl;
 mod openapi;
@@ -53,7 +54,8 @@ enum Cmd {
     Demo,
     /// Build the binaries of the test environment into the cache (skipped
     /// when cached): etcd, kube-apiserver, kube-controller-manager,
-    /// kube-scheduler, kubectl, kwok and helm.
+    /// kube-scheduler, kubectl, kwok and helm, and for the tests
+    /// chartmuseum, registry, kustomize, sops, age and age-keygen.
     BuildTestenv,
     /// Build the extra tools benchmarks compare against (kubeconform, dyff).
     Tools,

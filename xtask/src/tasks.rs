@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::build;
 use crate::controlplane::{self, State};
 use crate::topology;
 use crate::ui;
 use crate::versions::Tool;
+use crate::{build, debian};
 
 /// The workspace root (xtask lives in `<root>/xtask`).
 ///
@@ -61,8 +61,16 @@ pub fn test(cargo_test_args: &[String]) -> Result<ExitCode> {
     let mut results = Vec::new();
 
     let t = Instant::now();
+    debian::ensure()?;
+    results.push(StepResult {
+        name: "Debian packages",
+        ok: true,
+        took: t.elapsed(),
+    });
+
+    let t = Instant::now();
     ui::step("test environment binaries");
-    let tools = build::ensure(&Tool::CLUSTER)?;
+    let tools = build::ensure(&Tool::TEST)?;
     results.push(StepResult {
         name: "binaries (build or cache)",
         ok: true,
@@ -131,7 +139,7 @@ pub fn test(cargo_test_args: &[String]) -> Result<ExitCode> {
     }
     drop(guard);
 
-    let ok = results.iter().all(|r| r.ok) && !crate::interrupted() && results.len() == 5;
+    let ok = results.iter().all(|r| r.ok) && !crate::interrupted() && results.len() == 6;
     ui::step("summary");
     for r in &results {
         ui::info(&format!(
@@ -182,7 +190,7 @@ fn test_env(cmd: &mut Command, state: &State) {
 
 /// `cargo xtask demo`.
 pub fn demo() -> Result<ExitCode> {
-    let state = ensure_default_up()?;
+    let state = ensure_default_up(&Tool::CLUSTER)?;
     println!("{}", topology::table(&state.kubectl())?);
     println!();
 
@@ -254,11 +262,14 @@ stringData:
   .dockerconfigjson: '{"auths":{"registry.example.com":{"auth":"ZGVtbzpkZW1v"}}}'
 "#;
 
-/// Starts the default cluster unless it already runs.
-fn ensure_default_up() -> Result<State> {
-    let tools = build::ensure(&Tool::CLUSTER)?;
+/// Starts the default cluster unless it already runs; either way with
+/// the Debian packages and `tools` built and linked into its `bin/`.
+fn ensure_default_up(tools: &[Tool]) -> Result<State> {
+    debian::ensure()?;
+    let tools = build::ensure(tools)?;
     let state = State::new(controlplane::default_state());
     if controlplane::is_running(&state) {
+        controlplane::link_binaries(&state, &tools)?;
         ui::step(&format!(
             "control plane already running at {}",
             state.server().unwrap_or_default()
@@ -287,9 +298,9 @@ fn print_usage(state: &State) {
 /// `cargo xtask build-testenv`.
 pub fn build_testenv() -> Result<ExitCode> {
     let t = Instant::now();
-    build::ensure(&Tool::CLUSTER)?;
+    build::ensure(&Tool::TEST)?;
     ui::done("test environment binaries ready", t.elapsed());
-    build::report(&Tool::CLUSTER)?;
+    build::report(&Tool::TEST)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -304,7 +315,7 @@ pub fn tools() -> Result<ExitCode> {
 
 /// `cargo xtask testenv up`.
 pub fn up() -> Result<ExitCode> {
-    let state = ensure_default_up()?;
+    let state = ensure_default_up(&Tool::TEST)?;
     print_usage(&state);
     Ok(ExitCode::SUCCESS)
 }
@@ -339,8 +350,18 @@ pub fn env() -> Result<ExitCode> {
     if !controlplane::is_running(&state) {
         ui::warn("the control plane is not running; start it with `cargo xtask testenv up`");
     }
+    let mut absent = Vec::new();
     for (k, v) in state.env() {
+        if k.starts_with("WEIR_") && !v.exists() {
+            absent.push(k);
+        }
         println!("export {k}={}", shell_quote(&v.to_string_lossy()));
+    }
+    if !absent.is_empty() && controlplane::is_running(&state) {
+        ui::warn(&format!(
+            "these name missing files: {}; `cargo xtask testenv up` builds and links them",
+            absent.join(", ")
+        ));
     }
     println!(
         "export PATH={}:\"$PATH\"",

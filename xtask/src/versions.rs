@@ -24,6 +24,23 @@ pub const KUBECONFORM: &str = "v0.8.0";
 /// dyff: YAML diff tool that benchmarks compare with.
 pub const DYFF: &str = "v1.12.0";
 
+/// ChartMuseum: a Helm chart repository server for the tests. Its go.mod
+/// declares `helm.sh/chartmuseum`, which the module proxy does not serve; it
+/// is fetched as `github.com/helm/chartmuseum` through a replace directive.
+pub const CHARTMUSEUM: &str = "v0.16.3";
+
+/// The CNCF distribution registry (OCI), serving Helm charts to the tests.
+pub const DISTRIBUTION: &str = "v3.1.2";
+
+/// kustomize (v5.8.3 needs Go 1.27; this machine has 1.26).
+pub const KUSTOMIZE: &str = "v5.8.2";
+
+/// sops: encrypted Secrets in Git, for the tests.
+pub const SOPS: &str = "v3.13.3";
+
+/// age and age-keygen: the keys sops encrypts to in the tests.
+pub const AGE: &str = "v1.3.2";
+
 /// A Go-built tool of the test environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
@@ -33,11 +50,30 @@ pub enum Tool {
     Helm,
     Kubeconform,
     Dyff,
+    Chartmuseum,
+    Registry,
+    Kustomize,
+    Sops,
+    Age,
 }
 
 impl Tool {
     /// The tools every cluster run needs.
     pub const CLUSTER: [Tool; 4] = [Tool::Kubernetes, Tool::Etcd, Tool::Kwok, Tool::Helm];
+    /// What `cargo xtask test`, `demo` and `testenv up` provide: the
+    /// cluster's tools, and the servers (chart repositories) and tools that
+    /// integration tests start and run themselves.
+    pub const TEST: [Tool; 9] = [
+        Tool::Kubernetes,
+        Tool::Etcd,
+        Tool::Kwok,
+        Tool::Helm,
+        Tool::Chartmuseum,
+        Tool::Registry,
+        Tool::Kustomize,
+        Tool::Sops,
+        Tool::Age,
+    ];
     /// The tools only benchmarks need; built by `cargo xtask tools`.
     pub const EXTRA: [Tool; 2] = [Tool::Kubeconform, Tool::Dyff];
 
@@ -50,6 +86,11 @@ impl Tool {
             Tool::Helm => "helm",
             Tool::Kubeconform => "kubeconform",
             Tool::Dyff => "dyff",
+            Tool::Chartmuseum => "chartmuseum",
+            Tool::Registry => "registry",
+            Tool::Kustomize => "kustomize",
+            Tool::Sops => "sops",
+            Tool::Age => "age",
         }
     }
 
@@ -62,6 +103,11 @@ impl Tool {
             Tool::Helm => HELM,
             Tool::Kubeconform => KUBECONFORM,
             Tool::Dyff => DYFF,
+            Tool::Chartmuseum => CHARTMUSEUM,
+            Tool::Registry => DISTRIBUTION,
+            Tool::Kustomize => KUSTOMIZE,
+            Tool::Sops => SOPS,
+            Tool::Age => AGE,
         }
     }
 
@@ -79,23 +125,59 @@ impl Tool {
             Tool::Helm => &["helm"],
             Tool::Kubeconform => &["kubeconform"],
             Tool::Dyff => &["dyff"],
+            Tool::Chartmuseum => &["chartmuseum"],
+            Tool::Registry => &["registry"],
+            Tool::Kustomize => &["kustomize"],
+            Tool::Sops => &["sops"],
+            Tool::Age => &["age", "age-keygen"],
         }
     }
 
-    /// Go module and package path for tools installed with `go install`.
-    pub fn install_path(self) -> Option<(&'static str, &'static str)> {
+    /// The environment variables that give tests each binary's path.
+    pub fn env_vars(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            Tool::Kwok => Some(("sigs.k8s.io/kwok", "sigs.k8s.io/kwok/cmd/kwok")),
-            Tool::Helm => Some(("helm.sh/helm/v3", "helm.sh/helm/v3/cmd/helm")),
+            Tool::Kubernetes => &[("WEIR_KUBECTL", "kubectl")],
+            Tool::Helm => &[("WEIR_HELM", "helm")],
+            Tool::Chartmuseum => &[("WEIR_CHARTMUSEUM", "chartmuseum")],
+            Tool::Registry => &[("WEIR_REGISTRY", "registry")],
+            Tool::Kustomize => &[("WEIR_KUSTOMIZE", "kustomize")],
+            Tool::Sops => &[("WEIR_SOPS", "sops")],
+            Tool::Age => &[("WEIR_AGE", "age"), ("WEIR_AGE_KEYGEN", "age-keygen")],
+            Tool::Etcd | Tool::Kwok | Tool::Kubeconform | Tool::Dyff => &[],
+        }
+    }
+
+    /// Go module and package paths for tools installed with `go install`
+    /// (one package per binary).
+    pub fn install_path(self) -> Option<(&'static str, &'static [&'static str])> {
+        match self {
+            Tool::Kwok => Some(("sigs.k8s.io/kwok", &["sigs.k8s.io/kwok/cmd/kwok"])),
+            Tool::Helm => Some(("helm.sh/helm/v3", &["helm.sh/helm/v3/cmd/helm"])),
             Tool::Kubeconform => Some((
                 "github.com/yannh/kubeconform",
-                "github.com/yannh/kubeconform/cmd/kubeconform",
+                &["github.com/yannh/kubeconform/cmd/kubeconform"],
             )),
             Tool::Dyff => Some((
                 "github.com/homeport/dyff",
-                "github.com/homeport/dyff/cmd/dyff",
+                &["github.com/homeport/dyff/cmd/dyff"],
             )),
-            Tool::Kubernetes | Tool::Etcd => None,
+            Tool::Registry => Some((
+                "github.com/distribution/distribution/v3",
+                &["github.com/distribution/distribution/v3/cmd/registry"],
+            )),
+            Tool::Kustomize => Some((
+                "sigs.k8s.io/kustomize/kustomize/v5",
+                &["sigs.k8s.io/kustomize/kustomize/v5"],
+            )),
+            Tool::Sops => Some((
+                "github.com/getsops/sops/v3",
+                &["github.com/getsops/sops/v3/cmd/sops"],
+            )),
+            Tool::Age => Some((
+                "filippo.io/age",
+                &["filippo.io/age/cmd/age", "filippo.io/age/cmd/age-keygen"],
+            )),
+            Tool::Kubernetes | Tool::Etcd | Tool::Chartmuseum => None,
         }
     }
 
@@ -116,4 +198,35 @@ pub fn staging_version(kubernetes: &str) -> Option<String> {
 pub fn major_minor(kubernetes: &str) -> Option<(&str, &str)> {
     let mut parts = kubernetes.strip_prefix('v')?.split('.');
     Some((parts.next()?, parts.next()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tests_get_the_cluster_and_every_variable_names_a_binary_of_its_tool() {
+        for tool in Tool::CLUSTER {
+            assert!(Tool::TEST.contains(&tool), "{}", tool.name());
+        }
+        let mut vars = Vec::new();
+        for tool in Tool::TEST {
+            for (var, bin) in tool.env_vars() {
+                assert!(tool.binaries().contains(bin), "{var}: {bin}");
+                vars.push(*var);
+            }
+        }
+        let count = vars.len();
+        vars.sort_unstable();
+        vars.dedup();
+        assert_eq!(vars.len(), count, "a variable is given twice");
+        for tool in Tool::TEST {
+            assert!(
+                tool.install_path().is_some()
+                    || matches!(tool, Tool::Kubernetes | Tool::Etcd | Tool::Chartmuseum),
+                "{} has no way to be built",
+                tool.name()
+            );
+        }
+    }
 }
