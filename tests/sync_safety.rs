@@ -294,10 +294,14 @@ async fn mass_prune_stops_and_asks() {
 
     // The repo came out empty (a wrong path?): 6 of 6 would go.
     let mut empty = plan(&target, vec![vec![]]);
-    empty.prune = PrunePolicy {
-        max_fraction: None,
-        max_objects: Some(50),
-    };
+    empty.prune = weir::sync::prune::Limits::of(
+        &weir::sync::prune::Floor::default(),
+        &PrunePolicy {
+            max_fraction: None,
+            max_objects: Some(50),
+        },
+    )
+    .0;
     let prune = Options {
         prune: true,
         ..options()

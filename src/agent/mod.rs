@@ -80,6 +80,10 @@ pub struct Options {
     pub cache_dir: PathBuf,
     /// The most the Git mirrors may take together.
     pub cache_max_bytes: u64,
+    /// What checking one commit may cost (files, work, Helm).
+    pub limits: crate::pipeline::Limits,
+    /// The prune limits the synced commits may only make stricter.
+    pub prune_floor: crate::sync::prune::Floor,
 }
 
 impl Default for Options {
@@ -89,6 +93,8 @@ impl Default for Options {
             concurrency: 16,
             cache_dir: std::env::temp_dir().join("weir-agent-cache"),
             cache_max_bytes: 2 * 1024 * 1024 * 1024,
+            limits: crate::pipeline::Limits::default(),
+            prune_floor: crate::sync::prune::Floor::default(),
         }
     }
 }
@@ -143,6 +149,8 @@ impl Context {
         };
         Some(Spec {
             name: sync.key(),
+            source: Some(sync.source()),
+            adopt: sync.spec.adopt == Some(true),
             origin,
             target: Some(sync.target()),
             prune: sync.prune(),
@@ -264,6 +272,9 @@ async fn run_path(
     })?;
     let spec = Spec {
         name: dir.display().to_string(),
+        // As `weir sync` names the directory.
+        source: None,
+        adopt: false,
         origin: Origin::Directory(dir),
         target,
         prune,

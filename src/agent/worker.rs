@@ -40,7 +40,6 @@ use super::status::{self, Outcome, Rejection};
 use crate::object::ObjectKey;
 use crate::pipeline::{self, WithoutHelm};
 use crate::render::HelmBinary;
-use crate::repo::Limits;
 use crate::sync::apply::{Action, ApplyOptions};
 use crate::sync::lease;
 use crate::sync::report::Event;
@@ -90,6 +89,11 @@ pub struct Spec {
     /// The inventory target; `None`: the Repository's name, else the
     /// directory's (as `weir sync` names it).
     pub target: Option<String>,
+    /// Where the commits come from, as the inventory records it; `None`:
+    /// as `weir sync` names the source it reads.
+    pub source: Option<crate::sync::SourceId>,
+    /// Take over a target whose inventory records another source.
+    pub adopt: bool,
     pub prune: bool,
     /// The health timeout of a wave, when not the default.
     pub timeout: Option<Duration>,
@@ -315,12 +319,15 @@ impl Worker {
     async fn check(&mut self, snapshot: Snapshot) -> State {
         let options = pipeline::Options {
             target: self.spec.target.clone(),
+            source: self.spec.source.clone(),
+            prune_floor: self.ctx.options.prune_floor.clone(),
             without_helm: WithoutHelm::Fail,
             ..pipeline::Options::default()
         };
         let source = snapshot.source.clone();
+        let limits = self.ctx.options.limits;
         let checked = tokio::task::spawn_blocking(move || {
-            let loaded = pipeline::load(&source, &Limits::default())?;
+            let loaded = pipeline::load(&source, &limits)?;
             pipeline::check(loaded, &options, &HelmBinary::new())
         })
         .await;
@@ -402,6 +409,7 @@ impl Worker {
             holder: self.ctx.identity.clone(),
             // Long enough for a Lease of an agent that died to expire.
             lease_wait: lease::TARGET_LEASE * 2,
+            adopt: self.spec.adopt,
             ..sync::Options::default()
         };
         let (wave_tx, mut wave_rx) = tokio::sync::watch::channel(None::<(u32, String)>);

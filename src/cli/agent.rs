@@ -55,6 +55,8 @@ pub fn run(args: AgentArgs) -> anyhow::Result<Outcome> {
             concurrency: usize::from(args.concurrency),
             cache_dir: args.cache_dir.clone().unwrap_or(defaults.cache_dir),
             cache_max_bytes: args.cache_max_size,
+            limits: args.limits.limits(),
+            prune_floor: args.limits.floor(),
         },
     };
     super::connect::runtime()?.block_on(async move {

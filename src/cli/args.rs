@@ -206,6 +206,8 @@ pub struct AgentArgs {
     pub concurrency: u16,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// Options of `weir status`.
@@ -261,8 +263,8 @@ pub struct SyncArgs {
     #[arg(long)]
     pub prune: bool,
 
-    /// Allow a prune that deletes more than the repo's limits (default: 25% of
-    /// what weir manages, or 50 objects).
+    /// Allow a prune that deletes more than the prune limits
+    /// (--max-prune-objects, --max-prune-fraction, or weir.yaml's stricter ones).
     #[arg(long, requires = "prune")]
     pub allow_mass_prune: bool,
 
@@ -273,6 +275,12 @@ pub struct SyncArgs {
     /// Apply a CRD change even though existing custom resources would become invalid.
     #[arg(long)]
     pub force_crd_upgrade: bool,
+
+    /// Sync into a target whose inventory records another source (another
+    /// repo, or this one under another remote URL or path): its objects
+    /// become this repo's, and --prune deletes those not in it.
+    #[arg(long)]
+    pub adopt: bool,
 
     #[command(flatten)]
     pub connection: ConnectionArgs,
@@ -299,9 +307,8 @@ pub struct SyncArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 
-    /// Refuse files larger than this many bytes (suffixes k, M, G are accepted, e.g. 8M).
-    #[arg(long, value_name = "BYTES", default_value = "8M", value_parser = parse_size)]
-    pub max_file_size: u64,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// Which cluster to talk to: the same flags for every command that does.
@@ -353,9 +360,8 @@ pub struct SourceArgs {
     /// else 1.35.4.
     #[arg(long, value_name = "VERSION")]
     pub kube_version: Option<String>,
-    /// Refuse files larger than this many bytes (suffixes k, M, G are accepted, e.g. 8M).
-    #[arg(long, value_name = "BYTES", default_value = "8M", value_parser = parse_size)]
-    pub max_file_size: u64,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 #[derive(Debug, Args)]
@@ -446,9 +452,8 @@ pub struct DiffArgs {
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
-    /// Refuse files larger than this many bytes (suffixes k, M, G are accepted, e.g. 8M).
-    #[arg(long, value_name = "BYTES", default_value = "8M", value_parser = parse_size)]
-    pub max_file_size: u64,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// How `weir diff` prints its report.
@@ -517,9 +522,8 @@ pub struct ValidateArgs {
     #[arg(long, value_name = "REV")]
     pub rev: Option<String>,
 
-    /// Refuse files larger than this many bytes (suffixes k, M, G are accepted, e.g. 8M).
-    #[arg(long, value_name = "BYTES", default_value = "8M", value_parser = parse_size)]
-    pub max_file_size: u64,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// A weir kind whose JSON Schema `weir schema` prints.
@@ -548,6 +552,87 @@ pub struct SchemaArgs {
     /// The kind.
     #[arg(value_enum)]
     pub kind: SchemaKind,
+}
+
+/// What one run may cost and what pruning may never do: set where weir
+/// runs, never by the repo (weir.yaml may only make the prune limits
+/// stricter). Every command that reads a config repo takes them, so
+/// `weir validate` judges a repo as `weir sync` and the agent do.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Limits (set here, a repo cannot raise them)")]
+pub struct LimitArgs {
+    /// Refuse files larger than this many bytes (suffixes k, M, G are accepted, e.g. 8M).
+    #[arg(long, value_name = "BYTES", default_value = "8M", value_parser = parse_size)]
+    pub max_file_size: u64,
+    /// The most nodes one run builds: YAML loaded (aliases expanded), Helm
+    /// values, objects, what patches add (a string weighs one node per 64
+    /// bytes). A repo that needs more is refused, naming where.
+    #[arg(long, value_name = "N", default_value_t = crate::budget::DEFAULT_MAX_NODES, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_nodes: u64,
+    /// Kill a `helm template` that runs longer than this (at most 24h).
+    #[arg(long, value_name = "DURATION", default_value = "4s", value_parser = parse_positive_duration)]
+    pub helm_timeout: std::time::Duration,
+    /// Kill a `helm template` that writes more than this many bytes (suffixes k, M, G).
+    #[arg(long, value_name = "BYTES", default_value = "32M", value_parser = parse_size)]
+    pub max_helm_output: u64,
+    /// A prune of more objects stops and asks for --allow-mass-prune.
+    /// weir.yaml's prune.maxObjects may set fewer, never more.
+    #[arg(long, value_name = "N", default_value_t = crate::sync::plan::DEFAULT_MAX_PRUNE_OBJECTS)]
+    pub max_prune_objects: u32,
+    /// A prune of a larger share of the inventory (0 to 1) stops and asks
+    /// for --allow-mass-prune. weir.yaml's prune.maxFraction may set less,
+    /// never more.
+    #[arg(long, value_name = "FRACTION", default_value_t = crate::sync::plan::DEFAULT_MAX_PRUNE_FRACTION, value_parser = parse_fraction)]
+    pub max_prune_fraction: f64,
+    /// Never prune objects of this kind, whatever the repo opts in:
+    /// `Kind` (any group) or `Kind.group`, e.g. `PersistentVolumeClaim`,
+    /// `Certificate.cert-manager.io` (repeatable).
+    #[arg(long = "protect-kind", value_name = "KIND")]
+    pub protect_kinds: Vec<crate::sync::prune::KindName>,
+}
+
+impl LimitArgs {
+    /// The pipeline's limits.
+    pub fn limits(&self) -> crate::pipeline::Limits {
+        crate::pipeline::Limits {
+            files: crate::repo::Limits {
+                max_file_bytes: self.max_file_size,
+                ..crate::repo::Limits::default()
+            },
+            work: crate::budget::Limits {
+                max_nodes: self.max_nodes,
+                helm_timeout: self.helm_timeout,
+                max_helm_output: self.max_helm_output,
+            },
+        }
+    }
+
+    /// The prune floor.
+    pub fn floor(&self) -> crate::sync::prune::Floor {
+        crate::sync::prune::Floor {
+            max_objects: self.max_prune_objects,
+            max_fraction: self.max_prune_fraction,
+            protected_kinds: self.protect_kinds.clone(),
+        }
+    }
+}
+
+/// A duration of weir's syntax, more than zero.
+fn parse_positive_duration(text: &str) -> Result<std::time::Duration, String> {
+    match crate::sync::plan::parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("must be more than 0".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A share between 0 and 1.
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|f| (0.0..=1.0).contains(f))
+        .ok_or_else(|| format!("`{text}` is not a share between 0 and 1, e.g. 0.25"))
 }
 
 /// Parses `8388608`, `512k`, `8M`, `1G` (powers of 1024).

@@ -33,8 +33,8 @@ const BACKOFF: Backoff = Backoff {
 pub fn sides(args: &DiffArgs) -> anyhow::Result<Option<(Side, Side)>> {
     let checked = check::run(
         &check::source(&args.path, None),
-        args.max_file_size,
-        &pipeline::Options {
+        &args.limits,
+        pipeline::Options {
             target: args.target.clone(),
             ..pipeline::Options::default()
         },

@@ -9,7 +9,8 @@ use super::{Loaded, Result};
 use crate::diagnostic::Diagnostic;
 use crate::plan::{self, Plan};
 use crate::render::{self, ChartRenderer, RenderOptions, Rendered, SkipWithoutHelm};
-use crate::sync::SyncPlan;
+use crate::sync::prune::Floor;
+use crate::sync::{SourceId, SyncPlan};
 use crate::validate::{self, ChartObject, RenderFindings, Report, ValidRepo, codes};
 
 /// What a missing `helm` binary means to a check.
@@ -36,6 +37,12 @@ pub struct Options {
     /// The inventory target of the sync plan (`--target`); default: the
     /// Repository's name, else the config directory's name.
     pub target: Option<String>,
+    /// Where the files come from, as the inventory records it; default:
+    /// what [`load`](super::load) found ([`Loaded::source`]).
+    pub source: Option<SourceId>,
+    /// The prune limits set where weir runs: weir.yaml may only make them
+    /// stricter.
+    pub prune_floor: Floor,
     pub without_helm: WithoutHelm,
 }
 
@@ -97,7 +104,10 @@ pub fn check(loaded: Loaded, options: &Options, charts: &dyn ChartRenderer) -> R
         diagnostics,
         revision,
         name,
+        source,
+        budget,
     } = loaded;
+    let source = options.source.clone().or(source);
     let skipping = SkipWithoutHelm::new(charts);
     let renderer: &dyn ChartRenderer = match options.without_helm {
         WithoutHelm::Fail => charts,
@@ -115,12 +125,22 @@ pub fn check(loaded: Loaded, options: &Options, charts: &dyn ChartRenderer) -> R
         &validate::Options {
             strict: options.strict,
         },
-        |repo| match render::render(repo, &tree, &render_options, renderer) {
+        |repo| match render_within(repo, &tree, &render_options, renderer, &budget) {
             Err(e) => {
                 failure = Some(e);
                 RenderFindings::default()
             }
-            Ok(mut rendered) => {
+            // The budget ran out: what rendered is partial, and findings
+            // about it would only follow from what is missing.
+            Ok(None) => RenderFindings::default(),
+            Ok(Some(mut rendered)) if budget.is_exhausted() => RenderFindings {
+                chart_objects: Vec::new(),
+                diagnostics: std::mem::take(&mut rendered.diagnostics)
+                    .into_iter()
+                    .filter(Diagnostic::is_error)
+                    .collect(),
+            },
+            Ok(Some(mut rendered)) => {
                 let mut found = std::mem::take(&mut rendered.diagnostics);
                 let mut planned = None;
                 // Planning judges units (waves, dependencies, cycles), so it
@@ -140,8 +160,17 @@ pub fn check(loaded: Loaded, options: &Options, charts: &dyn ChartRenderer) -> R
                                     .map(|r| r.value.metadata.name.clone())
                             })
                             .unwrap_or_else(|| name.clone());
-                        let (sync, sync_found) =
-                            sync_plan::build(repo, &rendered, &plan, target, revision.clone());
+                        let (sync, sync_found) = sync_plan::build(
+                            repo,
+                            &rendered,
+                            &plan,
+                            sync_plan::Target {
+                                name: target,
+                                revision: revision.clone(),
+                                source: source.clone(),
+                                floor: options.prune_floor.clone(),
+                            },
+                        );
                         found.extend(sync_found);
                         planned = Some((plan, sync));
                     }
@@ -172,6 +201,20 @@ pub fn check(loaded: Loaded, options: &Options, charts: &dyn ChartRenderer) -> R
         report: validation.report,
         planned,
     })
+}
+
+/// Renders `repo` within `budget`; `None` when loading already spent it.
+fn render_within(
+    repo: &crate::spec::repo::ConfigRepo,
+    tree: &crate::repo::FileTree,
+    options: &RenderOptions,
+    charts: &dyn ChartRenderer,
+    budget: &crate::budget::Budget,
+) -> render::Result<Option<Rendered>> {
+    if budget.is_exhausted() {
+        return Ok(None);
+    }
+    render::render(repo, tree, options, charts, budget).map(Some)
 }
 
 /// The objects Helm charts rendered (hooks included): validation checks

@@ -1,7 +1,8 @@
 //! The sync plan of a rendered and planned repo: per unit, its objects in
 //! the plan's apply order, its hooks, and its Component's preflight,
-//! health and prune rules; what cannot be synced is reported as
-//! diagnostics, so `weir validate` finds it too. (Every unit is in a wave
+//! health and prune rules, and the prune limits in force (the floor set
+//! where weir runs, or weir.yaml's where stricter); what cannot be synced
+//! is reported as diagnostics, so `weir validate` finds it too. (Every unit is in a wave
 //! of the plan, one without objects too: its hooks run there.)
 
 use std::collections::HashMap;
@@ -14,18 +15,51 @@ use crate::plan::{Plan, codes};
 use crate::render::Rendered;
 use crate::spec::repo::ConfigRepo;
 use crate::sync::plan::parse_duration;
-use crate::sync::{HealthRules, HookJob, SyncPlan, SyncUnit, SyncWave};
+use crate::sync::prune::{Floor, Limits as PruneLimits};
+use crate::sync::{HealthRules, HookJob, SourceId, SyncPlan, SyncUnit, SyncWave};
 
-/// Builds the sync plan of `rendered` as `plan` orders it, for inventory
-/// `target` at `revision`, with the findings that stop it.
+/// Where a sync plan goes and what bounds it.
+pub(super) struct Target {
+    /// The inventory target.
+    pub name: String,
+    pub revision: Option<String>,
+    pub source: Option<SourceId>,
+    /// The prune limits set where weir runs.
+    pub floor: Floor,
+}
+
+/// Builds the sync plan of `rendered` as `plan` orders it, for `target`,
+/// with the findings that stop it: durations weir cannot use, and prune
+/// limits of weir.yaml looser than the floor.
 pub(super) fn build(
     repo: &ConfigRepo,
     rendered: &Rendered,
     plan: &Plan,
-    target: String,
-    revision: Option<String>,
+    target: Target,
 ) -> (SyncPlan, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
+    let (prune, looser) = PruneLimits::of(&target.floor, &repo.settings().prune);
+    for l in looser {
+        let mut d = Diagnostic::error(
+            codes::PRUNE_LIMIT_LOOSER,
+            format!(
+                "prune.{} is {}, looser than the limit set where weir runs ({} {}): a commit may \
+                 only make prune limits stricter, so {} applies",
+                l.field, l.repo, l.flag, l.floor, l.floor
+            ),
+        )
+        .with_path(format!(".spec.prune.{}", l.field))
+        .with_hint(format!(
+            "the commit that removes objects must not be the one that allows removing more; \
+             lower prune.{} to {} or less, or raise the limit where weir runs ({} on weir sync \
+             and weir agent), or allow one large prune with weir sync --allow-mass-prune",
+            l.field, l.floor, l.flag
+        ));
+        if let Some(r) = &repo.repository {
+            d = d.in_file(r.file.clone()).at(r.span);
+        }
+        diagnostics.push(d);
+    }
     let values: HashMap<&ObjectRef, &Value> =
         rendered.objects.iter().map(|o| (&o.id, &o.value)).collect();
     let mut waves = Vec::with_capacity(plan.waves.len());
@@ -102,10 +136,11 @@ pub(super) fn build(
         });
     }
     let plan = SyncPlan {
-        target,
-        revision,
+        target: target.name,
+        revision: target.revision,
+        source: target.source,
         waves,
-        prune: repo.settings().prune,
+        prune,
     };
     (plan, diagnostics)
 }

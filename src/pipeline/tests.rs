@@ -19,7 +19,7 @@ impl ChartRenderer for NoCharts {
 
 fn check_files(files: &[(&str, &str)]) -> Checked {
     let tree: FileTree = files.iter().copied().collect();
-    let loaded = load_tree(tree, None, "test".into());
+    let loaded = load_tree(tree, None, "test".into(), &crate::budget::Limits::default());
     check(loaded, &Options::default(), &NoCharts).unwrap()
 }
 

@@ -51,6 +51,9 @@ pub mod codes {
     // same code: `render::codes::DUPLICATE_OBJECT`.
     /// A duration weir cannot use (a timeout of a hook or a health gate).
     pub const BAD_DURATION: Code = Code("E0406");
+    /// A prune limit of weir.yaml looser than the floor set where weir
+    /// runs: a commit may make prune limits stricter, never looser.
+    pub const PRUNE_LIMIT_LOOSER: Code = Code("E0407");
 }
 
 /// The plan of a repo: its non-empty waves in order.

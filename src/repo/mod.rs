@@ -34,7 +34,7 @@ mod worktree;
 
 use std::path::PathBuf;
 
-pub use commit::{DIRTY_SUFFIX, commit_of};
+pub use commit::{DIRTY_SUFFIX, commit_of, remote_of};
 pub use path::resolve_in_repo;
 pub use revision::read_revision;
 pub use tree::{FileTree, Limits};
