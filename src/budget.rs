@@ -11,8 +11,9 @@
 //! names where it passed the budget, the limit, and the flag that raises it
 //! (`--max-nodes`); the repo itself can never raise it.
 //!
-//! `helm template` is bounded the same way, per chart: [`Limits::helm_timeout`]
-//! and [`Limits::max_helm_output`], past which helm is killed.
+//! `helm template` is bounded the same way, per chart: [`Limits::helm_timeout`],
+//! [`Limits::max_helm_output`] and [`Limits::max_helm_memory`], past which
+//! helm is stopped.
 //!
 //! The budget is shared by threads (files parse in parallel): charges are
 //! atomic, and the first charge past the limit is the one reported
@@ -29,11 +30,13 @@ use crate::diagnostic::{Code, Diagnostic};
 pub const BYTES_PER_NODE: usize = 64;
 
 /// Default of [`Limits::max_nodes`].
-pub const DEFAULT_MAX_NODES: u64 = 2_000_000;
+pub const DEFAULT_MAX_NODES: u64 = 1_000_000;
 /// Default of [`Limits::helm_timeout`].
 pub const DEFAULT_HELM_TIMEOUT: Duration = Duration::from_secs(4);
 /// Default of [`Limits::max_helm_output`].
 pub const DEFAULT_MAX_HELM_OUTPUT: u64 = 32 * 1024 * 1024;
+/// Default of [`Limits::max_helm_memory`].
+pub const DEFAULT_MAX_HELM_MEMORY: u64 = 128 * 1024 * 1024;
 
 /// The flag that raises [`Limits::max_nodes`], as findings name it.
 pub const MAX_NODES_FLAG: &str = "--max-nodes";
@@ -41,19 +44,26 @@ pub const MAX_NODES_FLAG: &str = "--max-nodes";
 pub const HELM_TIMEOUT_FLAG: &str = "--helm-timeout";
 /// The flag that raises [`Limits::max_helm_output`].
 pub const MAX_HELM_OUTPUT_FLAG: &str = "--max-helm-output";
+/// The flag that raises [`Limits::max_helm_memory`].
+pub const MAX_HELM_MEMORY_FLAG: &str = "--max-helm-memory";
 
 /// What one run may cost. Set by whoever runs weir (flags), never by the
 /// repo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Most nodes one run builds: loaded documents (aliases expanded),
-    /// values, rendered objects and what patches add (default 2,000,000).
+    /// values, rendered objects and what patches add (default 1,000,000).
     pub max_nodes: u64,
     /// Longest one `helm template` may run before it is killed (default 4 s).
     pub helm_timeout: Duration,
     /// Most bytes one `helm template` may write before it is killed
     /// (default 32 MiB).
     pub max_helm_output: u64,
+    /// Most memory (its data segment, `RLIMIT_DATA`) one `helm template`
+    /// may take (default 128 MiB): helm builds its whole output in memory
+    /// before it writes any, so only this stops a chart that renders
+    /// gigabytes before the time limit does. Linux only.
+    pub max_helm_memory: u64,
 }
 
 impl Default for Limits {
@@ -62,6 +72,7 @@ impl Default for Limits {
             max_nodes: DEFAULT_MAX_NODES,
             helm_timeout: DEFAULT_HELM_TIMEOUT,
             max_helm_output: DEFAULT_MAX_HELM_OUTPUT,
+            max_helm_memory: DEFAULT_MAX_HELM_MEMORY,
         }
     }
 }
@@ -81,8 +92,8 @@ impl Exhausted {
         Diagnostic::error(
             code,
             format!(
-                "{what} takes the run past weir's budget of {} nodes of values and objects, \
-                 so weir stopped there",
+                "{what} would take the run past weir's budget of {} nodes of values and \
+                 objects, so weir stopped there",
                 group_digits(self.limit)
             ),
         )

@@ -575,6 +575,10 @@ pub struct LimitArgs {
     /// Kill a `helm template` that writes more than this many bytes (suffixes k, M, G).
     #[arg(long, value_name = "BYTES", default_value = "32M", value_parser = parse_size)]
     pub max_helm_output: u64,
+    /// Cap the memory of a `helm template` (its data segment; Linux) at this
+    /// many bytes (suffixes k, M, G).
+    #[arg(long, value_name = "BYTES", default_value = "128M", value_parser = parse_size)]
+    pub max_helm_memory: u64,
     /// A prune of more objects stops and asks for --allow-mass-prune.
     /// weir.yaml's prune.maxObjects may set fewer, never more.
     #[arg(long, value_name = "N", default_value_t = crate::sync::plan::DEFAULT_MAX_PRUNE_OBJECTS)]
@@ -603,6 +607,7 @@ impl LimitArgs {
                 max_nodes: self.max_nodes,
                 helm_timeout: self.helm_timeout,
                 max_helm_output: self.max_helm_output,
+                max_helm_memory: self.max_helm_memory,
             },
         }
     }

@@ -65,6 +65,7 @@ pub(super) fn render_charts(
             kube_version,
             timeout: budget.limits().helm_timeout,
             max_output: budget.limits().max_helm_output,
+            max_memory: budget.limits().max_helm_memory,
         });
     }
     if jobs.is_empty() {

@@ -40,6 +40,8 @@ pub struct ChartRequest<'a> {
     pub timeout: Duration,
     /// Past this many bytes of output, helm is killed.
     pub max_output: u64,
+    /// helm's data segment is capped at this many bytes (Linux).
+    pub max_memory: u64,
 }
 
 /// What came out of one `helm template` run.
@@ -60,6 +62,8 @@ pub enum Stopped {
     Timeout(Duration),
     /// It wrote more than this many bytes.
     Output(u64),
+    /// It ran out of its memory cap of this many bytes.
+    Memory(u64),
 }
 
 impl Stopped {
@@ -76,6 +80,11 @@ impl Stopped {
                  weir killed it",
                 format_bytes(*limit)
             ),
+            Stopped::Memory(limit) => format!(
+                "helm template of component `{component}` needed more than {} of memory (a \
+                 template that renders gigabytes, or nearly), so it stopped",
+                format_bytes(*limit)
+            ),
         }
     }
 
@@ -84,6 +93,7 @@ impl Stopped {
         let flag = match self {
             Stopped::Timeout(_) => crate::budget::HELM_TIMEOUT_FLAG,
             Stopped::Output(_) => crate::budget::MAX_HELM_OUTPUT_FLAG,
+            Stopped::Memory(_) => crate::budget::MAX_HELM_MEMORY_FLAG,
         };
         format!(
             "check the chart's loops (`range`, `until`) with `helm template`; if it really needs \
@@ -209,6 +219,12 @@ impl ChartRenderer for HelmBinary {
             .env("HELM_CACHE_HOME", tmp.path().join("cache"))
             .env("HELM_CONFIG_HOME", tmp.path().join("config"))
             .env("HELM_DATA_HOME", tmp.path().join("data"))
+            // Go collects harder as it nears the cap, so a chart that needs
+            // less does not die of garbage.
+            .env(
+                "GOMEMLIMIT",
+                (request.max_memory / 4 * 3).max(1).to_string(),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -217,6 +233,7 @@ impl ChartRenderer for HelmBinary {
                 path: helm.to_owned(),
                 source,
             })?;
+        cap_memory(&child, request.max_memory);
         let (ended, stdout, stderr) = run_bounded(&mut child, request.timeout, request.max_output);
         let status = match ended {
             Ended::Exited(status) => status,
@@ -234,6 +251,11 @@ impl ChartRenderer for HelmBinary {
             ))
         } else {
             let stderr = String::from_utf8_lossy(&stderr);
+            if stderr.contains("fatal error: out of memory")
+                || stderr.contains("runtime: out of memory")
+            {
+                return Ok(ChartOutput::Stopped(Stopped::Memory(request.max_memory)));
+            }
             let chart_path = chart.to_string_lossy();
             let message = stderr
                 .replace(chart_path.as_ref(), request.chart_dir)
@@ -247,6 +269,24 @@ impl ChartRenderer for HelmBinary {
         }
     }
 }
+
+/// Caps the data segment of a just started helm (`prlimit(2)`; Go's heap
+/// counts). The moments before it applies are helm's start-up, before any
+/// template runs. Where it cannot be set, helm runs without the cap.
+#[cfg(target_os = "linux")]
+fn cap_memory(child: &Child, max: u64) {
+    use rustix::process::{Pid, Resource, Rlimit, prlimit};
+    let limit = Rlimit {
+        current: Some(max),
+        maximum: Some(max),
+    };
+    if let Err(e) = prlimit(Some(Pid::from_child(child)), Resource::Data, limit) {
+        tracing::warn!("cannot cap helm's memory: {e}");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cap_memory(_: &Child, _: u64) {}
 
 /// How a bounded helm run ended.
 enum Ended {

@@ -13,6 +13,7 @@ pub mod chartservers;
 pub mod git;
 pub mod gitserver;
 pub mod hostile;
+pub mod hostile_repos;
 pub mod secrets;
 pub mod servers;
 pub mod tools;
