@@ -1040,6 +1040,10 @@ impl<'a> Engine<'a> {
             .collect();
         let concurrency = self.ctx.options.concurrency;
         let cluster = self.cluster();
+        // Which kinds are served now (a CRD may have been deleted since
+        // discovery was read): an object of a kind no longer served is
+        // kept in the inventory, not taken for gone.
+        cluster.refresh_discovery().await?;
         let gets: Vec<_> = candidates
             .into_iter()
             .map(|e| async move {
