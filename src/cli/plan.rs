@@ -27,11 +27,14 @@ pub(super) fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
         let doc = serde_json::json!({
             "formatVersion": FORMAT_VERSION,
             "waves": planned.plan().waves,
+            "prune": planned.sync_plan().prune,
             "diagnostics": checked.report.diagnostics,
         });
         super::output::write_stdout(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
     } else {
-        super::output::write_stdout(&text(planned.plan()))?;
+        let mut out = text(planned.plan());
+        let _ = writeln!(out, "prune: {}", planned.sync_plan().prune.describe());
+        super::output::write_stdout(&out)?;
     }
     Ok(Outcome::Success)
 }

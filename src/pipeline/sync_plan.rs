@@ -43,9 +43,9 @@ pub(super) fn build(
         let mut d = Diagnostic::error(
             codes::PRUNE_LIMIT_LOOSER,
             format!(
-                "prune.{} is {}, looser than the limit set where weir runs ({} {}): a commit may \
-                 only make prune limits stricter, so {} applies",
-                l.field, l.repo, l.flag, l.floor, l.floor
+                "prune.{} is {}, above the limit set where weir runs ({} {}): a commit may only \
+                 make prune limits stricter",
+                l.field, l.repo, l.flag, l.floor
             ),
         )
         .with_path(format!(".spec.prune.{}", l.field))

@@ -50,7 +50,7 @@ pub const PROTECT_KIND_FLAG: &str = "--protect-kind";
 
 /// A kind, as flags name it: `Kind` (any group) or `Kind.group`
 /// (`Certificate.cert-manager.io`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct KindName {
     pub kind: String,
     /// `None`: the kind in any group.
@@ -98,6 +98,12 @@ impl FromStr for KindName {
     }
 }
 
+impl Serialize for KindName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 impl fmt::Display for KindName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.group {
@@ -109,7 +115,8 @@ impl fmt::Display for KindName {
 
 /// The safety limits of pruning set where weir runs, outside the synced
 /// commit: a commit may make them stricter, never looser.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Floor {
     /// A prune of more objects stops and asks (default 50).
     pub max_objects: u32,
@@ -149,6 +156,8 @@ pub struct Limits {
     pub max_fraction_set_by: SetBy,
     /// Never pruned (the floor's `--protect-kind`).
     pub protected_kinds: Vec<KindName>,
+    /// The floor these were made from.
+    pub floor: Floor,
 }
 
 impl Default for Limits {
@@ -207,6 +216,7 @@ impl Limits {
             max_fraction,
             max_fraction_set_by,
             protected_kinds: floor.protected_kinds.clone(),
+            floor: floor.clone(),
         };
         (limits, looser)
     }
@@ -219,7 +229,8 @@ impl Limits {
     /// The limits in words, for `weir plan`: `at most 20 objects (weir.yaml,
     /// stricter than --max-prune-objects 50) and 25% of the inventory
     /// (--max-prune-fraction)`.
-    pub fn describe(&self, floor: &Floor) -> String {
+    pub fn describe(&self) -> String {
+        let floor = &self.floor;
         let objects = match self.max_objects_set_by {
             SetBy::Repo => format!(
                 "{} objects (weir.yaml, stricter than {MAX_OBJECTS_FLAG} {})",
@@ -513,7 +524,7 @@ mod tests {
             (looser[0].field, looser[0].flag),
             ("maxFraction", MAX_FRACTION_FLAG)
         );
-        insta::assert_snapshot!(limits.describe(&floor), @"at most 10 objects (weir.yaml, stricter than --max-prune-objects 50) and 25% of the inventory (--max-prune-fraction) without --allow-mass-prune; never pruned: PersistentVolumeClaim (--protect-kind)");
+        insta::assert_snapshot!(limits.describe(), @"at most 10 objects (weir.yaml, stricter than --max-prune-objects 50) and 25% of the inventory (--max-prune-fraction) without --allow-mass-prune; never pruned: PersistentVolumeClaim (--protect-kind)");
 
         // A protected kind is kept whatever the repo opts in.
         let rules = ComponentPrune {
