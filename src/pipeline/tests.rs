@@ -265,3 +265,32 @@ fn patch_targets_and_sync_selectors_pick_the_same_objects() {
     assert_eq!(selected_by(&unit.prune.protect), patched);
     assert_eq!(selected_by(&unit.health.ignore), patched);
 }
+
+/// `weir sync` in a working copy and the agent syncing the same repo from
+/// Git name one source: the working copy by its `origin` remote and the
+/// config directory's place in it, the agent by its Sync's URL and path.
+#[test]
+fn a_working_copy_and_the_agents_clone_are_one_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("clusters/prod")).unwrap();
+    let repo = git2::Repository::init(root).unwrap();
+    let prod = root.join("clusters/prod");
+    // Without a remote: the directory itself.
+    assert_eq!(
+        source_id(&Source::Directory(prod.clone())),
+        Some(crate::sync::SourceId::local(
+            &std::fs::canonicalize(&prod).unwrap(),
+            ""
+        ))
+    );
+    repo.remote("origin", "git@github.com:org/platform.git")
+        .unwrap();
+    let ours = source_id(&Source::Directory(prod)).unwrap();
+    let agents = crate::sync::SourceId::remote(
+        "https://token@github.com/org/platform",
+        "clusters/prod",
+    );
+    assert_eq!(ours, agents);
+    assert_eq!(ours.to_string(), "github.com/org/platform (path clusters/prod)");
+}
