@@ -21,7 +21,11 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
         })
         .collect();
     inputs.sort();
-    assert!(inputs.len() >= 5, "the kept corpus is gone: {}", dir.display());
+    assert!(
+        inputs.len() >= 5,
+        "the kept corpus is gone: {}",
+        dir.display()
+    );
     inputs
 }
 
@@ -51,9 +55,23 @@ impl Rng {
 
 /// Tokens that reach the pipeline's corners.
 const TOKENS: &[&str] = &[
-    "*a", "&a ", "<<: *a", "\n=== x/component.yaml\n", "99999999999999999999", "-1",
-    "{op: copy, from: /data, path: /data/x}", "valuesFrom", "dependsOn: [", "wave: ",
-    "kind: List\nitems:\n", "../", "null", "24h", "0", "\n---\n", "namespace: ",
+    "*a",
+    "&a ",
+    "<<: *a",
+    "\n=== x/component.yaml\n",
+    "99999999999999999999",
+    "-1",
+    "{op: copy, from: /data, path: /data/x}",
+    "valuesFrom",
+    "dependsOn: [",
+    "wave: ",
+    "kind: List\nitems:\n",
+    "../",
+    "null",
+    "24h",
+    "0",
+    "\n---\n",
+    "namespace: ",
 ];
 
 #[test]
@@ -91,7 +109,10 @@ fn mutations_of_the_corpus_never_panic() {
         if result.is_err() {
             let path = std::env::temp_dir().join(format!("weir-fuzz-pipeline-{round}.txt"));
             let _ = std::fs::write(&path, &data);
-            panic!("a mutation of {name} panics; input saved at {}", path.display());
+            panic!(
+                "a mutation of {name} panics; input saved at {}",
+                path.display()
+            );
         }
     }
 }

@@ -53,8 +53,8 @@ fn validate_rejects_every_hostile_repo() {
         make(dir.path(), "hostile", "hostile");
         let repo = dir.path().to_str().unwrap();
         let (rc, out, err) = weir(&["validate", repo, "--output", "json"], None);
-        let report: Value = serde_json::from_str(&out)
-            .unwrap_or_else(|e| panic!("{class}: {e}: {out}\n{err}"));
+        let report: Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{class}: {e}: {out}\n{err}"));
         let codes: Vec<&str> = report["diagnostics"]
             .as_array()
             .unwrap()
@@ -119,13 +119,19 @@ async fn two_repos_in_same_named_directories_cannot_prune_each_other() {
     let root = tempfile::tempdir().unwrap();
     let name = support::unique_name("platform");
     let (ns_a, ns_b) = (format!("{name}-a"), format!("{name}-b"));
-    let (a, b) = (root.path().join("a").join(&name), root.path().join("b").join(&name));
+    let (a, b) = (
+        root.path().join("a").join(&name),
+        root.path().join("b").join(&name),
+    );
     plain_repo(&a, &ns_a);
     plain_repo(&b, &ns_b);
     let settings = |ns: &str| Api::<ConfigMap>::namespaced(client.clone(), ns);
     let namespaces: Api<Namespace> = Api::all(client.clone());
 
-    let (rc, _, err) = weir(&["sync", a.to_str().unwrap(), "--prune", &kubeconfig()], None);
+    let (rc, _, err) = weir(
+        &["sync", a.to_str().unwrap(), "--prune", &kubeconfig()],
+        None,
+    );
     assert_eq!(rc, 0, "{err}");
     let inventory = Api::<ConfigMap>::namespaced(client.clone(), "weir-system")
         .get(&weir::sync::inventory::config_map_name(&name))
@@ -139,7 +145,10 @@ async fn two_repos_in_same_named_directories_cannot_prune_each_other() {
     );
 
     // The other repo, same target: refused before anything is written.
-    let (rc, _, err) = weir(&["sync", b.to_str().unwrap(), "--prune", &kubeconfig()], None);
+    let (rc, _, err) = weir(
+        &["sync", b.to_str().unwrap(), "--prune", &kubeconfig()],
+        None,
+    );
     assert_eq!(rc, 2, "{err}");
     assert!(
         err.contains(&format!("target `{name}` holds the objects of"))
@@ -151,10 +160,16 @@ async fn two_repos_in_same_named_directories_cannot_prune_each_other() {
     assert!(namespaces.get_opt(&ns_b).await.unwrap().is_none());
 
     // Told to adopt it, it takes the target over; now the first is refused.
-    let (rc, _, err) = weir(&["sync", b.to_str().unwrap(), "--adopt", &kubeconfig()], None);
+    let (rc, _, err) = weir(
+        &["sync", b.to_str().unwrap(), "--adopt", &kubeconfig()],
+        None,
+    );
     assert_eq!(rc, 0, "{err}");
     assert!(settings(&ns_b).get_opt("settings").await.unwrap().is_some());
-    let (rc, _, err) = weir(&["sync", a.to_str().unwrap(), "--prune", &kubeconfig()], None);
+    let (rc, _, err) = weir(
+        &["sync", a.to_str().unwrap(), "--prune", &kubeconfig()],
+        None,
+    );
     assert_eq!(rc, 2, "{err}");
     assert!(settings(&ns_a).get_opt("settings").await.unwrap().is_some());
     assert!(settings(&ns_b).get_opt("settings").await.unwrap().is_some());

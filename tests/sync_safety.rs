@@ -536,9 +536,21 @@ async fn objects_being_deleted_or_of_kinds_no_longer_served_are_reported_and_rem
             String::from_utf8_lossy(&out.stderr)
         );
     };
-    kubectl(&["-n", &ns.name, "delete", "configmap", "held", "--wait=false"]);
+    kubectl(&[
+        "-n",
+        &ns.name,
+        "delete",
+        "configmap",
+        "held",
+        "--wait=false",
+    ]);
     let crd_name = widgets["metadata"]["name"].as_str().unwrap().to_owned();
-    kubectl(&["delete", "customresourcedefinition", &crd_name, "--wait=true"]);
+    kubectl(&[
+        "delete",
+        "customresourcedefinition",
+        &crd_name,
+        "--wait=true",
+    ]);
 
     let second = plan(&target, vec![vec![stay.clone()]]);
     let prune = Options {
@@ -569,8 +581,14 @@ async fn objects_being_deleted_or_of_kinds_no_longer_served_are_reported_and_rem
         entries.iter().any(|e| e.object.name == name)
     };
     let entries = inventory(&cluster, &target).await.unwrap().entries;
-    assert!(remembered(&entries, "held") && remembered(&entries, "w"), "{entries:?}");
-    assert!(!remembered(&entries, &crd_name), "the CRD is gone: forgotten");
+    assert!(
+        remembered(&entries, "held") && remembered(&entries, "w"),
+        "{entries:?}"
+    );
+    assert!(
+        !remembered(&entries, &crd_name),
+        "the CRD is gone: forgotten"
+    );
 
     // Released, it is gone, and the next sync forgets it.
     kubectl(&[

@@ -32,7 +32,9 @@ pub fn files(data: &[u8]) -> Vec<(String, Vec<u8>)> {
             let fits = !path.is_empty()
                 && path.len() <= 200
                 && !path.starts_with('/')
-                && path.split('/').all(|s| !s.is_empty() && s != "." && s != "..");
+                && path
+                    .split('/')
+                    .all(|s| !s.is_empty() && s != "." && s != "..");
             current = Some((if fits { path } else { String::new() }, Vec::new()));
         } else if let Some((_, bytes)) = current.as_mut() {
             bytes.extend_from_slice(line);

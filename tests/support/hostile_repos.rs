@@ -24,7 +24,11 @@ pub const CASES: &[(&str, Make, &str)] = &[
     ("multiplying-values-from", multiplying_values_from, "E0215"),
     ("chart-renders-forever", chart_renders_forever, "E0216"),
     ("chart-renders-gigabytes", chart_renders_gigabytes, "E0216"),
-    ("many-files-near-the-alias-budget", many_alias_files, "E0024"),
+    (
+        "many-files-near-the-alias-budget",
+        many_alias_files,
+        "E0024",
+    ),
     ("absurd-durations", absurd_durations, "E0104"),
     ("absurd-counts", absurd_counts, "E0104"),
     ("commit-raising-prune-limits", prune_limits_raised, "E0407"),

@@ -237,7 +237,10 @@ fn merge_into_repo(
         .collect::<std::io::Result<_>>()
         .with_context(|| format!("reading {}", merged.display()))?;
     if merged_files.is_empty() {
-        bail!("the merged corpus of {target} is empty; {} left as it was", seeds.display());
+        bail!(
+            "the merged corpus of {target} is empty; {} left as it was",
+            seeds.display()
+        );
     }
     for entry in std::fs::read_dir(seeds)? {
         std::fs::remove_file(entry?.path())?;
