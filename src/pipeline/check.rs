@@ -220,10 +220,13 @@ fn render_within(
 /// The objects Helm charts rendered (hooks included): validation checks
 /// them like the repo's own manifests.
 fn chart_objects(repo: &crate::spec::repo::ConfigRepo, rendered: &Rendered) -> Vec<ChartObject> {
-    let is_chart = |component: &str| {
-        repo.component(component)
-            .is_some_and(|c| c.value.spec.source.helm.is_some())
-    };
+    let charts: std::collections::HashSet<&str> = repo
+        .components
+        .iter()
+        .filter(|c| c.value.spec.source.helm.is_some())
+        .map(|c| c.value.metadata.name.as_str())
+        .collect();
+    let is_chart = |component: &str| charts.contains(component);
     rendered
         .objects
         .iter()

@@ -62,6 +62,18 @@ pub(super) fn build(
     }
     let values: HashMap<&ObjectRef, &Value> =
         rendered.objects.iter().map(|o| (&o.id, &o.value)).collect();
+    // By name, once: a repo of thousands of units is not searched per unit.
+    let components: HashMap<&str, _> = repo
+        .components
+        .iter()
+        .map(|c| (c.value.metadata.name.as_str(), c))
+        .collect();
+    let rendered_units: HashMap<&str, _> =
+        rendered.units.iter().map(|u| (u.name.as_str(), u)).collect();
+    let mut hooks_of: HashMap<&str, Vec<_>> = HashMap::new();
+    for h in &rendered.hooks {
+        hooks_of.entry(h.component.as_str()).or_default().push(h);
+    }
     let mut waves = Vec::with_capacity(plan.waves.len());
     for wave in &plan.waves {
         let mut units = Vec::with_capacity(wave.units.len());
@@ -71,7 +83,7 @@ pub(super) fn build(
                 .iter()
                 .filter_map(|id| values.get(id).map(|v| Value::clone(v)))
                 .collect();
-            let component = repo.component(&pu.name);
+            let component = components.get(pu.name.as_str()).copied();
             let mut duration = |text: Option<&str>, pointer: &str| {
                 let text = text?;
                 match parse_duration(text) {
@@ -87,10 +99,10 @@ pub(super) fn build(
                     }
                 }
             };
-            let hooks = rendered
-                .hooks
-                .iter()
-                .filter(|h| h.component == pu.name)
+            let hooks = hooks_of
+                .get(pu.name.as_str())
+                .into_iter()
+                .flatten()
                 .map(|h| {
                     let pointer = component
                         .and_then(|c| c.value.spec.hooks.iter().position(|k| k.name == h.name))
@@ -107,7 +119,7 @@ pub(super) fn build(
                     }
                 })
                 .collect();
-            let health = match rendered.unit(&pu.name) {
+            let health = match rendered_units.get(pu.name.as_str()) {
                 Some(unit) => HealthRules {
                     timeout: duration(unit.health.timeout.as_deref(), "/spec/health/timeout"),
                     conditions: unit.health.conditions.clone(),

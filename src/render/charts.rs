@@ -102,6 +102,11 @@ pub(super) fn render_charts(
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
 
+    let by_name: BTreeMap<&str, _> = repo
+        .components
+        .iter()
+        .map(|c| (c.value.metadata.name.as_str(), c))
+        .collect();
     let mut rendered = Vec::new();
     for (job, outcome) in jobs.iter().zip(results) {
         match outcome {
@@ -121,7 +126,7 @@ pub(super) fn render_charts(
                 Err(message),
             )),
             Some(Ok(ChartOutput::Stopped(why))) => {
-                if let Some(c) = repo.component(job.component) {
+                if let Some(c) = by_name.get(job.component).copied() {
                     let d = ctx
                         .component_error(c, codes::HELM_LIMIT, why.message(job.component))
                         .with_path(".spec.source.helm.chart")
@@ -134,7 +139,7 @@ pub(super) fn render_charts(
     drop(jobs);
 
     for (component, chart_dir, outcome) in rendered {
-        let Some(c) = repo.component(&component) else {
+        let Some(c) = by_name.get(component.as_str()).copied() else {
             continue;
         };
         match outcome {

@@ -978,6 +978,13 @@ impl<'a> Context<'a> {
             .filter(|o| o.id.group.is_empty() && o.id.kind == "Namespace")
             .map(|o| o.id.name.as_str())
             .collect();
+        // Which units have objects in which namespaces, once.
+        let used: BTreeSet<(&str, &str)> = self
+            .objects
+            .iter()
+            .chain(self.hooks.iter().map(|h| &h.object))
+            .filter_map(|o| Some((o.component.as_str(), o.id.namespace.as_deref()?)))
+            .collect();
         let mut implied = Vec::new();
         for unit in &self.units {
             let ns = unit.namespace.as_str();
@@ -987,12 +994,7 @@ impl<'a> Context<'a> {
             {
                 continue;
             }
-            let used = self
-                .objects
-                .iter()
-                .chain(self.hooks.iter().map(|h| &h.object))
-                .any(|o| o.component == unit.name && o.id.namespace.as_deref() == Some(ns));
-            if !used {
+            if !used.contains(&(unit.name.as_str(), ns)) {
                 continue;
             }
             let value = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
