@@ -29,6 +29,13 @@
 //!    that names its namespace (`createNamespace`).
 //!
 //! Objects are not yet in apply order and have no wave: that is `plan`'s.
+//!
+//! A repo is untrusted input: everything rendering builds (values and their
+//! `valuesFrom` copies, objects, the copies patches make and what each JSON
+//! Patch operation adds, chart output) is charged to the run's
+//! [`Budget`](crate::budget::Budget) before it is built, and rendering
+//! stops at the first charge past it ([`codes::BUDGET`]); helm runs within
+//! the budget's time, output and memory limits ([`codes::HELM_LIMIT`]).
 
 mod charts;
 pub mod files;

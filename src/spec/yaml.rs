@@ -16,6 +16,9 @@
 //! - Nesting deeper than [`YamlLimits::max_depth`] fails at the first level
 //!   too deep; nothing recurses on the input's shape. A file may hold at
 //!   most [`YamlLimits::max_nodes`] nodes, which bounds memory.
+//! - Every node built (aliases expanded) is also charged to the run's
+//!   [`Budget`](crate::budget::Budget), shared by all files: many files
+//!   each within the limits above cannot add up past it ([`codes::RUN_BUDGET`]).
 //! - Duplicate keys are an error naming both places. Non-string scalar keys
 //!   become strings as Kubernetes makes them (`1` → `"1"`, `true` →
 //!   `"true"`); mapping or sequence keys are an error.
