@@ -114,6 +114,7 @@ pub async fn run(ctx: Arc<Context>, workers: Workers, namespaces: Vec<String>) {
                 task.abort();
             }
             ctx.metrics.forget(&key);
+            ctx.board.remove(&key);
             tracing::info!(sync = %key, "Sync deleted: its worker stops (what it applied stays)");
             continue;
         }

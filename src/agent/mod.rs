@@ -21,12 +21,14 @@
 //!
 //! All requests go through one [`Cluster`], the only owner of the client.
 
+pub mod board;
 pub mod controller;
 pub mod drift;
 pub mod events;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+pub mod page;
 pub mod resource;
 pub mod source;
 pub mod status;
@@ -80,6 +82,34 @@ pub struct Options {
     pub cache_dir: PathBuf,
     /// The most the Git mirrors may take together.
     pub cache_max_bytes: u64,
+    /// Who may see the status page.
+    pub ui: UiAccess,
+}
+
+/// Who may see the read-only status page.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum UiAccess {
+    /// No page (the default).
+    #[default]
+    Off,
+    /// Whoever presents this token, as `Authorization: Bearer <token>` or
+    /// as the password of HTTP basic authentication (what a browser asks).
+    Token(String),
+    /// Whoever presents a token the cluster accepts (a TokenReview).
+    TokenReview,
+    /// Anyone who can reach the port (for `--path` on a laptop).
+    Open,
+}
+
+impl std::fmt::Debug for UiAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            UiAccess::Off => "Off",
+            UiAccess::Token(_) => "Token(..)",
+            UiAccess::TokenReview => "TokenReview",
+            UiAccess::Open => "Open",
+        })
+    }
 }
 
 impl Default for Options {
@@ -89,6 +119,7 @@ impl Default for Options {
             concurrency: 16,
             cache_dir: std::env::temp_dir().join("weir-agent-cache"),
             cache_max_bytes: 2 * 1024 * 1024 * 1024,
+            ui: UiAccess::Off,
         }
     }
 }
@@ -126,6 +157,8 @@ pub struct Config {
 pub struct Context {
     pub cluster: Arc<Cluster>,
     pub metrics: Metrics,
+    /// What the status page shows.
+    pub board: board::Board,
     pub identity: String,
     pub options: Options,
 }
@@ -157,6 +190,7 @@ pub async fn run(config: Config, cluster: Cluster) -> Result<()> {
     let ctx = Arc::new(Context {
         cluster: Arc::new(cluster),
         metrics: Metrics::default(),
+        board: board::Board::default(),
         identity: config.identity.clone(),
         options: config.options.clone(),
     });
@@ -168,6 +202,7 @@ pub async fn run(config: Config, cluster: Cluster) -> Result<()> {
         workers: workers.clone(),
         leading: leading.clone(),
         ready: ready.clone(),
+        reviews: Arc::default(),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -176,7 +211,12 @@ pub async fn run(config: Config, cluster: Cluster) -> Result<()> {
             source,
         })?;
     let addr = listener.local_addr().unwrap_or(config.listen);
-    tracing::info!(%addr, identity = %config.identity, "weir agent: serving /healthz, /readyz, /metrics and /hooks");
+    tracing::info!(
+        %addr,
+        identity = %config.identity,
+        status_page = ?config.options.ui,
+        "weir agent: serving /healthz, /readyz, /metrics and /hooks"
+    );
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, http::router(shared))
             .with_graceful_shutdown(shutdown())

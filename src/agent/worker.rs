@@ -32,6 +32,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::Context;
+use super::board::{EventView, Phase, UnitHealth, UnitView, WaveView};
 use super::drift::{Desired, DriftWatch, Drifted};
 use super::events::{self, Reason};
 use super::resource::{SyncObject, SyncStatus};
@@ -103,6 +104,8 @@ struct Applied {
     /// The inventory target it was applied as.
     target: String,
     desired: Desired,
+    /// The wave of each object, for the diff of the next change.
+    waves: Arc<HashMap<ObjectKey, u32>>,
 }
 
 /// A worker: its state and what it remembers between states.
@@ -178,6 +181,11 @@ impl Worker {
 
     /// Runs until stopped.
     pub async fn run(mut self) {
+        self.describe_source();
+        let status = self.status.clone();
+        self.ctx
+            .board
+            .update(&self.spec.name, |v| v.status = status);
         loop {
             let state = std::mem::replace(&mut self.state, State::Idle);
             if matches!(state, State::Stopped) {
@@ -200,9 +208,42 @@ impl Worker {
         }
     }
 
+    // --------------------------------------------------------------- board
+
+    fn phase(&self, phase: Phase) {
+        self.ctx.board.update(&self.spec.name, |v| v.phase = phase);
+    }
+
+    /// What the page says of the source.
+    fn describe_source(&self) {
+        let (source, git_ref, path) = match &self.sync {
+            Some(sync) => {
+                let r = sync.spec.git_ref.clone().unwrap_or_default();
+                let git_ref = r
+                    .branch
+                    .map(|b| format!("branch {b}"))
+                    .or(r.tag.map(|t| format!("tag {t}")))
+                    .or(r.commit.map(|c| format!("commit {c}")))
+                    .unwrap_or_else(|| "branch main".to_owned());
+                (
+                    crate::sync::apply::without_credentials(&sync.spec.url),
+                    git_ref,
+                    sync.spec.path.clone().unwrap_or_default(),
+                )
+            }
+            None => (self.spec.origin.describe(), String::new(), String::new()),
+        };
+        self.ctx.board.update(&self.spec.name, |v| {
+            v.source = source;
+            v.git_ref = git_ref;
+            v.path = path;
+        });
+    }
+
     // ---------------------------------------------------------------- idle
 
     async fn idle(&mut self) -> State {
+        self.phase(Phase::Idle);
         if let Some(trigger) = self.deferred.pop_front() {
             return self.on_trigger(Some(trigger)).await;
         }
@@ -261,6 +302,7 @@ impl Worker {
             if let Some(spec) = self.ctx.spec_of(&sync) {
                 self.spec = spec;
             }
+            self.describe_source();
             self.rejected = None;
             return State::Fetch { forced: true };
         }
@@ -274,6 +316,7 @@ impl Worker {
     // --------------------------------------------------------------- fetch
 
     async fn fetch(&mut self, forced: bool) -> State {
+        self.phase(Phase::Fetching);
         self.started = Some(Instant::now());
         let origin = self.spec.origin.clone();
         let timeout = self.ctx.options.fetch_timeout;
@@ -313,6 +356,7 @@ impl Worker {
     // --------------------------------------------------------------- check
 
     async fn check(&mut self, snapshot: Snapshot) -> State {
+        self.phase(Phase::Checking);
         let options = pipeline::Options {
             target: self.spec.target.clone(),
             without_helm: WithoutHelm::Fail,
@@ -404,10 +448,64 @@ impl Worker {
             lease_wait: lease::TARGET_LEASE * 2,
             ..sync::Options::default()
         };
+        let waves: Vec<WaveView> = plan
+            .waves
+            .iter()
+            .map(|w| WaveView {
+                index: w.index,
+                name: w.name.clone(),
+                units: w
+                    .units
+                    .iter()
+                    .map(|u| UnitView {
+                        name: u.name.clone(),
+                        objects: u.objects.len(),
+                        health: UnitHealth::Pending,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let applying = revision.clone();
+        self.ctx.board.update(&self.spec.name, |v| {
+            v.phase = Phase::Applying;
+            v.revision = Some(applying);
+            v.waves = waves;
+            v.current_wave = None;
+            v.not_ready.clear();
+        });
         let (wave_tx, mut wave_rx) = tokio::sync::watch::channel(None::<(u32, String)>);
+        let board_ctx = self.ctx.clone();
+        let board_key = self.spec.name.clone();
         let progress = move |event: &Event| {
-            if let Event::WaveStarted { index, name, .. } = event {
-                let _ = wave_tx.send(Some((*index, name.clone())));
+            let board = &board_ctx.board;
+            match event {
+                Event::WaveStarted { index, name, .. } => {
+                    let _ = wave_tx.send(Some((*index, name.clone())));
+                    board.update(&board_key, |v| {
+                        v.current_wave = Some(*index);
+                        v.not_ready.clear();
+                        for w in &mut v.waves {
+                            let health = match w.index.cmp(index) {
+                                std::cmp::Ordering::Less => UnitHealth::Healthy,
+                                std::cmp::Ordering::Equal => UnitHealth::InProgress,
+                                std::cmp::Ordering::Greater => UnitHealth::Pending,
+                            };
+                            w.units.iter_mut().for_each(|u| u.health = health);
+                        }
+                    });
+                }
+                Event::Waiting { objects, .. } => board.update(&board_key, |v| {
+                    v.not_ready = objects.iter().map(|(o, r)| format!("{o}: {r}")).collect();
+                }),
+                Event::WaveDone { index, .. } => board.update(&board_key, |v| {
+                    v.not_ready.clear();
+                    for w in v.waves.iter_mut().filter(|w| w.index == *index) {
+                        w.units
+                            .iter_mut()
+                            .for_each(|u| u.health = UnitHealth::Healthy);
+                    }
+                }),
+                _ => {}
             }
         };
         let agent = self.ctx.clone();
@@ -431,12 +529,30 @@ impl Worker {
         };
         match result {
             Ok(report) => {
-                let desired = self.desired(&plan).await;
+                let (desired, object_waves) = self.desired(&plan).await;
                 let managed = desired.len() as u64;
+                let diff = self
+                    .applied
+                    .as_ref()
+                    .map(|before| change_diff(before, &revision, &desired, &object_waves));
+                self.ctx.board.update(&self.spec.name, |v| {
+                    v.current_wave = None;
+                    v.revision = None;
+                    v.not_ready.clear();
+                    for w in &mut v.waves {
+                        w.units
+                            .iter_mut()
+                            .for_each(|u| u.health = UnitHealth::Healthy);
+                    }
+                    if diff.is_some() {
+                        v.diff = diff;
+                    }
+                });
                 self.applied = Some(Applied {
                     revision: revision.clone(),
                     target: plan.target.clone(),
                     desired: desired.clone(),
+                    waves: object_waves,
                 });
                 self.rejected = None;
                 self.failures = 0;
@@ -468,6 +584,24 @@ impl Worker {
                 State::Idle
             }
             Err(failed) => {
+                let not_ready: Vec<String> = match &failed.error {
+                    sync::Error::Health { not_ready, .. } => {
+                        not_ready.iter().map(ToString::to_string).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                self.ctx.board.update(&self.spec.name, |v| {
+                    v.revision = None;
+                    if !not_ready.is_empty() {
+                        v.not_ready = not_ready;
+                    }
+                    let current = v.current_wave;
+                    for w in v.waves.iter_mut().filter(|w| Some(w.index) == current) {
+                        w.units
+                            .iter_mut()
+                            .for_each(|u| u.health = UnitHealth::Failed);
+                    }
+                });
                 if matches!(failed.error, sync::Error::Lease(lease::Error::Held { .. })) {
                     // Another writer has the target (a hand-run sync, or a
                     // leader that just died): try again soon, not a failure.
@@ -492,9 +626,10 @@ impl Worker {
     }
 
     /// The objects of `plan`, normalised as the engine applied them, by
-    /// identity: what drift is judged against.
-    async fn desired(&self, plan: &SyncPlan) -> Desired {
+    /// identity (what drift is judged against), and the wave of each.
+    async fn desired(&self, plan: &SyncPlan) -> (Desired, Arc<HashMap<ObjectKey, u32>>) {
         let mut desired = HashMap::new();
+        let mut waves = HashMap::new();
         for wave in &plan.waves {
             for unit in &wave.units {
                 for value in &unit.objects {
@@ -505,12 +640,13 @@ impl Worker {
                         .normalise(&mut value, unit.namespace.as_deref())
                         .await
                     {
+                        waves.insert(object.key(), wave.index);
                         desired.insert(object.key(), value);
                     }
                 }
             }
         }
-        Arc::new(desired)
+        (Arc::new(desired), Arc::new(waves))
     }
 
     // ---------------------------------------------------------------- heal
@@ -520,6 +656,7 @@ impl Worker {
         let Some(applied) = self.applied.clone() else {
             return State::Idle;
         };
+        self.phase(Phase::Healing);
         self.started = Some(Instant::now());
         let spec = lease::target_lease(&applied.target, &self.ctx.identity);
         let on_wait = |_: &lease::Error| {};
@@ -595,6 +732,7 @@ impl Worker {
     // ----------------------------------------------------------- suspended
 
     async fn suspended(&mut self) -> State {
+        self.phase(Phase::Suspended);
         self.watch = None;
         self.drifted.clear();
         loop {
@@ -695,11 +833,22 @@ impl Worker {
                 return;
             }
         }
+        let copy = next.clone();
+        self.ctx.board.update(&self.spec.name, |v| v.status = copy);
         self.status = next;
     }
 
     /// Records an Event on the Sync (none for `--path`).
     async fn record(&self, reason: Reason, message: &str) {
+        self.ctx.board.event(
+            &self.spec.name,
+            EventView {
+                time: Timestamp::now().strftime("%Y-%m-%d %H:%M:%S").to_string(),
+                warning: reason.kind() == events::Kind::Warning,
+                reason: reason.as_str().to_owned(),
+                message: message.to_owned(),
+            },
+        );
         let Some(sync) = &self.sync else {
             return;
         };
@@ -708,6 +857,56 @@ impl Worker {
             tracing::debug!(sync = %self.spec.name, "recording an event failed: {e}");
         }
     }
+}
+
+/// Longest diff of a change the page keeps.
+const MAX_DIFF: usize = 256 * 1024;
+
+/// The rendered, secret-free diff from what `before` applied to `desired`
+/// (as `weir diff` prints it), cut at [`MAX_DIFF`].
+fn change_diff(
+    before: &Applied,
+    revision: &str,
+    desired: &Desired,
+    waves: &HashMap<ObjectKey, u32>,
+) -> String {
+    use crate::diff::{self, Labels, Side, format};
+    let side = |objects: &Desired, waves: &HashMap<ObjectKey, u32>| {
+        let mut side = Side::default();
+        for (key, value) in objects.iter() {
+            let Ok(id) = crate::object::ObjectRef::from_value(value) else {
+                continue;
+            };
+            let text = |pointer: &str| value.pointer(pointer).and_then(serde_json::Value::as_str);
+            side.push_rendered(
+                id,
+                text("/metadata/labels/weir.dev~1component").unwrap_or(""),
+                waves.get(key).copied().unwrap_or(0),
+                text("/metadata/annotations/weir.dev~1source").map(str::to_owned),
+                value.clone(),
+            );
+        }
+        side
+    };
+    let report = diff::diff(
+        side(&before.desired, &before.waves),
+        side(desired, waves),
+        &diff::Options::default(),
+    );
+    let labels = Labels {
+        base: status::short(&before.revision).to_owned(),
+        head: status::short(revision).to_owned(),
+    };
+    let mut text = format::text::render(&report, &labels, false);
+    if text.len() > MAX_DIFF {
+        let mut cut = MAX_DIFF;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("\n… (cut: see weir diff for the whole of it)\n");
+    }
+    text
 }
 
 /// An error and its causes, in one line.

@@ -232,11 +232,11 @@ impl Display {
                 }
             }
             Event::Waiting {
-                pending, example, ..
+                pending, objects, ..
             } => {
                 if let Some(pb) = bar.as_ref() {
-                    let detail = example
-                        .as_ref()
+                    let detail = objects
+                        .first()
                         .map(|(o, r)| format!(": {o}: {r}"))
                         .unwrap_or_default();
                     pb.set_message(format!("waiting for {pending}{detail}"));
