@@ -36,12 +36,15 @@ use super::board::{EventView, Phase, UnitHealth, UnitView, WaveView};
 use super::drift::{Desired, DriftWatch, Drifted};
 use super::events::{self, Reason};
 use super::resource::{SyncObject, SyncStatus};
-use super::source::{Origin, Snapshot};
+use super::source::{self, Origin, Snapshot};
 use super::status::{self, Outcome, Rejection};
 use crate::object::ObjectKey;
 use crate::pipeline::{self, WithoutHelm};
 use crate::render::HelmBinary;
 use crate::repo::Limits;
+use crate::repo::fetch::FetchOptions;
+use crate::repo::remote::Remote;
+use crate::repo::signature::{AllowedSigners, verify_commit};
 use crate::sync::apply::{Action, ApplyOptions};
 use crate::sync::lease;
 use crate::sync::report::Event;
@@ -132,6 +135,8 @@ pub struct Worker {
     started: Option<Instant>,
     /// A trigger read while coalescing others, handled next.
     deferred: std::collections::VecDeque<Trigger>,
+    /// The Git remote with its credentials, once read.
+    remote: Option<Remote>,
 }
 
 /// Shortest and longest wait after a failure.
@@ -176,6 +181,7 @@ impl Worker {
             drifted: BTreeMap::new(),
             started: None,
             deferred: std::collections::VecDeque::new(),
+            remote: None,
         }
     }
 
@@ -226,7 +232,7 @@ impl Worker {
                     .or(r.commit.map(|c| format!("commit {c}")))
                     .unwrap_or_else(|| "branch main".to_owned());
                 (
-                    crate::sync::apply::without_credentials(&sync.spec.url),
+                    crate::repo::redact_url(&sync.spec.url),
                     git_ref,
                     sync.spec.path.clone().unwrap_or_default(),
                 )
@@ -302,6 +308,7 @@ impl Worker {
             if let Some(spec) = self.ctx.spec_of(&sync) {
                 self.spec = spec;
             }
+            self.remote = None;
             self.describe_source();
             self.rejected = None;
             return State::Fetch { forced: true };
@@ -318,15 +325,29 @@ impl Worker {
     async fn fetch(&mut self, forced: bool) -> State {
         self.phase(Phase::Fetching);
         self.started = Some(Instant::now());
+        let remote = match self.remote().await {
+            Ok(remote) => remote,
+            Err(message) => {
+                return self
+                    .failed(Outcome::FetchFailed { message }, Reason::FetchFailed)
+                    .await;
+            }
+        };
         let origin = self.spec.origin.clone();
-        let timeout = self.ctx.options.fetch_timeout;
+        let fetch = FetchOptions {
+            timeout: self.ctx.options.fetch_timeout,
+            ..FetchOptions::default()
+        };
         let started = Instant::now();
-        let snapshot = tokio::task::spawn_blocking(move || origin.snapshot(timeout)).await;
+        let snapshot =
+            tokio::task::spawn_blocking(move || origin.snapshot(remote.as_ref(), &fetch)).await;
         let seconds = started.elapsed().as_secs_f64();
         let snapshot = match snapshot {
             Ok(Ok(snapshot)) => snapshot,
             Ok(Err(e)) => {
                 self.ctx.metrics.fetched(&self.spec.name, seconds, false);
+                // Read the credentials again next time: they may be what is wrong.
+                self.remote = None;
                 let message = format!("cannot read {}: {}", self.spec.origin.describe(), chain(&e));
                 return self
                     .failed(Outcome::FetchFailed { message }, Reason::FetchFailed)
@@ -340,6 +361,16 @@ impl Worker {
             }
         };
         self.ctx.metrics.fetched(&self.spec.name, seconds, true);
+        if let Origin::Git(git) = &self.spec.origin {
+            let (root, max) = (
+                self.ctx.options.cache_dir.clone(),
+                self.ctx.options.cache_max_bytes,
+            );
+            let keep = git.mirror.path().to_path_buf();
+            tokio::task::spawn_blocking(move || {
+                crate::repo::fetch::prune_cache(&root, max, &[keep.as_path()]);
+            });
+        }
         let current = self
             .applied
             .as_ref()
@@ -353,10 +384,120 @@ impl Worker {
         State::Check { snapshot }
     }
 
+    /// The Git remote with the credentials of the Sync's Secret (read once,
+    /// again after a failed fetch); `None` for a directory.
+    async fn remote(&mut self) -> Result<Option<Remote>, String> {
+        let Origin::Git(git) = &self.spec.origin else {
+            return Ok(None);
+        };
+        if let Some(remote) = &self.remote {
+            return Ok(Some(remote.clone()));
+        }
+        let url = git.url.clone();
+        let Some(sync) = &self.sync else {
+            return Ok(None);
+        };
+        let (secret, name) = match &sync.spec.secret_ref {
+            Some(r) => {
+                let name = format!("{}/{}", sync.metadata.namespace, r.name);
+                match self.read_secret(&r.name).await {
+                    Ok(Some(secret)) => (Some(secret), name),
+                    Ok(None) => {
+                        return Err(format!(
+                            "the credentials Secret {name} does not exist: create it (keys username and password, or identity and known_hosts)"
+                        ));
+                    }
+                    Err(e) => {
+                        return Err(format!("cannot read the credentials Secret {name}: {e}"));
+                    }
+                }
+            }
+            None => (None, String::new()),
+        };
+        let remote = source::remote_of(&url, secret.as_ref(), &name).map_err(|e| e.to_string())?;
+        self.remote = Some(remote.clone());
+        Ok(Some(remote))
+    }
+
+    /// A Secret of the Sync's namespace.
+    async fn read_secret(
+        &self,
+        name: &str,
+    ) -> Result<Option<serde_json::Value>, crate::sync::apply::Error> {
+        let namespace = self
+            .sync
+            .as_ref()
+            .map(|s| s.metadata.namespace.clone())
+            .unwrap_or_default();
+        let reference = crate::object::ObjectRef {
+            group: String::new(),
+            version: "v1".into(),
+            kind: "Secret".into(),
+            namespace: Some(namespace),
+            name: name.to_owned(),
+        };
+        self.ctx.cluster.get(&reference).await
+    }
+
+    /// Under a signature policy (`spec.verify`), whether the commit is
+    /// signed by a trusted key; `Err` says why not.
+    async fn verify(&self, snapshot: &Snapshot) -> Result<(), String> {
+        let (Some(sync), Origin::Git(git)) = (&self.sync, &self.spec.origin) else {
+            return Ok(());
+        };
+        let Some(policy) = &sync.spec.verify else {
+            return Ok(());
+        };
+        let name = format!("{}/{}", sync.metadata.namespace, policy.secret_ref.name);
+        let secret = match self.read_secret(&policy.secret_ref.name).await {
+            Ok(Some(secret)) => secret,
+            Ok(None) => {
+                return Err(format!(
+                    "the signers Secret {name} does not exist: nothing is applied until it does"
+                ));
+            }
+            Err(e) => return Err(format!("cannot read the signers Secret {name}: {e}")),
+        };
+        let text = super::http::secret_value(&secret, "allowed_signers")
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_default();
+        let signers = AllowedSigners::parse(&text);
+        if signers.is_empty() {
+            return Err(format!(
+                "the signers Secret {name} has no key allowed_signers with a public key in it"
+            ));
+        }
+        let repo = git.mirror.path().to_path_buf();
+        let commit = snapshot.revision.clone();
+        match tokio::task::spawn_blocking(move || verify_commit(&repo, &commit, &signers)).await {
+            Ok(Ok(signer)) => {
+                tracing::info!(sync = %self.spec.name, commit = %status::short(&snapshot.revision), signer = %signer.principal, "signature verified");
+                Ok(())
+            }
+            Ok(Err(e)) => Err(format!("{e}: not applied")),
+            Err(e) => Err(format!("verifying the signature stopped: {e}")),
+        }
+    }
+
     // --------------------------------------------------------------- check
 
     async fn check(&mut self, snapshot: Snapshot) -> State {
         self.phase(Phase::Checking);
+        if let Err(message) = self.verify(&snapshot).await {
+            self.rejected = Some(snapshot.revision.clone());
+            self.failures = 0;
+            self.next_poll = Instant::now() + jittered(self.spec.interval);
+            self.report(Outcome::Rejected {
+                revision: &snapshot.revision,
+                why: Rejection::Untrusted,
+                message: message.clone(),
+                findings: &[],
+            })
+            .await;
+            self.record(Reason::UntrustedCommit, &message).await;
+            self.finished("rejected");
+            return State::Idle;
+        }
         let options = pipeline::Options {
             target: self.spec.target.clone(),
             without_helm: WithoutHelm::Fail,

@@ -26,8 +26,12 @@
 //! repository, unknown revision, I/O failure).
 
 mod commit;
+pub mod fetch;
+pub mod known_hosts;
 mod path;
+pub mod remote;
 mod revision;
+pub mod signature;
 mod tree;
 pub mod watch;
 mod worktree;
@@ -36,6 +40,7 @@ use std::path::PathBuf;
 
 pub use commit::{DIRTY_SUFFIX, commit_of};
 pub use path::resolve_in_repo;
+pub use remote::redact_url;
 pub use revision::read_revision;
 pub use tree::{FileTree, Limits};
 pub use worktree::read_worktree;

@@ -240,7 +240,7 @@ impl Cluster {
     pub async fn connect(options: &ConnectOptions) -> Result<Self> {
         install_crypto_provider();
         let config = load_config(options).await?;
-        let server = without_credentials(&config.cluster_url.to_string());
+        let server = crate::repo::redact_url(&config.cluster_url.to_string());
         let client = Client::try_from(config).map_err(Error::Client)?;
         Ok(Self {
             server: Some(server),
@@ -885,22 +885,6 @@ async fn load_config(options: &ConnectOptions) -> Result<Config> {
     Ok(config)
 }
 
-/// A URL as messages may show it: without the `user:password@` a
-/// kubeconfig's `server` can carry.
-pub fn without_credentials(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(end);
-    let host = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    if scheme.is_empty() {
-        format!("{host}{path}")
-    } else {
-        format!("{scheme}://{host}{path}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use kube::core::{Status, response::StatusCause, response::StatusDetails};
@@ -950,13 +934,16 @@ mod tests {
     #[test]
     fn server_urls_lose_their_credentials() {
         assert_eq!(
-            without_credentials("https://admin:s3cret@k8s.example:6443/"),
+            crate::repo::redact_url("https://admin:s3cret@k8s.example:6443/"),
             "https://k8s.example:6443/"
         );
         assert_eq!(
-            without_credentials("https://127.0.0.1:6443/"),
+            crate::repo::redact_url("https://127.0.0.1:6443/"),
             "https://127.0.0.1:6443/"
         );
-        assert_eq!(without_credentials("k8s.example:6443"), "k8s.example:6443");
+        assert_eq!(
+            crate::repo::redact_url("k8s.example:6443"),
+            "k8s.example:6443"
+        );
     }
 }
