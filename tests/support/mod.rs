@@ -10,6 +10,7 @@
 
 pub mod agent;
 pub mod chartservers;
+pub mod example_repo;
 pub mod git;
 pub mod gitserver;
 pub mod hostile;
