@@ -9,6 +9,7 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 pub mod agent;
+pub mod browser;
 pub mod chartservers;
 pub mod example_repo;
 pub mod git;
