@@ -90,7 +90,9 @@ pub fn run(args: AgentArgs) -> anyhow::Result<Outcome> {
         },
     };
     super::connect::runtime()?.block_on(async move {
-        let cluster = super::connect::cluster(&args.connection).await?;
+        let mut connect = args.connection.options();
+        connect.user_agent = Some(format!("weir-agent/{}", env!("CARGO_PKG_VERSION")));
+        let cluster = crate::sync::Cluster::connect(&connect).await?;
         agent::run(config, cluster).await?;
         Ok(Outcome::Success)
     })

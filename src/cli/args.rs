@@ -341,6 +341,7 @@ impl ConnectionArgs {
         crate::sync::ConnectOptions {
             kubeconfig: self.kubeconfig.clone(),
             context: self.context.clone(),
+            user_agent: None,
         }
     }
 }
