@@ -164,17 +164,11 @@ pub struct Context {
 }
 
 impl Context {
-    /// What a worker of `sync` syncs; `None` (and a warning) when the Sync
-    /// names a source the agent cannot read.
-    pub fn spec_of(&self, sync: &SyncObject) -> Option<Spec> {
-        let origin = match source::git_origin(sync, &self.options) {
-            Ok(origin) => origin,
-            Err(e) => {
-                tracing::warn!(sync = %sync.key(), "not served: {e}");
-                return None;
-            }
-        };
-        Some(Spec {
+    /// What a worker of `sync` syncs; `Err` says why the Sync cannot be
+    /// served (its spec names a source the agent cannot read).
+    pub fn spec_of(&self, sync: &SyncObject) -> Result<Spec, String> {
+        let origin = source::git_origin(sync, &self.options)?;
+        Ok(Spec {
             name: sync.key(),
             origin,
             target: Some(sync.target()),

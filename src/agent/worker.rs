@@ -305,8 +305,9 @@ impl Worker {
             .as_ref()
             .is_none_or(|o| o.metadata.generation != sync.metadata.generation);
         if generation_changed {
-            if let Some(spec) = self.ctx.spec_of(&sync) {
-                self.spec = spec;
+            match self.ctx.spec_of(&sync) {
+                Ok(spec) => self.spec = spec,
+                Err(e) => tracing::warn!(sync = %sync.key(), "the new spec is not served: {e}"),
             }
             self.remote = None;
             self.describe_source();
@@ -882,7 +883,7 @@ impl Worker {
                 Some(Trigger::Fetch) => {}
                 Some(Trigger::Spec(sync)) => {
                     let suspended = sync.suspended();
-                    if let Some(spec) = self.ctx.spec_of(&sync) {
+                    if let Ok(spec) = self.ctx.spec_of(&sync) {
                         self.spec = spec;
                     }
                     self.sync = Some(*sync);
@@ -946,7 +947,9 @@ impl Worker {
                     tracing::warn!(sync = %self.spec.name, "{d}");
                 }
             }
-            Outcome::FetchFailed { message } | Outcome::SyncFailed { message, .. } => {
+            Outcome::FetchFailed { message }
+            | Outcome::SyncFailed { message, .. }
+            | Outcome::InvalidSpec { message } => {
                 tracing::warn!(sync = %self.spec.name, "{message}")
             }
             Outcome::Healed { objects } => {
