@@ -558,7 +558,7 @@ impl Worker {
             self.finished("rejected");
             return State::Idle;
         };
-        let (_, _, _, mut plan) = planned.into_parts();
+        let mut plan = planned.into_sync_plan();
         plan.revision = Some(snapshot.revision.clone());
         State::Apply {
             revision: snapshot.revision,
@@ -656,22 +656,27 @@ impl Worker {
             options,
             progress: &progress,
         };
-        let engine = sync::reconcile(&plan, &ctx);
-        tokio::pin!(engine);
-        let result = loop {
-            tokio::select! {
-                result = &mut engine => break result,
-                Ok(()) = wave_rx.changed() => {
-                    let wave = wave_rx.borrow_and_update().clone();
-                    let outcome = Outcome::Progressing { revision: &revision, wave, waves: plan.waves.len() };
-                    let next = status::next(&self.status, self.generation(), &outcome, Timestamp::now());
-                    self.write_status(next).await;
+        let waves = plan.waves.len();
+        let result = {
+            let engine = sync::reconcile(&plan, &ctx);
+            tokio::pin!(engine);
+            loop {
+                tokio::select! {
+                    result = &mut engine => break result,
+                    Ok(()) = wave_rx.changed() => {
+                        let wave = wave_rx.borrow_and_update().clone();
+                        let outcome = Outcome::Progressing { revision: &revision, wave, waves };
+                        let next = status::next(&self.status, self.generation(), &outcome, Timestamp::now());
+                        self.write_status(next).await;
+                    }
                 }
             }
         };
+        drop(ctx);
+        let target = plan.target.clone();
         match result {
             Ok(report) => {
-                let (desired, object_waves) = self.desired(&plan).await;
+                let (desired, object_waves) = self.desired(plan).await;
                 let managed = desired.len() as u64;
                 let diff = self
                     .applied
@@ -692,7 +697,7 @@ impl Worker {
                 });
                 self.applied = Some(Applied {
                     revision: revision.clone(),
-                    target: plan.target.clone(),
+                    target,
                     desired: desired.clone(),
                     waves: object_waves,
                 });
@@ -769,13 +774,12 @@ impl Worker {
 
     /// The objects of `plan`, normalised as the engine applied them, by
     /// identity (what drift is judged against), and the wave of each.
-    async fn desired(&self, plan: &SyncPlan) -> (Desired, Arc<HashMap<ObjectKey, u32>>) {
+    async fn desired(&self, plan: SyncPlan) -> (Desired, Arc<HashMap<ObjectKey, u32>>) {
         let mut desired = HashMap::new();
         let mut waves = HashMap::new();
-        for wave in &plan.waves {
-            for unit in &wave.units {
-                for value in &unit.objects {
-                    let mut value = value.clone();
+        for wave in plan.waves {
+            for unit in wave.units {
+                for mut value in unit.objects {
                     if let Ok((object, _)) = self
                         .ctx
                         .cluster

@@ -37,7 +37,7 @@ pub fn run(args: SyncArgs) -> Result<Outcome> {
         eprintln!("the repo is invalid: nothing was applied");
         return Ok(Outcome::Findings);
     };
-    let (_, _, _, plan) = planned.into_parts();
+    let plan = planned.into_sync_plan();
     let options = Options {
         dry_run: args.dry_run,
         prune: args.prune,

@@ -2,11 +2,14 @@
 //! into a sync plan, with every finding of every stage in one
 //! [`Report`]; and [`Planned`], which only a check without errors makes.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use super::sync_plan;
 use super::{Loaded, Result};
 use crate::diagnostic::Diagnostic;
+use crate::object::ObjectRef;
 use crate::plan::{self, Plan};
 use crate::render::{self, ChartRenderer, RenderOptions, Rendered, SkipWithoutHelm};
 use crate::sync::SyncPlan;
@@ -57,7 +60,9 @@ pub struct Planned {
     repo: ValidRepo,
     rendered: Rendered,
     plan: Plan,
-    sync: SyncPlan,
+    /// The inventory target and revision of its sync plan.
+    target: String,
+    revision: Option<String>,
 }
 
 impl Planned {
@@ -76,14 +81,34 @@ impl Planned {
         &self.plan
     }
 
-    /// What `weir sync` applies.
-    pub fn sync_plan(&self) -> &SyncPlan {
-        &self.sync
+    /// The inventory target of its sync plan.
+    pub fn target(&self) -> &str {
+        &self.target
     }
 
-    /// The parts, by value.
-    pub fn into_parts(self) -> (ValidRepo, Rendered, Plan, SyncPlan) {
-        (self.repo, self.rendered, self.plan, self.sync)
+    /// What `weir sync` applies, the rendered objects moved into it (not
+    /// copied: a repo of 10,000 objects is not held twice).
+    pub fn into_sync_plan(self) -> SyncPlan {
+        let Planned {
+            repo,
+            mut rendered,
+            plan,
+            target,
+            revision,
+        } = self;
+        let mut values: HashMap<ObjectRef, Value> = std::mem::take(&mut rendered.objects)
+            .into_iter()
+            .map(|o| (o.id, o.value))
+            .collect();
+        let (sync, _) = sync_plan::build(&repo, &rendered, &plan, target, revision, |id| {
+            values.remove(id)
+        });
+        sync
+    }
+
+    /// The rendering, by value.
+    pub fn into_rendered(self) -> Rendered {
+        self.rendered
     }
 }
 
@@ -108,7 +133,7 @@ pub fn check(loaded: Loaded, options: &Options, charts: &dyn ChartRenderer) -> R
         parallelism: None,
     };
     let mut failure = None;
-    let mut outcome: Option<(Rendered, Option<(Plan, SyncPlan)>)> = None;
+    let mut outcome: Option<(Rendered, Option<(Plan, String)>)> = None;
     let validation = validate::validate_rendered(
         documents,
         diagnostics,
@@ -140,10 +165,16 @@ pub fn check(loaded: Loaded, options: &Options, charts: &dyn ChartRenderer) -> R
                                     .map(|r| r.value.metadata.name.clone())
                             })
                             .unwrap_or_else(|| name.clone());
-                        let (sync, sync_found) =
-                            sync_plan::build(repo, &rendered, &plan, target, revision.clone());
+                        let (_, sync_found) = sync_plan::build(
+                            repo,
+                            &rendered,
+                            &plan,
+                            target.clone(),
+                            revision.clone(),
+                            |_| None,
+                        );
                         found.extend(sync_found);
-                        planned = Some((plan, sync));
+                        planned = Some((plan, target));
                     }
                 }
                 found.extend(not_rendered(&skipping.skipped()));
@@ -160,11 +191,12 @@ pub fn check(loaded: Loaded, options: &Options, charts: &dyn ChartRenderer) -> R
         return Err(e.into());
     }
     let planned = match (validation.repo, outcome) {
-        (Some(repo), Some((rendered, Some((plan, sync))))) => Some(Planned {
+        (Some(repo), Some((rendered, Some((plan, target))))) => Some(Planned {
             repo,
             rendered,
             plan,
-            sync,
+            target,
+            revision,
         }),
         _ => None,
     };

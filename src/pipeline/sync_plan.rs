@@ -4,8 +4,6 @@
 //! diagnostics, so `weir validate` finds it too. (Every unit is in a wave
 //! of the plan, one without objects too: its hooks run there.)
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 
 use crate::diagnostic::Diagnostic;
@@ -17,26 +15,23 @@ use crate::sync::plan::parse_duration;
 use crate::sync::{HealthRules, HookJob, SyncPlan, SyncUnit, SyncWave};
 
 /// Builds the sync plan of `rendered` as `plan` orders it, for inventory
-/// `target` at `revision`, with the findings that stop it.
+/// `target` at `revision`, with the findings that stop it. Each object's
+/// value comes from `object` (the check asks for none, to judge the plan
+/// without copying it; the sync plan moves them out of the rendering).
 pub(super) fn build(
     repo: &ConfigRepo,
     rendered: &Rendered,
     plan: &Plan,
     target: String,
     revision: Option<String>,
+    mut object: impl FnMut(&ObjectRef) -> Option<Value>,
 ) -> (SyncPlan, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
-    let values: HashMap<&ObjectRef, &Value> =
-        rendered.objects.iter().map(|o| (&o.id, &o.value)).collect();
     let mut waves = Vec::with_capacity(plan.waves.len());
     for wave in &plan.waves {
         let mut units = Vec::with_capacity(wave.units.len());
         for pu in &wave.units {
-            let objects = pu
-                .objects
-                .iter()
-                .filter_map(|id| values.get(id).map(|v| Value::clone(v)))
-                .collect();
+            let objects = pu.objects.iter().filter_map(&mut object).collect();
             let component = repo.component(&pu.name);
             let mut duration = |text: Option<&str>, pointer: &str| {
                 let text = text?;
