@@ -275,11 +275,46 @@ async fn the_agent_syncs_every_push_and_says_what_it_did() {
     .await;
     wait_ready(&client, &ns.name, "platform", "True", Some(&second)).await;
 
+    // `weir status`: the table, and the Sync in detail.
+    let status = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+            .arg("status")
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(support::kubeconfig_path())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, table) = status(&["-n", &ns.name]);
+    assert_eq!(code, Some(0), "{table}");
+    assert!(table.starts_with("NAMESPACE"), "{table}");
+    assert!(
+        table.contains("platform") && table.contains(&second[..12]),
+        "{table}"
+    );
+    let (_, detail) = status(&["platform", "-n", &ns.name]);
+    for needle in [
+        "Conditions:",
+        "Ready",
+        "Waves of the last sync:",
+        "Events:",
+        "DriftCorrected",
+    ] {
+        assert!(detail.contains(needle), "`{needle}` in:\n{detail}");
+    }
+    let (_, json) = status(&["-n", &ns.name, "--output", "json"]);
+    let syncs: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(syncs[0]["metadata"]["name"], "platform");
+
     // No credential or token anywhere.
     let sync = agent_support::get_sync(&client, &ns.name, "platform").await;
     let events = agent_support::events_of(&client, &ns.name, "platform").await;
     let everything = format!(
-        "{}\n{sync}\n{events:?}\n{}",
+        "{}\n{sync}\n{events:?}\n{}\n{table}\n{detail}\n{json}",
         agent.log_text(),
         agent.get("/metrics").unwrap().1
     );
