@@ -84,6 +84,9 @@ pub struct Options {
     pub cache_max_bytes: u64,
     /// Who may see the status page.
     pub ui: UiAccess,
+    /// Whether a Sync may name a repository on the agent's own disk
+    /// (`file://`, a path): off, so a Sync cannot read the agent's files.
+    pub allow_local_git: bool,
 }
 
 /// Who may see the read-only status page.
@@ -120,6 +123,7 @@ impl Default for Options {
             cache_dir: std::env::temp_dir().join("weir-agent-cache"),
             cache_max_bytes: 2 * 1024 * 1024 * 1024,
             ui: UiAccess::Off,
+            allow_local_git: false,
         }
     }
 }

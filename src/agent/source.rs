@@ -70,6 +70,15 @@ pub fn git_origin(sync: &SyncObject, options: &super::Options) -> Result<Origin,
     if url.is_empty() {
         return Err("spec.url is empty".to_owned());
     }
+    if crate::repo::remote::transport(&url) == crate::repo::remote::Transport::File
+        && !options.allow_local_git
+    {
+        return Err(format!(
+            "{url} is a path on the agent's own disk: a Sync may not read the agent's files \
+             (use an https:// or ssh:// URL; `weir agent --allow-local-git` allows it on a \
+             machine you alone use)"
+        ));
+    }
     let r = sync.spec.git_ref.clone().unwrap_or_default();
     let git_ref = match (r.branch, r.tag, r.commit) {
         (Some(b), None, None) => GitRef::Branch(b),

@@ -87,6 +87,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<Outcome> {
             cache_dir: args.cache_dir.clone().unwrap_or(defaults.cache_dir),
             cache_max_bytes: args.cache_max_size,
             ui,
+            allow_local_git: args.allow_local_git,
         },
     };
     super::connect::runtime()?.block_on(async move {

@@ -211,6 +211,10 @@ pub struct AgentArgs {
     /// address).
     #[arg(long, value_enum, value_name = "ACCESS", default_value_t = UiMode::Off)]
     pub ui: UiMode,
+    /// Let Syncs name a Git repository on the agent's own disk (`file://`
+    /// URLs, paths). Off by default: a Sync may not read the agent's files.
+    #[arg(long)]
+    pub allow_local_git: bool,
     /// With --ui token: the file holding the token.
     #[arg(long, value_name = "FILE", env = "WEIR_UI_TOKEN_FILE")]
     pub ui_token_file: Option<PathBuf>,
