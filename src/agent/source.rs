@@ -199,3 +199,39 @@ impl Origin {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::resource::{Metadata, SyncSpec};
+
+    fn sync(url: &str) -> SyncObject {
+        SyncObject {
+            metadata: Metadata {
+                name: "s".into(),
+                namespace: "n".into(),
+                ..Metadata::default()
+            },
+            spec: SyncSpec {
+                url: url.into(),
+                ..SyncSpec::default()
+            },
+            status: None,
+        }
+    }
+
+    #[test]
+    fn the_agents_own_disk_is_off_limits_unless_allowed() {
+        let options = crate::agent::Options::default();
+        for url in ["file:///etc/secrets.git", "/var/lib/other.git"] {
+            let err = git_origin(&sync(url), &options).unwrap_err();
+            assert!(err.contains("agent's own disk"), "{err}");
+        }
+        assert!(git_origin(&sync("https://git.example/p.git"), &options).is_ok());
+        let allowed = crate::agent::Options {
+            allow_local_git: true,
+            ..options
+        };
+        assert!(git_origin(&sync("file:///srv/p.git"), &allowed).is_ok());
+    }
+}
