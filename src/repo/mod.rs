@@ -25,19 +25,33 @@
 //! [`Error`] is for what stops reading altogether (missing root, not a Git
 //! repository, unknown revision, I/O failure).
 
+mod cache;
 mod commit;
+mod credentials;
+mod fetch;
+mod known_hosts;
 mod path;
 mod revision;
+mod signature;
+#[cfg(test)]
+mod testutil;
 mod tree;
+mod url;
 pub mod watch;
 mod worktree;
 
 use std::path::PathBuf;
 
+pub use cache::{PruneReport, prune_cache};
 pub use commit::{DIRTY_SUFFIX, commit_of};
+pub use credentials::Auth;
+pub use fetch::{FetchError, FetchOptions, Fetched, GitRef, Mirror, Remote};
+pub use known_hosts::KnownHosts;
 pub use path::resolve_in_repo;
 pub use revision::read_revision;
+pub use signature::{AllowedSigners, SignatureError, Signer, verify_commit};
 pub use tree::{FileTree, Limits};
+pub use url::{redact_text, redact_url};
 pub use worktree::read_worktree;
 
 #[cfg(doc)]
