@@ -4,14 +4,17 @@
 //! the wrong kind), a commit fetched by id from a server that does not
 //! serve ids, a force-push followed, SSH with known_hosts (trusted, hashed,
 //! unknown host, changed key) and with a key the server does not accept,
-//! and a server that is down. No credential appears in any error.
+//! a server that is down, and HTTPS to a server whose certificate no
+//! system CA signed (`openssl s_server`). No credential appears in any
+//! error.
 //!
 //! Run with `cargo xtask test -- --test git_fetch` (it provides the
 //! server binaries).
 
 mod support;
 
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use support::gitserver::{GitServer, Repo};
 use weir::repo::{Auth, FetchError, FetchOptions, Fetched, GitRef, Mirror, Remote};
@@ -110,10 +113,17 @@ fn http_fetches_with_the_right_credentials_and_says_what_is_wrong_otherwise() {
     );
 
     // git-http-backend does not serve commits by id: the commit comes with
-    // every branch and tag instead.
+    // every branch and tag instead; one that no branch holds any more is
+    // not found.
     let fresh = tempfile::tempdir().unwrap();
-    let by_id = fetch(fresh.path(), &remote, &GitRef::Commit(second.clone())).unwrap();
-    assert_eq!(by_id.commit, second);
+    let by_id = fetch(fresh.path(), &remote, &GitRef::Commit(other[..10].into())).unwrap();
+    assert_eq!(by_id.commit, other);
+    let error = fetch(fresh.path(), &remote, &GitRef::Commit(second.clone())).unwrap_err();
+    assert!(
+        matches!(error, FetchError::CommitNotFound { .. }),
+        "{}",
+        chain(&error)
+    );
 
     let wrong = Remote {
         auth: Auth::Basic {
@@ -220,12 +230,12 @@ fn ssh_fetches_only_from_a_host_whose_key_is_in_known_hosts() {
     let scratch = tempfile::tempdir().unwrap();
     let file = scratch.path().join("known_hosts");
     std::fs::write(&file, format!("{}\n", server.known_hosts_line())).unwrap();
-    let status = std::process::Command::new("ssh-keygen")
+    let hashing = std::process::Command::new("ssh-keygen")
         .args(["-q", "-H", "-f"])
         .arg(&file)
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success());
+    assert!(hashing.status.success());
     let hashed = std::fs::read_to_string(&file).unwrap();
     assert!(hashed.starts_with("|1|"), "{hashed}");
     let with_hashed = Remote {
@@ -332,4 +342,73 @@ fn a_server_that_is_down_is_unreachable_until_it_is_back() {
         fetch(cache.path(), &remote, &main_branch()).unwrap().commit,
         first
     );
+}
+
+/// A child process killed when dropped.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn https_checks_the_server_certificate_against_the_system_cas() {
+    // A TLS server with a self-signed certificate (openssl s_server).
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let port = support::servers::free_port();
+    let _server = Killed(
+        Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-accept", &port.to_string()])
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while !support::servers::listening(port) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "openssl s_server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let remote = Remote {
+        url: format!("https://127.0.0.1:{port}/platform.git"),
+        auth: Auth::None,
+        known_hosts: None,
+    };
+    let cache = tempfile::tempdir().unwrap();
+    let error = fetch(cache.path(), &remote, &main_branch()).unwrap_err();
+    assert!(matches!(error, FetchError::Tls { .. }), "{}", chain(&error));
+    assert!(error.to_string().contains("is not trusted"), "{error}");
 }

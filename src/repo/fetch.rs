@@ -1,9 +1,8 @@
 //! Fetching a config repository from its Git server into a local mirror:
 //! [`Mirror`] (a bare repository in a cache directory, one per remote
 //! URL), [`Remote`] (URL, [`Auth`], SSH `known_hosts`), [`GitRef`] (what
-//! to fetch) and [`FetchOptions`] (time and size bounds), and
-//! [`FetchError`], every way a fetch fails, worded for the person who
-//! configured the remote and free of credentials.
+//! to fetch) and [`FetchOptions`] (time and size bounds); failures are
+//! [`FetchError`]s.
 //!
 //! A fetch connects (and so authenticates) every time, lists the remote's
 //! refs, and downloads only what the wanted ref needs, with a forced
@@ -23,17 +22,18 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use git2::{
-    AutotagOption, CertificateCheckStatus, Direction, ErrorClass, ErrorCode, ObjectType, Oid,
-    ProxyOptions, RemoteCallbacks, RemoteRedirect, RemoteUpdateFlags, Repository,
-    RepositoryInitOptions,
+    AutotagOption, CertificateCheckStatus, Direction, ErrorCode, ObjectType, Oid, ProxyOptions,
+    RemoteCallbacks, RemoteRedirect, RemoteUpdateFlags, Repository, RepositoryInitOptions,
 };
 
 use git2::cert::Cert;
 
 use super::cache::{self, LockError, URL_FILE};
 use super::credentials::{self, Auth, Refusal, Responder};
+pub use super::fetch_error::{FetchError, Result};
+use super::fetch_error::{classify, scrub};
 use super::known_hosts::{HostKeyCheck, KnownHosts};
-use super::url::{HostPort, RemoteUrl, Scheme, redact_text, redact_url};
+use super::url::{HostPort, RemoteUrl, Scheme, redact_url};
 
 /// What to fetch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,206 +112,6 @@ pub struct Fetched {
     pub received_bytes: u64,
 }
 
-/// Why a fetch failed. Messages name the remote by its URL without
-/// credentials ([`redact_url`]) and say what to do; the libgit2 errors
-/// kept as sources are scrubbed of URLs' credentials and of the
-/// [`Auth`]'s secrets.
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    #[error(
-        "`{url}` is not a Git URL weir can fetch: use https://, http://, ssh://, user@host:path or file://"
-    )]
-    UnsupportedUrl { url: String },
-
-    #[error("the mirror of {mirror} cannot fetch {url}: open the mirror of that URL")]
-    WrongMirror { mirror: String, url: String },
-
-    #[error("{reference} is not a valid Git {what}")]
-    InvalidRef {
-        reference: GitRef,
-        what: &'static str,
-    },
-
-    #[error("known_hosts line {line}: {reason}")]
-    KnownHosts { line: usize, reason: String },
-
-    #[error(
-        "{url} is an SSH remote without known_hosts: add the server's host key \
-         (`ssh-keyscan -p PORT HOST`, after checking its fingerprint); weir never trusts an unknown host"
-    )]
-    KnownHostsRequired { url: String },
-
-    #[error(
-        "host key of {host} is not in known_hosts: add it (after checking its fingerprint) to fetch {url}"
-    )]
-    UnknownHostKey { host: String, url: String },
-
-    #[error(
-        "host key of {host} does not match known_hosts (which has {}): possible man-in-the-middle; \
-         if the server's key really changed, update known_hosts", expected.join(", ")
-    )]
-    HostKeyMismatch { host: String, expected: Vec<String> },
-
-    #[error("host key of {host} is marked @revoked in known_hosts: refusing to connect")]
-    HostKeyRevoked { host: String },
-
-    #[error("the SSH server {host} sent no host key weir can check: refusing to connect")]
-    NoHostKey { host: String },
-
-    #[error("cannot create the Git cache directory {}", path.display())]
-    CacheDir {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-
-    #[error("cannot lock the Git mirror {}", path.display())]
-    Lock {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-
-    #[error("cannot open or create the Git mirror {}", path.display())]
-    Mirror {
-        path: PathBuf,
-        #[source]
-        source: git2::Error,
-    },
-
-    #[error(
-        "another fetch of {url} held its mirror for the whole {}: a fetch that timed out \
-         may still be waiting for the server", secs(*timeout)
-    )]
-    Busy { url: String, timeout: Duration },
-
-    #[error("{url} asks for credentials and none are configured: set the credentials Secret")]
-    NoCredentials { url: String },
-
-    #[error("authentication failed for {url}: check the credentials Secret")]
-    AuthFailed { url: String },
-
-    #[error("{url} wants {wants}, but the credentials Secret holds {have}")]
-    WrongCredentialKind {
-        url: String,
-        wants: String,
-        have: &'static str,
-    },
-
-    #[error(
-        "the credentials for {url} cannot be used: for an SSH key, check its passphrase and format \
-         (OpenSSH or PEM)"
-    )]
-    UnusableCredentials {
-        url: String,
-        #[source]
-        source: git2::Error,
-    },
-
-    #[error("cannot connect to {url}: check the URL, DNS and network (the server may be down)")]
-    Unreachable {
-        url: String,
-        #[source]
-        source: git2::Error,
-    },
-
-    #[error(
-        "the TLS certificate of {url} is not trusted: check the server's certificate \
-         (weir trusts the system's CA certificates)"
-    )]
-    Tls {
-        url: String,
-        #[source]
-        source: git2::Error,
-    },
-
-    #[error(
-        "{url} is not a Git repository these credentials can read: check the URL and the \
-         credentials' access"
-    )]
-    RepositoryNotFound {
-        url: String,
-        #[source]
-        source: git2::Error,
-    },
-
-    #[error("{reference} does not exist in {url} ({})", available_refs(available))]
-    RefNotFound {
-        url: String,
-        reference: GitRef,
-        /// Names of the remote's refs of the wanted kind (a few).
-        available: Vec<String>,
-    },
-
-    #[error(
-        "commit `{commit}` is not in {url}: it is on no branch or tag there, or was never pushed"
-    )]
-    CommitNotFound { url: String, commit: String },
-
-    #[error("`{commit}` names more than one object: give more digits of the commit id")]
-    AmbiguousCommit { commit: String },
-
-    #[error("{reference} in {url} points at a {kind}, not a commit")]
-    NotACommit {
-        url: String,
-        reference: GitRef,
-        kind: String,
-    },
-
-    #[error(
-        "fetching {url} did not finish within {}: the server is slow or not answering",
-        secs(*timeout)
-    )]
-    Timeout { url: String, timeout: Duration },
-
-    #[error(
-        "fetching {url} received more than {limit} bytes, the fetch size limit (max_bytes): \
-         raise it if the repository is expected to be this large"
-    )]
-    TooLarge { url: String, limit: u64 },
-
-    #[error("fetching {url} failed")]
-    Git {
-        url: String,
-        #[source]
-        source: git2::Error,
-    },
-
-    #[error("cannot start a thread to fetch {url}")]
-    Thread {
-        url: String,
-        #[source]
-        source: std::io::Error,
-    },
-
-    #[error("the fetch of {url} stopped unexpectedly")]
-    WorkerLost { url: String },
-}
-
-/// The `Result` of fetching.
-pub type Result<T, E = FetchError> = std::result::Result<T, E>;
-
-fn secs(duration: Duration) -> String {
-    format!("{}s", duration.as_secs_f64())
-}
-
-fn available_refs(available: &[String]) -> String {
-    const SHOWN: usize = 10;
-    if available.is_empty() {
-        return "it has none of that kind".to_owned();
-    }
-    let mut shown = available
-        .iter()
-        .take(SHOWN)
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .join(", ");
-    if available.len() > SHOWN {
-        shown.push_str(&format!(", and {} more", available.len() - SHOWN));
-    }
-    format!("it has: {shown}")
-}
-
 /// A bare repository in a cache directory holding what was fetched from
 /// one remote URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -361,8 +161,13 @@ impl Mirror {
     /// every fetch).
     ///
     /// # Errors
-    /// Every [`FetchError`] but [`FetchError::CacheDir`] and
-    /// [`FetchError::KnownHosts`]' siblings that only parsing produces.
+    /// Before any network: [`FetchError::UnsupportedUrl`],
+    /// [`FetchError::WrongMirror`], [`FetchError::InvalidRef`],
+    /// [`FetchError::KnownHosts`], [`FetchError::KnownHostsRequired`].
+    /// Then the server's answers (credentials, host key, TLS, refs), the
+    /// bounds ([`FetchError::Timeout`], [`FetchError::TooLarge`]),
+    /// [`FetchError::Busy`] when another fetch holds the mirror, and the
+    /// mirror's own failures.
     pub fn fetch(&self, remote: &Remote, want: &GitRef, options: &FetchOptions) -> Result<Fetched> {
         let redacted = redact_url(&remote.url);
         let url = RemoteUrl::parse(&remote.url).ok_or_else(|| FetchError::UnsupportedUrl {
@@ -389,6 +194,7 @@ impl Mirror {
         };
         let deadline = Instant::now() + options.timeout;
         let cancelled = Arc::new(AtomicBool::new(false));
+        let locked = Arc::new(AtomicBool::new(false));
         let job = Job {
             path: self.path.clone(),
             url: remote.url.clone(),
@@ -403,6 +209,7 @@ impl Mirror {
             options: *options,
             deadline,
             cancelled: Arc::clone(&cancelled),
+            locked: Arc::clone(&locked),
         };
         let (sender, receiver) = mpsc::channel();
         thread::Builder::new()
@@ -420,7 +227,13 @@ impl Mirror {
         match receiver.recv_timeout(wait) {
             Ok(result) => result,
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                cancelled.store(true, Ordering::Relaxed);
+                cancelled.store(true, Ordering::SeqCst);
+                if !locked.load(Ordering::SeqCst) {
+                    return Err(FetchError::Busy {
+                        url: redacted,
+                        timeout: options.timeout,
+                    });
+                }
                 tracing::warn!(
                     url = %redacted,
                     timeout_s = options.timeout.as_secs_f64(),
@@ -491,6 +304,9 @@ struct Job {
     deadline: Instant,
     /// Set by the caller when it stopped waiting.
     cancelled: Arc<AtomicBool>,
+    /// Set by the fetch thread once it holds the mirror's lock (until
+    /// then, a caller that stops waiting reports the mirror busy).
+    locked: Arc<AtomicBool>,
 }
 
 /// Why a callback stopped the transfer.
@@ -537,6 +353,13 @@ impl Job {
                 });
             }
         };
+        self.locked.store(true, Ordering::SeqCst);
+        if self.cancelled.load(Ordering::SeqCst) {
+            return Err(FetchError::Timeout {
+                url: self.redacted.clone(),
+                timeout: self.options.timeout,
+            });
+        }
         let repo = self.open_repository()?;
         if let Err(error) = cache::touch(&self.path) {
             tracing::warn!(mirror = %self.path.display(), %error, "cannot mark a Git mirror as used");
@@ -763,7 +586,7 @@ impl<'a> Session<'a> {
     /// Fails (and records why) once the deadline passed or the caller
     /// gave up.
     fn check_time(&self) -> Result<(), git2::Error> {
-        if Instant::now() >= self.job.deadline || self.job.cancelled.load(Ordering::Relaxed) {
+        if Instant::now() >= self.job.deadline || self.job.cancelled.load(Ordering::SeqCst) {
             self.state.borrow_mut().abort = Some(Abort::Timeout);
             return Err(git2::Error::from_str("weir: fetch deadline passed"));
         }
@@ -862,10 +685,26 @@ impl<'a> Session<'a> {
         let host = job.host.to_string();
         match &state.host_key {
             Some(HostKeyCheck::Unknown) => return FetchError::UnknownHostKey { host, url },
-            Some(HostKeyCheck::Mismatch { expected }) => {
-                return FetchError::HostKeyMismatch {
-                    host,
-                    expected: expected.clone(),
+            Some(HostKeyCheck::Mismatch {
+                expected,
+                listed_types,
+                presented_type,
+            }) => {
+                // libssh2 negotiates the host key type (preferring types
+                // the user's ~/.ssh/known_hosts lists), so a type
+                // known_hosts does not list is not necessarily an attack:
+                // refused all the same, with a message that says so.
+                return if listed_types.contains(presented_type) {
+                    FetchError::HostKeyMismatch {
+                        host,
+                        expected: expected.clone(),
+                    }
+                } else {
+                    FetchError::HostKeyTypeNotListed {
+                        host,
+                        presented_type: presented_type.clone(),
+                        listed_types: listed_types.clone(),
+                    }
                 };
             }
             Some(HostKeyCheck::Revoked) => return FetchError::HostKeyRevoked { host },
@@ -890,71 +729,6 @@ impl<'a> Session<'a> {
         }
         classify(url, source)
     }
-}
-
-/// A libgit2 error with the credentials of `url` and `auth` taken out of
-/// its message.
-fn scrub(error: &git2::Error, url: &str, auth: &Auth) -> git2::Error {
-    let mut secrets = auth.secrets();
-    // Userinfo written into the URL itself.
-    let userinfo = url
-        .split_once("://")
-        .and_then(|(_, rest)| rest.split('/').next())
-        .and_then(|authority| authority.rsplit_once('@'))
-        .map(|(userinfo, _)| userinfo);
-    if let Some(userinfo) = userinfo {
-        secrets.extend(userinfo.split(':').skip(1));
-        if !url.starts_with("ssh") {
-            secrets.push(userinfo);
-        }
-    }
-    git2::Error::new(
-        error.code(),
-        error.class(),
-        redact_text(error.message(), &secrets),
-    )
-}
-
-/// The [`FetchError`] for a (scrubbed) libgit2 error no callback
-/// explained.
-fn classify(url: String, source: git2::Error) -> FetchError {
-    let message = source.message().to_ascii_lowercase();
-    let has = |needles: &[&str]| needles.iter().any(|n| message.contains(n));
-    if source.code() == ErrorCode::Auth || has(&["401", "authentication"]) {
-        return FetchError::AuthFailed { url };
-    }
-    if source.code() == ErrorCode::Certificate
-        || (source.class() == ErrorClass::Ssl && !has(&["connect"]))
-    {
-        return FetchError::Tls { url, source };
-    }
-    if has(&[
-        "failed to connect",
-        "connection refused",
-        "failed to resolve",
-        "could not resolve",
-        "name or service not known",
-        "no route to host",
-        "network is unreachable",
-        "failed to start ssh session",
-    ]) {
-        return FetchError::Unreachable { url, source };
-    }
-    if has(&[
-        "404",
-        "403",
-        "not found",
-        "does not appear to be a git repository",
-        "could not find repository",
-        "not a git repository",
-        "repository not exported",
-    ]) {
-        return FetchError::RepositoryNotFound { url, source };
-    }
-    if has(&["private key", "public key from private"]) {
-        return FetchError::UnusableCredentials { url, source };
-    }
-    FetchError::Git { url, source }
 }
 
 #[cfg(test)]

@@ -314,7 +314,7 @@ fn a_server_that_never_answers_times_out_and_keeps_the_mirror_locked_until_it_le
     assert!(matches!(error, FetchError::Timeout { .. }), "{error}");
     assert!(error.to_string().contains("within 2s"), "{error}");
     assert!(
-        took >= Duration::from_secs(2) && took < Duration::from_millis(2500),
+        took >= Duration::from_secs(2) && took < Duration::from_secs(3),
         "{took:?}"
     );
 

@@ -35,8 +35,15 @@ pub(crate) enum HostKeyCheck {
     Trusted,
     /// No line names the host.
     Unknown,
-    /// Lines name the host, with other keys (their SHA256 fingerprints).
-    Mismatch { expected: Vec<String> },
+    /// Lines name the host, with other keys.
+    Mismatch {
+        /// The SHA256 fingerprints of the keys listed for the host.
+        expected: Vec<String>,
+        /// The key types listed for the host (`ssh-ed25519`, …).
+        listed_types: Vec<String>,
+        /// The type of the key the server presented.
+        presented_type: String,
+    },
     /// The key is marked `@revoked` for the host.
     Revoked,
 }
@@ -83,6 +90,7 @@ impl KnownHosts {
         let presented = PublicKey::from_bytes(key_blob).ok();
         let name = host.to_string().to_ascii_lowercase();
         let mut expected = Vec::new();
+        let mut listed_types: Vec<String> = Vec::new();
         let mut trusted = false;
         for entry in &self.entries {
             if !host_matches(entry.host_patterns(), &name) {
@@ -95,12 +103,14 @@ impl KnownHosts {
                 Some(Marker::Revoked) if same_key => return HostKeyCheck::Revoked,
                 Some(Marker::Revoked | Marker::CertAuthority) => {}
                 None if same_key => trusted = true,
-                None => expected.push(
-                    entry
-                        .public_key()
-                        .fingerprint(ssh_key::HashAlg::Sha256)
-                        .to_string(),
-                ),
+                None => {
+                    let key = entry.public_key();
+                    expected.push(key.fingerprint(ssh_key::HashAlg::Sha256).to_string());
+                    let kind = key.algorithm().as_str().to_owned();
+                    if !listed_types.contains(&kind) {
+                        listed_types.push(kind);
+                    }
+                }
             }
         }
         if trusted {
@@ -108,7 +118,14 @@ impl KnownHosts {
         } else if expected.is_empty() {
             HostKeyCheck::Unknown
         } else {
-            HostKeyCheck::Mismatch { expected }
+            HostKeyCheck::Mismatch {
+                expected,
+                listed_types,
+                presented_type: presented.map_or_else(
+                    || "unreadable".to_owned(),
+                    |key| key.algorithm().as_str().to_owned(),
+                ),
+            }
         }
     }
 }
@@ -227,9 +244,15 @@ mod tests {
         // A known host presenting another key is a mismatch naming the
         // expected fingerprint.
         match known.check(&at("127.0.0.1", 2222), &ecdsa_blob) {
-            HostKeyCheck::Mismatch { expected } => {
+            HostKeyCheck::Mismatch {
+                expected,
+                listed_types,
+                presented_type,
+            } => {
                 assert_eq!(expected.len(), 1);
                 assert!(expected[0].starts_with("SHA256:"), "{expected:?}");
+                assert_eq!(listed_types, ["ssh-ed25519"]);
+                assert_eq!(presented_type, "ecdsa-sha2-nistp256");
             }
             other => panic!("expected a mismatch, got {other:?}"),
         }
@@ -249,12 +272,13 @@ mod tests {
             format!("[127.0.0.1]:2222 {ed}\ngit.example.com {ed}\n"),
         )
         .unwrap();
-        let status = Command::new("ssh-keygen")
+        // Its notes about the backup file go to stderr: captured.
+        let hashing = Command::new("ssh-keygen")
             .args(["-q", "-H", "-f"])
             .arg(&file)
-            .status()
+            .output()
             .unwrap();
-        assert!(status.success());
+        assert!(hashing.status.success());
         let hashed = std::fs::read_to_string(&file).unwrap();
         assert!(hashed.starts_with("|1|"), "{hashed}");
         assert!(!hashed.contains("127.0.0.1"));

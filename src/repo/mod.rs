@@ -24,11 +24,22 @@
 //! Findings about the repo's content are [`Diagnostic`]s kept in the tree;
 //! [`Error`] is for what stops reading altogether (missing root, not a Git
 //! repository, unknown revision, I/O failure).
+//!
+//! Bringing the repository from its Git server, for the agent: a
+//! [`Mirror`] (a bare repository per remote URL in a cache directory, bounded
+//! by [`prune_cache`]) fetches one [`GitRef`] of a [`Remote`] (URL,
+//! [`Auth`], SSH [`KnownHosts`]) within [`FetchOptions`]' time and size
+//! bounds, failing with a [`FetchError`]; [`read_revision`] then reads the
+//! fetched commit from the mirror. [`verify_commit`] checks a commit's SSH
+//! signature against [`AllowedSigners`] ([`SignatureError`] otherwise).
+//! No credential reaches a message, a log or the cache's file names:
+//! [`redact_url`] and [`redact_text`] take them out.
 
 mod cache;
 mod commit;
 mod credentials;
 mod fetch;
+mod fetch_error;
 mod known_hosts;
 mod path;
 mod revision;
