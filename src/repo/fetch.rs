@@ -21,12 +21,11 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use git2::cert::Cert;
 use git2::{
     AutotagOption, CertificateCheckStatus, Direction, ErrorCode, ObjectType, Oid, ProxyOptions,
     RemoteCallbacks, RemoteRedirect, RemoteUpdateFlags, Repository, RepositoryInitOptions,
 };
-
-use git2::cert::Cert;
 
 use super::cache::{self, LockError, URL_FILE};
 use super::credentials::{self, Auth, Refusal, Responder};
