@@ -257,7 +257,7 @@ async fn the_agent_syncs_every_push_and_says_what_it_did() {
     })
     .await;
     let message = agent_support::condition(&sync, "Ready").unwrap().2;
-    assert!(message.contains("cannot fetch"), "{message}");
+    assert!(message.contains("the server may be down"), "{message}");
     assert_eq!(value_of(&cms, "settings").await.as_deref(), Some("3"));
     // Back: it recovers (its backoff retries).
     server.restart();

@@ -10,9 +10,7 @@ use serde_json::Value;
 
 use super::resource::SyncObject;
 use crate::pipeline::Source;
-use crate::repo::fetch::{FetchError, FetchOptions, Mirror};
-use crate::repo::remote::{Auth, GitRef, Remote};
-use crate::repo::{self, Limits};
+use crate::repo::{self, Auth, FetchError, FetchOptions, GitRef, Limits, Mirror, Remote};
 
 /// Why the source could not be read (nothing in the cluster changes).
 #[derive(Debug, thiserror::Error)]
@@ -70,9 +68,7 @@ pub fn git_origin(sync: &SyncObject, options: &super::Options) -> Result<Origin,
     if url.is_empty() {
         return Err("spec.url is empty".to_owned());
     }
-    if crate::repo::remote::transport(&url) == crate::repo::remote::Transport::File
-        && !options.allow_local_git
-    {
+    if repo::is_local(&url) && !options.allow_local_git {
         return Err(format!(
             "{url} is a path on the agent's own disk: a Sync may not read the agent's files \
              (use an https:// or ssh:// URL; `weir agent --allow-local-git` allows it on a \
@@ -93,8 +89,9 @@ pub fn git_origin(sync: &SyncObject, options: &super::Options) -> Result<Origin,
         .as_deref()
         .map(|p| p.trim_matches('/').to_owned())
         .filter(|p| !p.is_empty() && p != ".");
+    let mirror = Mirror::open(&options.cache_dir, &url).map_err(|e| e.to_string())?;
     Ok(Origin::Git(GitOrigin {
-        mirror: Mirror::open(&options.cache_dir, &url),
+        mirror,
         url,
         git_ref,
         path,
@@ -103,8 +100,8 @@ pub fn git_origin(sync: &SyncObject, options: &super::Options) -> Result<Origin,
 
 /// The [`Remote`] of `url` with the credentials of a Secret read from the
 /// API server (`None`: no Secret): `username` and `password` (a token as
-/// the password alone), or `identity` (an SSH private key, user from the
-/// URL, else `git`), and `known_hosts`.
+/// the password alone), or `identity` (an SSH private key; the user is
+/// `username`, else the URL's, else `git`), and `known_hosts`.
 pub fn remote_of(url: &str, secret: Option<&Value>, secret_name: &str) -> Result<Remote> {
     let get = |key: &str| -> Option<String> {
         let bytes = super::http::secret_value(secret?, key)?;
@@ -113,7 +110,8 @@ pub fn remote_of(url: &str, secret: Option<&Value>, secret_name: &str) -> Result
     let known_hosts = get("known_hosts");
     let auth = if let Some(key) = get("identity") {
         Auth::SshKey {
-            username: get("username").unwrap_or_else(|| "git".to_owned()),
+            // Empty: the URL's user (`git@host`), else `git`.
+            username: get("username").unwrap_or_default(),
             private_key: key,
             passphrase: get("password"),
         }

@@ -42,9 +42,7 @@ use crate::object::ObjectKey;
 use crate::pipeline::{self, WithoutHelm};
 use crate::render::HelmBinary;
 use crate::repo::Limits;
-use crate::repo::fetch::FetchOptions;
-use crate::repo::remote::Remote;
-use crate::repo::signature::{AllowedSigners, verify_commit};
+use crate::repo::{AllowedSigners, FetchOptions, Remote, verify_commit};
 use crate::sync::apply::{Action, ApplyOptions};
 use crate::sync::lease;
 use crate::sync::report::Event;
@@ -369,7 +367,9 @@ impl Worker {
             );
             let keep = git.mirror.path().to_path_buf();
             tokio::task::spawn_blocking(move || {
-                crate::repo::fetch::prune_cache(&root, max, &[keep.as_path()]);
+                if let Err(e) = crate::repo::prune_cache(&root, max, &[keep.as_path()]) {
+                    tracing::debug!("pruning the Git cache: {e}");
+                }
             });
         }
         let current = self
@@ -462,7 +462,8 @@ impl Worker {
         let text = super::http::secret_value(&secret, "allowed_signers")
             .and_then(|b| String::from_utf8(b).ok())
             .unwrap_or_default();
-        let signers = AllowedSigners::parse(&text);
+        let signers =
+            AllowedSigners::parse(&text).map_err(|e| format!("the signers Secret {name}: {e}"))?;
         if signers.is_empty() {
             return Err(format!(
                 "the signers Secret {name} has no key allowed_signers with a public key in it"
@@ -472,7 +473,7 @@ impl Worker {
         let commit = snapshot.revision.clone();
         match tokio::task::spawn_blocking(move || verify_commit(&repo, &commit, &signers)).await {
             Ok(Ok(signer)) => {
-                tracing::info!(sync = %self.spec.name, commit = %status::short(&snapshot.revision), signer = %signer.principal, "signature verified");
+                tracing::info!(sync = %self.spec.name, commit = %status::short(&snapshot.revision), signer = %signer.principals.join(","), "signature verified");
                 Ok(())
             }
             Ok(Err(e)) => Err(format!("{e}: not applied")),
