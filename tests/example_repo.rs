@@ -15,6 +15,7 @@
 
 mod support;
 
+use support::example_repo::{LICENSE, create_required_secrets, remove_required_secrets};
 use support::git::{commit, copy_dir};
 
 use std::collections::BTreeMap;
@@ -26,9 +27,9 @@ use base64::Engine as _;
 
 use git2::Repository;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, PersistentVolumeClaim, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, PersistentVolumeClaim, Pod};
 use kube::Client;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{Api, ListParams};
 use serde_json::{Value, json};
 
 /// The inventory of `example-repo` (its Repository's `metadata.name`).
@@ -85,8 +86,11 @@ async fn example_repo_end_to_end() {
     }
 
     // --- With them, every wave converges.
+    // The target is shared with the agent's test of the same repo served
+    // from Git (tests/agent_example_repo.rs), another source by name: this
+    // copy takes it over.
     create_required_secrets(&client).await;
-    let report = sync_json(&repo_dir, &["--prune"]);
+    let report = sync_json(&repo_dir, &["--prune", "--adopt"]);
     assert_eq!(report["status"], "synced", "{report:#}");
     let waves = strings(&report["waves"], "/name");
     assert_eq!(
@@ -356,7 +360,7 @@ async fn example_repo_end_to_end() {
 // ------------------------------------------------------------------ helpers
 
 fn example_repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("example-repo")
+    support::example_repo::path()
 }
 
 /// Runs the real `weir` in the repo (with the test cluster's kubeconfig in
@@ -382,7 +386,6 @@ static TRANSCRIPT: Mutex<String> = Mutex::new(String::new());
 /// Secret values the repo renders (ml-lineage's database password) and the
 /// test creates (the license): never in weir's output, plain or base64.
 const SECRET_VALUES: [&str; 2] = ["knit-demo-password", LICENSE];
-const LICENSE: &str = "test-license-not-a-real-one";
 
 /// `weir sync . --output json ARGS`, which must succeed; its report.
 fn sync_json(repo: &Path, args: &[&str]) -> Value {
@@ -425,69 +428,6 @@ async fn inventory_version(client: &Client) -> Option<String> {
         .await
         .unwrap()
         .and_then(|cm| cm.metadata.resource_version)
-}
-
-/// Deletes the two Secrets of edge-inference's preflight, if an earlier run
-/// against the same cluster left them.
-async fn remove_required_secrets(client: &Client) {
-    if Api::<Namespace>::all(client.clone())
-        .get_opt("edge")
-        .await
-        .unwrap()
-        .is_none()
-    {
-        return;
-    }
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), "edge");
-    for name in ["edge-license", "regcred"] {
-        if secrets.get_opt(name).await.unwrap().is_some() {
-            secrets
-                .delete(name, &DeleteParams::default())
-                .await
-                .unwrap();
-        }
-    }
-    support::eventually("the edge Secrets to be gone", support::TIMEOUT, || {
-        let secrets = secrets.clone();
-        async move {
-            let license = secrets.get_opt("edge-license").await.ok()?;
-            let regcred = secrets.get_opt("regcred").await.ok()?;
-            (license.is_none() && regcred.is_none()).then_some(())
-        }
-    })
-    .await;
-}
-
-/// What an operator creates by hand before the first sync (never in Git):
-/// the license and the registry pull secret.
-async fn create_required_secrets(client: &Client) {
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    if namespaces.get_opt("edge").await.unwrap().is_none() {
-        let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "edge"}})).unwrap();
-        namespaces
-            .create(&PostParams::default(), &ns)
-            .await
-            .unwrap();
-    }
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), "edge");
-    let license: Secret = serde_json::from_value(json!({
-        "metadata": {"name": "edge-license"},
-        "stringData": {"license": LICENSE},
-    }))
-    .unwrap();
-    let regcred: Secret = serde_json::from_value(json!({
-        "metadata": {"name": "regcred"},
-        "type": "kubernetes.io/dockerconfigjson",
-        "stringData": {".dockerconfigjson":
-            r#"{"auths":{"registry.example.com":{"auth":"dGVzdDp0ZXN0"}}}"#},
-    }))
-    .unwrap();
-    for secret in [license, regcred] {
-        secrets
-            .create(&PostParams::default(), &secret)
-            .await
-            .unwrap();
-    }
 }
 
 /// `(pod, node)` of the pods in a namespace matching a label selector.

@@ -94,9 +94,9 @@ pub fn run(data: &[u8]) {
         // Every finding prints and serialises.
         let _ = d.to_string();
     }
-    if let Some(planned) = &checked.planned {
+    if let Some(planned) = checked.planned {
         let rendered = planned.rendered().objects.len();
-        assert!(planned.sync_plan().objects().count() <= rendered);
         let _ = serde_json::to_string(&planned.plan().waves);
+        assert!(planned.into_sync_plan().objects().count() <= rendered);
     }
 }

@@ -1,5 +1,9 @@
-//! The agent's HTTP port (axum): `/healthz`, `/readyz`, `/metrics`, and
-//! push webhooks at `POST /hooks/<namespace>/<name>`.
+//! The agent's HTTP port (axum): `/healthz`, `/readyz`, `/metrics`, push
+//! webhooks at `POST /hooks/<namespace>/<name>`, and, when turned on, the
+//! read-only status page ([`page`](super::page)): `GET /` and
+//! `GET /syncs/<namespace>/<name>`, behind a token or the cluster's
+//! TokenReview. The page has no route but GET: no request through it
+//! changes anything.
 //!
 //! A webhook is checked against the Sync's webhook token
 //! ([`webhook::verify`]); one that is unsigned, wrongly signed, for a Sync
@@ -25,11 +29,11 @@ use base64::Engine as _;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::Context;
 use super::controller::Workers;
 use super::leader::Leading;
 use super::resource::{REQUESTED_AT, SyncObject};
 use super::webhook;
+use super::{Context, UiAccess, page};
 use crate::object::ObjectRef;
 
 /// What the handlers share.
@@ -40,17 +44,166 @@ pub struct Shared {
     pub leading: Leading,
     /// Set once the agent has talked to the API server.
     pub ready: Arc<AtomicBool>,
+    pub reviews: Arc<Reviews>,
+}
+
+/// Tokens the cluster accepted lately (a TokenReview each), so a page
+/// refreshing every few seconds does not ask every time.
+#[derive(Debug, Default)]
+pub struct Reviews {
+    accepted: tokio::sync::Mutex<std::collections::HashMap<u64, std::time::Instant>>,
+}
+
+/// How long an accepted token is believed without asking again.
+const REVIEW_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Reviews {
+    async fn allows(&self, cluster: &crate::sync::Cluster, token: &str) -> bool {
+        let key = crate::sync::inventory::fnv1a(token.as_bytes());
+        if let Some(at) = self.accepted.lock().await.get(&key)
+            && at.elapsed() < REVIEW_TTL
+        {
+            return true;
+        }
+        let review = json!({
+            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+            "metadata": {"name": "weir-status-page"},
+            "spec": {"token": token}
+        });
+        let ok = match cluster.create(&review).await {
+            Ok(answer) => answer.pointer("/status/authenticated") == Some(&Value::Bool(true)),
+            Err(e) => {
+                tracing::warn!("status page: the TokenReview failed: {e}");
+                false
+            }
+        };
+        if ok {
+            self.accepted
+                .lock()
+                .await
+                .insert(key, std::time::Instant::now());
+        }
+        ok
+    }
 }
 
 /// The routes.
 pub fn router(shared: Shared) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/hooks/{namespace}/{name}", post(hook))
+        .route("/hooks/{namespace}/{name}", post(hook));
+    if shared.ctx.options.ui != UiAccess::Off {
+        router = router
+            .route("/", get(overview_page))
+            .route("/syncs/local", get(local_page))
+            .route("/syncs/{namespace}/{name}", get(sync_page));
+    }
+    router
         .layer(DefaultBodyLimit::max(webhook::MAX_BODY))
         .with_state(shared)
+}
+
+// ---------------------------------------------------------------- the page
+
+type Page = (StatusCode, [(header::HeaderName, &'static str); 2], String);
+
+fn html(body: String) -> Page {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+}
+
+fn denied() -> Page {
+    (
+        StatusCode::UNAUTHORIZED,
+        [
+            (
+                header::WWW_AUTHENTICATE,
+                "Basic realm=\"weir\", charset=\"UTF-8\"",
+            ),
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+        ],
+        "unauthorized: give the status page's token as a bearer token or as the password\n"
+            .to_owned(),
+    )
+}
+
+/// The token a request presents: `Bearer <token>`, or the password of
+/// `Basic <base64(user:password)>`.
+fn presented(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    if let Some(token) = value.strip_prefix("Bearer ") {
+        return Some(token.trim().to_owned());
+    }
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    text.split_once(':')
+        .map(|(_, password)| password.to_owned())
+}
+
+/// Whether the request may see the page.
+async fn allowed(shared: &Shared, headers: &HeaderMap) -> bool {
+    use subtle::ConstantTimeEq as _;
+    match &shared.ctx.options.ui {
+        UiAccess::Off => false,
+        UiAccess::Open => true,
+        UiAccess::Token(token) => presented(headers)
+            .is_some_and(|given| bool::from(given.as_bytes().ct_eq(token.as_bytes()))),
+        UiAccess::TokenReview => match presented(headers) {
+            Some(token) => shared.reviews.allows(&shared.ctx.cluster, &token).await,
+            None => false,
+        },
+    }
+}
+
+async fn overview_page(State(shared): State<Shared>, headers: HeaderMap) -> Page {
+    if !allowed(&shared, &headers).await {
+        return denied();
+    }
+    html(page::overview(&shared.ctx.board.all()))
+}
+
+async fn sync_page(
+    State(shared): State<Shared>,
+    Path((namespace, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Page {
+    if !allowed(&shared, &headers).await {
+        return denied();
+    }
+    match shared.ctx.board.get(&format!("{namespace}/{name}")) {
+        Some(view) => html(page::detail(&view)),
+        None => (
+            StatusCode::NOT_FOUND,
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            format!("this agent serves no Sync {namespace}/{name}\n"),
+        ),
+    }
+}
+
+/// `--path` mode's one worker.
+async fn local_page(State(shared): State<Shared>, headers: HeaderMap) -> Page {
+    if !allowed(&shared, &headers).await {
+        return denied();
+    }
+    let views = shared.ctx.board.all();
+    match views.as_slice() {
+        [one] => html(page::detail(one)),
+        _ => html(page::overview(&views)),
+    }
 }
 
 /// Serves `router` on `addr` until `shutdown` completes.

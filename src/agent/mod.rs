@@ -21,12 +21,14 @@
 //!
 //! All requests go through one [`Cluster`], the only owner of the client.
 
+pub mod board;
 pub mod controller;
 pub mod drift;
 pub mod events;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+pub mod page;
 pub mod resource;
 pub mod source;
 pub mod status;
@@ -84,6 +86,37 @@ pub struct Options {
     pub limits: crate::pipeline::Limits,
     /// The prune limits the synced commits may only make stricter.
     pub prune_floor: crate::sync::prune::Floor,
+    /// Who may see the status page.
+    pub ui: UiAccess,
+    /// Whether a Sync may name a repository on the agent's own disk
+    /// (`file://`, a path): off, so a Sync cannot read the agent's files.
+    pub allow_local_git: bool,
+}
+
+/// Who may see the read-only status page.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum UiAccess {
+    /// No page (the default).
+    #[default]
+    Off,
+    /// Whoever presents this token, as `Authorization: Bearer <token>` or
+    /// as the password of HTTP basic authentication (what a browser asks).
+    Token(String),
+    /// Whoever presents a token the cluster accepts (a TokenReview).
+    TokenReview,
+    /// Anyone who can reach the port (for `--path` on a laptop).
+    Open,
+}
+
+impl std::fmt::Debug for UiAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            UiAccess::Off => "Off",
+            UiAccess::Token(_) => "Token(..)",
+            UiAccess::TokenReview => "TokenReview",
+            UiAccess::Open => "Open",
+        })
+    }
 }
 
 impl Default for Options {
@@ -95,6 +128,8 @@ impl Default for Options {
             cache_max_bytes: 2 * 1024 * 1024 * 1024,
             limits: crate::pipeline::Limits::default(),
             prune_floor: crate::sync::prune::Floor::default(),
+            ui: UiAccess::Off,
+            allow_local_git: false,
         }
     }
 }
@@ -132,22 +167,18 @@ pub struct Config {
 pub struct Context {
     pub cluster: Arc<Cluster>,
     pub metrics: Metrics,
+    /// What the status page shows.
+    pub board: board::Board,
     pub identity: String,
     pub options: Options,
 }
 
 impl Context {
-    /// What a worker of `sync` syncs; `None` (and a warning) when the Sync
-    /// names a source the agent cannot read.
-    pub fn spec_of(&self, sync: &SyncObject) -> Option<Spec> {
-        let origin = match source::git_origin(sync, &self.options) {
-            Ok(origin) => origin,
-            Err(e) => {
-                tracing::warn!(sync = %sync.key(), "not served: {e}");
-                return None;
-            }
-        };
-        Some(Spec {
+    /// What a worker of `sync` syncs; `Err` says why the Sync cannot be
+    /// served (its spec names a source the agent cannot read).
+    pub fn spec_of(&self, sync: &SyncObject) -> Result<Spec, String> {
+        let origin = source::git_origin(sync, &self.options)?;
+        Ok(Spec {
             name: sync.key(),
             source: Some(sync.source()),
             adopt: sync.spec.adopt == Some(true),
@@ -165,6 +196,7 @@ pub async fn run(config: Config, cluster: Cluster) -> Result<()> {
     let ctx = Arc::new(Context {
         cluster: Arc::new(cluster),
         metrics: Metrics::default(),
+        board: board::Board::default(),
         identity: config.identity.clone(),
         options: config.options.clone(),
     });
@@ -176,6 +208,7 @@ pub async fn run(config: Config, cluster: Cluster) -> Result<()> {
         workers: workers.clone(),
         leading: leading.clone(),
         ready: ready.clone(),
+        reviews: Arc::default(),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -184,7 +217,12 @@ pub async fn run(config: Config, cluster: Cluster) -> Result<()> {
             source,
         })?;
     let addr = listener.local_addr().unwrap_or(config.listen);
-    tracing::info!(%addr, identity = %config.identity, "weir agent: serving /healthz, /readyz, /metrics and /hooks");
+    tracing::info!(
+        %addr,
+        identity = %config.identity,
+        status_page = ?config.options.ui,
+        "weir agent: serving /healthz, /readyz, /metrics and /hooks"
+    );
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, http::router(shared))
             .with_graceful_shutdown(shutdown())

@@ -7,8 +7,8 @@
 //! - GitHub (and Gitea, Forgejo): `X-Hub-Signature-256: sha256=<hex>`, the
 //!   HMAC-SHA256 of the body keyed by the token;
 //! - GitLab: `X-Gitlab-Token: <token>`, the token itself;
-//! - anything else that can sign: `X-Weir-Signature: sha256=<hex>`, as
-//!   GitHub's.
+//! - anything else that can sign: `X-Weir-Signature: sha256=<hex>` (or
+//!   `X-Signature`, as Flux's generic-hmac receiver takes it), as GitHub's.
 //!
 //! A webhook only says "fetch now": nothing in its body is believed (the
 //! commit applied is always the one fetched from Git), so the body is read
@@ -26,6 +26,8 @@ pub const MAX_BODY: usize = 1024 * 1024;
 pub const GITHUB_HEADER: &str = "x-hub-signature-256";
 pub const GITLAB_HEADER: &str = "x-gitlab-token";
 pub const GENERIC_HEADER: &str = "x-weir-signature";
+/// The generic header as Flux's generic-hmac receiver names it.
+pub const GENERIC_HEADER_FLUX: &str = "x-signature";
 
 /// Which form a verified webhook came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +77,7 @@ pub fn verify<'a>(
             Err(Rejection::Mismatch)
         };
     }
-    if let Some(signature) = header(GENERIC_HEADER) {
+    if let Some(signature) = header(GENERIC_HEADER).or_else(|| header(GENERIC_HEADER_FLUX)) {
         return verify_hmac(signature, body, token).map(|()| Provider::Generic);
     }
     Err(Rejection::Unsigned)

@@ -32,14 +32,16 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::Context;
+use super::board::{EventView, Phase, UnitHealth, UnitView, WaveView};
 use super::drift::{Desired, DriftWatch, Drifted};
 use super::events::{self, Reason};
 use super::resource::{SyncObject, SyncStatus};
-use super::source::{Origin, Snapshot};
+use super::source::{self, Origin, Snapshot};
 use super::status::{self, Outcome, Rejection};
 use crate::object::ObjectKey;
 use crate::pipeline::{self, WithoutHelm};
 use crate::render::HelmBinary;
+use crate::repo::{AllowedSigners, FetchOptions, Remote, verify_commit};
 use crate::sync::apply::{Action, ApplyOptions};
 use crate::sync::lease;
 use crate::sync::report::Event;
@@ -107,6 +109,8 @@ struct Applied {
     /// The inventory target it was applied as.
     target: String,
     desired: Desired,
+    /// The wave of each object, for the diff of the next change.
+    waves: Arc<HashMap<ObjectKey, u32>>,
 }
 
 /// A worker: its state and what it remembers between states.
@@ -133,6 +137,8 @@ pub struct Worker {
     started: Option<Instant>,
     /// A trigger read while coalescing others, handled next.
     deferred: std::collections::VecDeque<Trigger>,
+    /// The Git remote with its credentials, once read.
+    remote: Option<Remote>,
 }
 
 /// Shortest and longest wait after a failure.
@@ -177,11 +183,17 @@ impl Worker {
             drifted: BTreeMap::new(),
             started: None,
             deferred: std::collections::VecDeque::new(),
+            remote: None,
         }
     }
 
     /// Runs until stopped.
     pub async fn run(mut self) {
+        self.describe_source();
+        let status = self.status.clone();
+        self.ctx
+            .board
+            .update(&self.spec.name, |v| v.status = status);
         loop {
             let state = std::mem::replace(&mut self.state, State::Idle);
             if matches!(state, State::Stopped) {
@@ -204,9 +216,42 @@ impl Worker {
         }
     }
 
+    // --------------------------------------------------------------- board
+
+    fn phase(&self, phase: Phase) {
+        self.ctx.board.update(&self.spec.name, |v| v.phase = phase);
+    }
+
+    /// What the page says of the source.
+    fn describe_source(&self) {
+        let (source, git_ref, path) = match &self.sync {
+            Some(sync) => {
+                let r = sync.spec.git_ref.clone().unwrap_or_default();
+                let git_ref = r
+                    .branch
+                    .map(|b| format!("branch {b}"))
+                    .or(r.tag.map(|t| format!("tag {t}")))
+                    .or(r.commit.map(|c| format!("commit {c}")))
+                    .unwrap_or_else(|| "branch main".to_owned());
+                (
+                    crate::repo::redact_url(&sync.spec.url),
+                    git_ref,
+                    sync.spec.path.clone().unwrap_or_default(),
+                )
+            }
+            None => (self.spec.origin.describe(), String::new(), String::new()),
+        };
+        self.ctx.board.update(&self.spec.name, |v| {
+            v.source = source;
+            v.git_ref = git_ref;
+            v.path = path;
+        });
+    }
+
     // ---------------------------------------------------------------- idle
 
     async fn idle(&mut self) -> State {
+        self.phase(Phase::Idle);
         if let Some(trigger) = self.deferred.pop_front() {
             return self.on_trigger(Some(trigger)).await;
         }
@@ -262,9 +307,12 @@ impl Worker {
             .as_ref()
             .is_none_or(|o| o.metadata.generation != sync.metadata.generation);
         if generation_changed {
-            if let Some(spec) = self.ctx.spec_of(&sync) {
-                self.spec = spec;
+            match self.ctx.spec_of(&sync) {
+                Ok(spec) => self.spec = spec,
+                Err(e) => tracing::warn!(sync = %sync.key(), "the new spec is not served: {e}"),
             }
+            self.remote = None;
+            self.describe_source();
             self.rejected = None;
             return State::Fetch { forced: true };
         }
@@ -278,16 +326,31 @@ impl Worker {
     // --------------------------------------------------------------- fetch
 
     async fn fetch(&mut self, forced: bool) -> State {
+        self.phase(Phase::Fetching);
         self.started = Some(Instant::now());
+        let remote = match self.remote().await {
+            Ok(remote) => remote,
+            Err(message) => {
+                return self
+                    .failed(Outcome::FetchFailed { message }, Reason::FetchFailed)
+                    .await;
+            }
+        };
         let origin = self.spec.origin.clone();
-        let timeout = self.ctx.options.fetch_timeout;
+        let fetch = FetchOptions {
+            timeout: self.ctx.options.fetch_timeout,
+            ..FetchOptions::default()
+        };
         let started = Instant::now();
-        let snapshot = tokio::task::spawn_blocking(move || origin.snapshot(timeout)).await;
+        let snapshot =
+            tokio::task::spawn_blocking(move || origin.snapshot(remote.as_ref(), &fetch)).await;
         let seconds = started.elapsed().as_secs_f64();
         let snapshot = match snapshot {
             Ok(Ok(snapshot)) => snapshot,
             Ok(Err(e)) => {
                 self.ctx.metrics.fetched(&self.spec.name, seconds, false);
+                // Read the credentials again next time: they may be what is wrong.
+                self.remote = None;
                 let message = format!("cannot read {}: {}", self.spec.origin.describe(), chain(&e));
                 return self
                     .failed(Outcome::FetchFailed { message }, Reason::FetchFailed)
@@ -301,6 +364,18 @@ impl Worker {
             }
         };
         self.ctx.metrics.fetched(&self.spec.name, seconds, true);
+        if let Origin::Git(git) = &self.spec.origin {
+            let (root, max) = (
+                self.ctx.options.cache_dir.clone(),
+                self.ctx.options.cache_max_bytes,
+            );
+            let keep = git.mirror.path().to_path_buf();
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = crate::repo::prune_cache(&root, max, &[keep.as_path()]) {
+                    tracing::debug!("pruning the Git cache: {e}");
+                }
+            });
+        }
         let current = self
             .applied
             .as_ref()
@@ -314,9 +389,121 @@ impl Worker {
         State::Check { snapshot }
     }
 
+    /// The Git remote with the credentials of the Sync's Secret (read once,
+    /// again after a failed fetch); `None` for a directory.
+    async fn remote(&mut self) -> Result<Option<Remote>, String> {
+        let Origin::Git(git) = &self.spec.origin else {
+            return Ok(None);
+        };
+        if let Some(remote) = &self.remote {
+            return Ok(Some(remote.clone()));
+        }
+        let url = git.url.clone();
+        let Some(sync) = &self.sync else {
+            return Ok(None);
+        };
+        let (secret, name) = match &sync.spec.secret_ref {
+            Some(r) => {
+                let name = format!("{}/{}", sync.metadata.namespace, r.name);
+                match self.read_secret(&r.name).await {
+                    Ok(Some(secret)) => (Some(secret), name),
+                    Ok(None) => {
+                        return Err(format!(
+                            "the credentials Secret {name} does not exist: create it (keys username and password, or identity and known_hosts)"
+                        ));
+                    }
+                    Err(e) => {
+                        return Err(format!("cannot read the credentials Secret {name}: {e}"));
+                    }
+                }
+            }
+            None => (None, String::new()),
+        };
+        let remote = source::remote_of(&url, secret.as_ref(), &name).map_err(|e| e.to_string())?;
+        self.remote = Some(remote.clone());
+        Ok(Some(remote))
+    }
+
+    /// A Secret of the Sync's namespace.
+    async fn read_secret(
+        &self,
+        name: &str,
+    ) -> Result<Option<serde_json::Value>, crate::sync::apply::Error> {
+        let namespace = self
+            .sync
+            .as_ref()
+            .map(|s| s.metadata.namespace.clone())
+            .unwrap_or_default();
+        let reference = crate::object::ObjectRef {
+            group: String::new(),
+            version: "v1".into(),
+            kind: "Secret".into(),
+            namespace: Some(namespace),
+            name: name.to_owned(),
+        };
+        self.ctx.cluster.get(&reference).await
+    }
+
+    /// Under a signature policy (`spec.verify`), whether the commit is
+    /// signed by a trusted key; `Err` says why not.
+    async fn verify(&self, snapshot: &Snapshot) -> Result<(), String> {
+        let (Some(sync), Origin::Git(git)) = (&self.sync, &self.spec.origin) else {
+            return Ok(());
+        };
+        let Some(policy) = &sync.spec.verify else {
+            return Ok(());
+        };
+        let name = format!("{}/{}", sync.metadata.namespace, policy.secret_ref.name);
+        let secret = match self.read_secret(&policy.secret_ref.name).await {
+            Ok(Some(secret)) => secret,
+            Ok(None) => {
+                return Err(format!(
+                    "the signers Secret {name} does not exist: nothing is applied until it does"
+                ));
+            }
+            Err(e) => return Err(format!("cannot read the signers Secret {name}: {e}")),
+        };
+        let text = super::http::secret_value(&secret, "allowed_signers")
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_default();
+        let signers =
+            AllowedSigners::parse(&text).map_err(|e| format!("the signers Secret {name}: {e}"))?;
+        if signers.is_empty() {
+            return Err(format!(
+                "the signers Secret {name} has no key allowed_signers with a public key in it"
+            ));
+        }
+        let repo = git.mirror.path().to_path_buf();
+        let commit = snapshot.revision.clone();
+        match tokio::task::spawn_blocking(move || verify_commit(&repo, &commit, &signers)).await {
+            Ok(Ok(signer)) => {
+                tracing::info!(sync = %self.spec.name, commit = %status::short(&snapshot.revision), signer = %signer.principals.join(","), "signature verified");
+                Ok(())
+            }
+            Ok(Err(e)) => Err(format!("{e}: not applied")),
+            Err(e) => Err(format!("verifying the signature stopped: {e}")),
+        }
+    }
+
     // --------------------------------------------------------------- check
 
     async fn check(&mut self, snapshot: Snapshot) -> State {
+        self.phase(Phase::Checking);
+        if let Err(message) = self.verify(&snapshot).await {
+            self.rejected = Some(snapshot.revision.clone());
+            self.failures = 0;
+            self.next_poll = Instant::now() + jittered(self.spec.interval);
+            self.report(Outcome::Rejected {
+                revision: &snapshot.revision,
+                why: Rejection::Untrusted,
+                message: message.clone(),
+                findings: &[],
+            })
+            .await;
+            self.record(Reason::UntrustedCommit, &message).await;
+            self.finished("rejected");
+            return State::Idle;
+        }
         let options = pipeline::Options {
             target: self.spec.target.clone(),
             source: self.spec.source.clone(),
@@ -379,7 +566,7 @@ impl Worker {
             self.finished("rejected");
             return State::Idle;
         };
-        let (_, _, _, mut plan) = planned.into_parts();
+        let mut plan = planned.into_sync_plan();
         plan.revision = Some(snapshot.revision.clone());
         State::Apply {
             revision: snapshot.revision,
@@ -412,10 +599,64 @@ impl Worker {
             adopt: self.spec.adopt,
             ..sync::Options::default()
         };
+        let waves: Vec<WaveView> = plan
+            .waves
+            .iter()
+            .map(|w| WaveView {
+                index: w.index,
+                name: w.name.clone(),
+                units: w
+                    .units
+                    .iter()
+                    .map(|u| UnitView {
+                        name: u.name.clone(),
+                        objects: u.objects.len(),
+                        health: UnitHealth::Pending,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let applying = revision.clone();
+        self.ctx.board.update(&self.spec.name, |v| {
+            v.phase = Phase::Applying;
+            v.revision = Some(applying);
+            v.waves = waves;
+            v.current_wave = None;
+            v.not_ready.clear();
+        });
         let (wave_tx, mut wave_rx) = tokio::sync::watch::channel(None::<(u32, String)>);
+        let board_ctx = self.ctx.clone();
+        let board_key = self.spec.name.clone();
         let progress = move |event: &Event| {
-            if let Event::WaveStarted { index, name, .. } = event {
-                let _ = wave_tx.send(Some((*index, name.clone())));
+            let board = &board_ctx.board;
+            match event {
+                Event::WaveStarted { index, name, .. } => {
+                    let _ = wave_tx.send(Some((*index, name.clone())));
+                    board.update(&board_key, |v| {
+                        v.current_wave = Some(*index);
+                        v.not_ready.clear();
+                        for w in &mut v.waves {
+                            let health = match w.index.cmp(index) {
+                                std::cmp::Ordering::Less => UnitHealth::Healthy,
+                                std::cmp::Ordering::Equal => UnitHealth::InProgress,
+                                std::cmp::Ordering::Greater => UnitHealth::Pending,
+                            };
+                            w.units.iter_mut().for_each(|u| u.health = health);
+                        }
+                    });
+                }
+                Event::Waiting { objects, .. } => board.update(&board_key, |v| {
+                    v.not_ready = objects.iter().map(|(o, r)| format!("{o}: {r}")).collect();
+                }),
+                Event::WaveDone { index, .. } => board.update(&board_key, |v| {
+                    v.not_ready.clear();
+                    for w in v.waves.iter_mut().filter(|w| w.index == *index) {
+                        w.units
+                            .iter_mut()
+                            .for_each(|u| u.health = UnitHealth::Healthy);
+                    }
+                }),
+                _ => {}
             }
         };
         let agent = self.ctx.clone();
@@ -424,27 +665,50 @@ impl Worker {
             options,
             progress: &progress,
         };
-        let engine = sync::reconcile(&plan, &ctx);
-        tokio::pin!(engine);
-        let result = loop {
-            tokio::select! {
-                result = &mut engine => break result,
-                Ok(()) = wave_rx.changed() => {
-                    let wave = wave_rx.borrow_and_update().clone();
-                    let outcome = Outcome::Progressing { revision: &revision, wave, waves: plan.waves.len() };
-                    let next = status::next(&self.status, self.generation(), &outcome, Timestamp::now());
-                    self.write_status(next).await;
+        let waves = plan.waves.len();
+        let result = {
+            let engine = sync::reconcile(&plan, &ctx);
+            tokio::pin!(engine);
+            loop {
+                tokio::select! {
+                    result = &mut engine => break result,
+                    Ok(()) = wave_rx.changed() => {
+                        let wave = wave_rx.borrow_and_update().clone();
+                        let outcome = Outcome::Progressing { revision: &revision, wave, waves };
+                        let next = status::next(&self.status, self.generation(), &outcome, Timestamp::now());
+                        self.write_status(next).await;
+                    }
                 }
             }
         };
+        drop(ctx);
+        let target = plan.target.clone();
         match result {
             Ok(report) => {
-                let desired = self.desired(&plan).await;
+                let (desired, object_waves) = self.desired(plan).await;
                 let managed = desired.len() as u64;
+                let diff = self
+                    .applied
+                    .as_ref()
+                    .map(|before| change_diff(before, &revision, &desired, &object_waves));
+                self.ctx.board.update(&self.spec.name, |v| {
+                    v.current_wave = None;
+                    v.revision = None;
+                    v.not_ready.clear();
+                    for w in &mut v.waves {
+                        w.units
+                            .iter_mut()
+                            .for_each(|u| u.health = UnitHealth::Healthy);
+                    }
+                    if diff.is_some() {
+                        v.diff = diff;
+                    }
+                });
                 self.applied = Some(Applied {
                     revision: revision.clone(),
-                    target: plan.target.clone(),
+                    target,
                     desired: desired.clone(),
+                    waves: object_waves,
                 });
                 self.rejected = None;
                 self.failures = 0;
@@ -476,6 +740,24 @@ impl Worker {
                 State::Idle
             }
             Err(failed) => {
+                let not_ready: Vec<String> = match &failed.error {
+                    sync::Error::Health { not_ready, .. } => {
+                        not_ready.iter().map(ToString::to_string).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                self.ctx.board.update(&self.spec.name, |v| {
+                    v.revision = None;
+                    if !not_ready.is_empty() {
+                        v.not_ready = not_ready;
+                    }
+                    let current = v.current_wave;
+                    for w in v.waves.iter_mut().filter(|w| Some(w.index) == current) {
+                        w.units
+                            .iter_mut()
+                            .for_each(|u| u.health = UnitHealth::Failed);
+                    }
+                });
                 if matches!(failed.error, sync::Error::Lease(lease::Error::Held { .. })) {
                     // Another writer has the target (a hand-run sync, or a
                     // leader that just died): try again soon, not a failure.
@@ -500,25 +782,26 @@ impl Worker {
     }
 
     /// The objects of `plan`, normalised as the engine applied them, by
-    /// identity: what drift is judged against.
-    async fn desired(&self, plan: &SyncPlan) -> Desired {
+    /// identity (what drift is judged against), and the wave of each.
+    async fn desired(&self, plan: SyncPlan) -> (Desired, Arc<HashMap<ObjectKey, u32>>) {
         let mut desired = HashMap::new();
-        for wave in &plan.waves {
-            for unit in &wave.units {
-                for value in &unit.objects {
-                    let mut value = value.clone();
+        let mut waves = HashMap::new();
+        for wave in plan.waves {
+            for unit in wave.units {
+                for mut value in unit.objects {
                     if let Ok((object, _)) = self
                         .ctx
                         .cluster
                         .normalise(&mut value, unit.namespace.as_deref())
                         .await
                     {
+                        waves.insert(object.key(), wave.index);
                         desired.insert(object.key(), value);
                     }
                 }
             }
         }
-        Arc::new(desired)
+        (Arc::new(desired), Arc::new(waves))
     }
 
     // ---------------------------------------------------------------- heal
@@ -528,6 +811,7 @@ impl Worker {
         let Some(applied) = self.applied.clone() else {
             return State::Idle;
         };
+        self.phase(Phase::Healing);
         self.started = Some(Instant::now());
         let spec = lease::target_lease(&applied.target, &self.ctx.identity);
         let on_wait = |_: &lease::Error| {};
@@ -603,6 +887,7 @@ impl Worker {
     // ----------------------------------------------------------- suspended
 
     async fn suspended(&mut self) -> State {
+        self.phase(Phase::Suspended);
         self.watch = None;
         self.drifted.clear();
         loop {
@@ -611,7 +896,7 @@ impl Worker {
                 Some(Trigger::Fetch) => {}
                 Some(Trigger::Spec(sync)) => {
                     let suspended = sync.suspended();
-                    if let Some(spec) = self.ctx.spec_of(&sync) {
+                    if let Ok(spec) = self.ctx.spec_of(&sync) {
                         self.spec = spec;
                     }
                     self.sync = Some(*sync);
@@ -675,7 +960,9 @@ impl Worker {
                     tracing::warn!(sync = %self.spec.name, "{d}");
                 }
             }
-            Outcome::FetchFailed { message } | Outcome::SyncFailed { message, .. } => {
+            Outcome::FetchFailed { message }
+            | Outcome::SyncFailed { message, .. }
+            | Outcome::InvalidSpec { message } => {
                 tracing::warn!(sync = %self.spec.name, "{message}")
             }
             Outcome::Healed { objects } => {
@@ -703,11 +990,22 @@ impl Worker {
                 return;
             }
         }
+        let copy = next.clone();
+        self.ctx.board.update(&self.spec.name, |v| v.status = copy);
         self.status = next;
     }
 
     /// Records an Event on the Sync (none for `--path`).
     async fn record(&self, reason: Reason, message: &str) {
+        self.ctx.board.event(
+            &self.spec.name,
+            EventView {
+                time: Timestamp::now().strftime("%Y-%m-%d %H:%M:%S").to_string(),
+                warning: reason.kind() == events::Kind::Warning,
+                reason: reason.as_str().to_owned(),
+                message: message.to_owned(),
+            },
+        );
         let Some(sync) = &self.sync else {
             return;
         };
@@ -716,6 +1014,56 @@ impl Worker {
             tracing::debug!(sync = %self.spec.name, "recording an event failed: {e}");
         }
     }
+}
+
+/// Longest diff of a change the page keeps.
+const MAX_DIFF: usize = 256 * 1024;
+
+/// The rendered, secret-free diff from what `before` applied to `desired`
+/// (as `weir diff` prints it), cut at [`MAX_DIFF`].
+fn change_diff(
+    before: &Applied,
+    revision: &str,
+    desired: &Desired,
+    waves: &HashMap<ObjectKey, u32>,
+) -> String {
+    use crate::diff::{self, Labels, Side, format};
+    let side = |objects: &Desired, waves: &HashMap<ObjectKey, u32>| {
+        let mut side = Side::default();
+        for (key, value) in objects.iter() {
+            let Ok(id) = crate::object::ObjectRef::from_value(value) else {
+                continue;
+            };
+            let text = |pointer: &str| value.pointer(pointer).and_then(serde_json::Value::as_str);
+            side.push_rendered(
+                id,
+                text("/metadata/labels/weir.dev~1component").unwrap_or(""),
+                waves.get(key).copied().unwrap_or(0),
+                text("/metadata/annotations/weir.dev~1source").map(str::to_owned),
+                value.clone(),
+            );
+        }
+        side
+    };
+    let report = diff::diff(
+        side(&before.desired, &before.waves),
+        side(desired, waves),
+        &diff::Options::default(),
+    );
+    let labels = Labels {
+        base: status::short(&before.revision).to_owned(),
+        head: status::short(revision).to_owned(),
+    };
+    let mut text = format::text::render(&report, &labels, false);
+    if text.len() > MAX_DIFF {
+        let mut cut = MAX_DIFF;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("\n… (cut: see weir diff for the whole of it)\n");
+    }
+    text
 }
 
 /// An error and its causes, in one line.

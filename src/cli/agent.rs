@@ -4,7 +4,7 @@
 use anyhow::{Context as _, bail};
 
 use super::Outcome;
-use super::args::AgentArgs;
+use super::args::{AgentArgs, UiMode};
 use crate::agent::{self, Config, Mode};
 use crate::sync::plan::parse_duration;
 
@@ -46,6 +46,37 @@ pub fn run(args: AgentArgs) -> anyhow::Result<Outcome> {
         format!("weir agent on {host} (pid {})", std::process::id())
     });
     let defaults = agent::Options::default();
+    let ui = match args.ui {
+        UiMode::Off => agent::UiAccess::Off,
+        UiMode::TokenReview => agent::UiAccess::TokenReview,
+        UiMode::Open => {
+            if !args.listen.ip().is_loopback() {
+                bail!(
+                    "--ui open serves the page to anyone who reaches {}; use it only with a loopback --listen \
+                     (e.g. 127.0.0.1:8080), or use --ui token / token-review",
+                    args.listen
+                );
+            }
+            agent::UiAccess::Open
+        }
+        UiMode::Token => {
+            let file = args
+                .ui_token_file
+                .as_ref()
+                .context("--ui token needs --ui-token-file FILE (or WEIR_UI_TOKEN_FILE)")?;
+            let token = std::fs::read_to_string(file)
+                .with_context(|| format!("reading --ui-token-file {}", file.display()))?
+                .trim()
+                .to_owned();
+            if token.len() < 16 {
+                bail!(
+                    "the token in {} is too short: use at least 16 characters",
+                    file.display()
+                );
+            }
+            agent::UiAccess::Token(token)
+        }
+    };
     let config = Config {
         mode,
         listen: args.listen,
@@ -57,10 +88,14 @@ pub fn run(args: AgentArgs) -> anyhow::Result<Outcome> {
             cache_max_bytes: args.cache_max_size,
             limits: args.limits.limits(),
             prune_floor: args.limits.floor(),
+            ui,
+            allow_local_git: args.allow_local_git,
         },
     };
     super::connect::runtime()?.block_on(async move {
-        let cluster = super::connect::cluster(&args.connection).await?;
+        let mut connect = args.connection.options();
+        connect.user_agent = Some(format!("weir-agent/{}", env!("CARGO_PKG_VERSION")));
+        let cluster = crate::sync::Cluster::connect(&connect).await?;
         agent::run(config, cluster).await?;
         Ok(Outcome::Success)
     })

@@ -204,10 +204,33 @@ pub struct AgentArgs {
     /// Requests in flight at once within a wave.
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
+    /// Serve the read-only status page on the HTTP port (`/`): `off`;
+    /// `token` (the token of --ui-token-file, as a bearer token or the
+    /// password a browser asks for); `token-review` (any token the cluster
+    /// accepts); `open` (anyone who reaches the port: only on a loopback
+    /// address).
+    #[arg(long, value_enum, value_name = "ACCESS", default_value_t = UiMode::Off)]
+    pub ui: UiMode,
+    /// Let Syncs name a Git repository on the agent's own disk (`file://`
+    /// URLs, paths). Off by default: a Sync may not read the agent's files.
+    #[arg(long)]
+    pub allow_local_git: bool,
+    /// With --ui token: the file holding the token.
+    #[arg(long, value_name = "FILE", env = "WEIR_UI_TOKEN_FILE")]
+    pub ui_token_file: Option<PathBuf>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+/// Who may see the status page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UiMode {
+    Off,
+    Token,
+    TokenReview,
+    Open,
 }
 
 /// Options of `weir status`.
@@ -329,6 +352,7 @@ impl ConnectionArgs {
         crate::sync::ConnectOptions {
             kubeconfig: self.kubeconfig.clone(),
             context: self.context.clone(),
+            user_agent: None,
         }
     }
 }

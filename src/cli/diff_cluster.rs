@@ -47,7 +47,7 @@ pub fn sides(args: &DiffArgs) -> anyhow::Result<Option<(Side, Side)>> {
     for warning in &checked.report.diagnostics {
         tracing::warn!("{warning}");
     }
-    let plan = planned.sync_plan();
+    let plan = &planned.into_sync_plan();
     let compared = connect::runtime()?.block_on(async {
         let cluster = connect::cluster(&args.connection)
             .await?

@@ -51,6 +51,8 @@ pub fn side(
     for warning in &checked.report.diagnostics {
         tracing::warn!("{warning}");
     }
-    let (_, rendered, _, _) = planned.into_parts();
-    Ok(Ok(Side::of_revision(rendered.objects, weir_docs)))
+    Ok(Ok(Side::of_revision(
+        planned.into_rendered().objects,
+        weir_docs,
+    )))
 }

@@ -143,7 +143,7 @@ fn detail(sync: &SyncObject, events: &[Value]) -> String {
     let _ = writeln!(
         out,
         "  source:     {} ({at}){}",
-        crate::sync::apply::without_credentials(&spec.url),
+        crate::repo::redact_url(&spec.url),
         spec.path
             .as_deref()
             .filter(|p| !p.is_empty())

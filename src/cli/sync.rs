@@ -37,7 +37,7 @@ pub fn run(args: SyncArgs) -> Result<Outcome> {
         eprintln!("the repo is invalid: nothing was applied");
         return Ok(Outcome::Findings);
     };
-    let (_, _, _, plan) = planned.into_parts();
+    let plan = planned.into_sync_plan();
     let options = Options {
         dry_run: args.dry_run,
         prune: args.prune,
@@ -233,11 +233,11 @@ impl Display {
                 }
             }
             Event::Waiting {
-                pending, example, ..
+                pending, objects, ..
             } => {
                 if let Some(pb) = bar.as_ref() {
-                    let detail = example
-                        .as_ref()
+                    let detail = objects
+                        .first()
                         .map(|(o, r)| format!(": {o}: {r}"))
                         .unwrap_or_default();
                     pb.set_message(format!("waiting for {pending}{detail}"));

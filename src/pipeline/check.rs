@@ -2,14 +2,17 @@
 //! into a sync plan, with every finding of every stage in one
 //! [`Report`]; and [`Planned`], which only a check without errors makes.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use super::sync_plan;
 use super::{Loaded, Result};
 use crate::diagnostic::Diagnostic;
+use crate::object::ObjectRef;
 use crate::plan::{self, Plan};
 use crate::render::{self, ChartRenderer, RenderOptions, Rendered, SkipWithoutHelm};
-use crate::sync::prune::Floor;
+use crate::sync::prune::{Floor, Limits as PruneLimits};
 use crate::sync::{SourceId, SyncPlan};
 use crate::validate::{self, ChartObject, RenderFindings, Report, ValidRepo, codes};
 
@@ -64,7 +67,9 @@ pub struct Planned {
     repo: ValidRepo,
     rendered: Rendered,
     plan: Plan,
-    sync: SyncPlan,
+    /// Where its sync plan goes: inventory target, revision, source and
+    /// the prune limits in force.
+    target: sync_plan::Target,
 }
 
 impl Planned {
@@ -83,14 +88,37 @@ impl Planned {
         &self.plan
     }
 
-    /// What `weir sync` applies.
-    pub fn sync_plan(&self) -> &SyncPlan {
-        &self.sync
+    /// The inventory target of its sync plan.
+    pub fn target(&self) -> &str {
+        &self.target.name
     }
 
-    /// The parts, by value.
-    pub fn into_parts(self) -> (ValidRepo, Rendered, Plan, SyncPlan) {
-        (self.repo, self.rendered, self.plan, self.sync)
+    /// The prune limits its sync applies: the floor set where weir runs,
+    /// made stricter by weir.yaml.
+    pub fn prune_limits(&self) -> PruneLimits {
+        PruneLimits::of(&self.target.floor, &self.repo.settings().prune).0
+    }
+
+    /// What `weir sync` applies, the rendered objects moved into it (not
+    /// copied: a repo of 10,000 objects is not held twice).
+    pub fn into_sync_plan(self) -> SyncPlan {
+        let Planned {
+            repo,
+            mut rendered,
+            plan,
+            target,
+        } = self;
+        let mut values: HashMap<ObjectRef, Value> = std::mem::take(&mut rendered.objects)
+            .into_iter()
+            .map(|o| (o.id, o.value))
+            .collect();
+        let (sync, _) = sync_plan::build(&repo, &rendered, &plan, target, |id| values.remove(id));
+        sync
+    }
+
+    /// The rendering, by value.
+    pub fn into_rendered(self) -> Rendered {
+        self.rendered
     }
 }
 
@@ -118,7 +146,7 @@ pub fn check(loaded: Loaded, options: &Options, charts: &dyn ChartRenderer) -> R
         parallelism: None,
     };
     let mut failure = None;
-    let mut outcome: Option<(Rendered, Option<(Plan, SyncPlan)>)> = None;
+    let mut outcome: Option<(Rendered, Option<(Plan, sync_plan::Target)>)> = None;
     let validation = validate::validate_rendered(
         documents,
         diagnostics,
@@ -160,19 +188,16 @@ pub fn check(loaded: Loaded, options: &Options, charts: &dyn ChartRenderer) -> R
                                     .map(|r| r.value.metadata.name.clone())
                             })
                             .unwrap_or_else(|| name.clone());
-                        let (sync, sync_found) = sync_plan::build(
-                            repo,
-                            &rendered,
-                            &plan,
-                            sync_plan::Target {
-                                name: target,
-                                revision: revision.clone(),
-                                source: source.clone(),
-                                floor: options.prune_floor.clone(),
-                            },
-                        );
+                        let target = sync_plan::Target {
+                            name: target,
+                            revision: revision.clone(),
+                            source: source.clone(),
+                            floor: options.prune_floor.clone(),
+                        };
+                        let (_, sync_found) =
+                            sync_plan::build(repo, &rendered, &plan, target.clone(), |_| None);
                         found.extend(sync_found);
-                        planned = Some((plan, sync));
+                        planned = Some((plan, target));
                     }
                 }
                 found.extend(not_rendered(&skipping.skipped()));
@@ -189,11 +214,11 @@ pub fn check(loaded: Loaded, options: &Options, charts: &dyn ChartRenderer) -> R
         return Err(e.into());
     }
     let planned = match (validation.repo, outcome) {
-        (Some(repo), Some((rendered, Some((plan, sync))))) => Some(Planned {
+        (Some(repo), Some((rendered, Some((plan, target))))) => Some(Planned {
             repo,
             rendered,
             plan,
-            sync,
+            target,
         }),
         _ => None,
     };

@@ -19,6 +19,7 @@ use crate::sync::prune::{Floor, Limits as PruneLimits};
 use crate::sync::{HealthRules, HookJob, SourceId, SyncPlan, SyncUnit, SyncWave};
 
 /// Where a sync plan goes and what bounds it.
+#[derive(Debug, Clone)]
 pub(super) struct Target {
     /// The inventory target.
     pub name: String,
@@ -30,12 +31,15 @@ pub(super) struct Target {
 
 /// Builds the sync plan of `rendered` as `plan` orders it, for `target`,
 /// with the findings that stop it: durations weir cannot use, and prune
-/// limits of weir.yaml looser than the floor.
+/// limits of weir.yaml looser than the floor. Each object's value comes
+/// from `object` (the check asks for none, to judge the plan without
+/// copying it; the sync plan moves them out of the rendering).
 pub(super) fn build(
     repo: &ConfigRepo,
     rendered: &Rendered,
     plan: &Plan,
     target: Target,
+    mut object: impl FnMut(&ObjectRef) -> Option<Value>,
 ) -> (SyncPlan, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let (prune, looser) = PruneLimits::of(&target.floor, &repo.settings().prune);
@@ -60,16 +64,17 @@ pub(super) fn build(
         }
         diagnostics.push(d);
     }
-    let values: HashMap<&ObjectRef, &Value> =
-        rendered.objects.iter().map(|o| (&o.id, &o.value)).collect();
     // By name, once: a repo of thousands of units is not searched per unit.
     let components: HashMap<&str, _> = repo
         .components
         .iter()
         .map(|c| (c.value.metadata.name.as_str(), c))
         .collect();
-    let rendered_units: HashMap<&str, _> =
-        rendered.units.iter().map(|u| (u.name.as_str(), u)).collect();
+    let rendered_units: HashMap<&str, _> = rendered
+        .units
+        .iter()
+        .map(|u| (u.name.as_str(), u))
+        .collect();
     let mut hooks_of: HashMap<&str, Vec<_>> = HashMap::new();
     for h in &rendered.hooks {
         hooks_of.entry(h.component.as_str()).or_default().push(h);
@@ -78,11 +83,7 @@ pub(super) fn build(
     for wave in &plan.waves {
         let mut units = Vec::with_capacity(wave.units.len());
         for pu in &wave.units {
-            let objects = pu
-                .objects
-                .iter()
-                .filter_map(|id| values.get(id).map(|v| Value::clone(v)))
-                .collect();
+            let objects = pu.objects.iter().filter_map(&mut object).collect();
             let component = components.get(pu.name.as_str()).copied();
             let mut duration = |text: Option<&str>, pointer: &str| {
                 let text = text?;

@@ -209,7 +209,7 @@ fn a_valid_repo_is_planned() {
     ]);
     assert!(c.report.is_valid(), "{:#?}", c.report);
     let planned = c.planned.expect("planned");
-    let sync = planned.sync_plan();
+    let sync = planned.into_sync_plan();
     assert_eq!(sync.target, "r", "the Repository's name");
     assert_eq!(sync.objects().count(), 2, "the ConfigMap and its Namespace");
 }
@@ -243,7 +243,7 @@ fn patch_targets_and_sync_selectors_pick_the_same_objects() {
         ("app/m/cms.yaml", &cms),
     ]);
     let planned = c.planned.expect("planned");
-    let sync = planned.sync_plan();
+    let sync = planned.into_sync_plan();
     let unit = &sync.waves[0].units[0];
     let names = |pick: &dyn Fn(&serde_json::Value) -> bool| -> Vec<String> {
         unit.objects

@@ -139,6 +139,9 @@ fn is_not_found(err: &kube::Error) -> bool {
 pub struct ConnectOptions {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
+    /// What weir tells the API server it is (`User-Agent`); default
+    /// `weir/<version>`.
+    pub user_agent: Option<String>,
 }
 
 /// How objects are applied.
@@ -200,6 +203,10 @@ impl Resolved {
 /// The connection to one cluster, and the only owner of its client.
 pub struct Cluster {
     pub(super) client: Client,
+    /// The same connection for watches, without the read timeout of other
+    /// requests: a watch is quiet for minutes when nothing changes, and the
+    /// server ends it itself (after about five minutes).
+    pub(super) watch_client: Client,
     /// The API server's URL, when connected from a kubeconfig.
     server: Option<String>,
     discovery: RwLock<Option<Discovery>>,
@@ -239,11 +246,22 @@ impl Cluster {
     /// Connects as kubectl would (see [`ConnectOptions`]).
     pub async fn connect(options: &ConnectOptions) -> Result<Self> {
         install_crypto_provider();
-        let config = load_config(options).await?;
-        let server = without_credentials(&config.cluster_url.to_string());
+        let mut config = load_config(options).await?;
+        let agent = options
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| format!("weir/{}", env!("CARGO_PKG_VERSION")));
+        if let Ok(value) = http::HeaderValue::from_str(&agent) {
+            config.headers.push((http::header::USER_AGENT, value));
+        }
+        let server = crate::repo::redact_url(&config.cluster_url.to_string());
+        let mut watch_config = config.clone();
+        watch_config.read_timeout = None;
         let client = Client::try_from(config).map_err(Error::Client)?;
+        let watch_client = Client::try_from(watch_config).map_err(Error::Client)?;
         Ok(Self {
             server: Some(server),
+            watch_client,
             ..Self::new(client)
         })
     }
@@ -251,6 +269,7 @@ impl Cluster {
     /// Wraps an existing client (tests, the agent).
     pub fn new(client: Client) -> Self {
         Self {
+            watch_client: client.clone(),
             client,
             server: None,
             discovery: RwLock::new(None),
@@ -612,9 +631,9 @@ impl Cluster {
         self.count_read();
         let api: kube::Api<DynamicObject> = match (resolved.namespaced, namespace) {
             (true, Some(ns)) => {
-                kube::Api::namespaced_with(self.client.clone(), ns, &resolved.resource)
+                kube::Api::namespaced_with(self.watch_client.clone(), ns, &resolved.resource)
             }
-            _ => kube::Api::all_with(self.client.clone(), &resolved.resource),
+            _ => kube::Api::all_with(self.watch_client.clone(), &resolved.resource),
         };
         // The initial list is a consistent read (not the watch cache, which
         // may lag behind the apply that just happened).
@@ -885,22 +904,6 @@ async fn load_config(options: &ConnectOptions) -> Result<Config> {
     Ok(config)
 }
 
-/// A URL as messages may show it: without the `user:password@` a
-/// kubeconfig's `server` can carry.
-pub fn without_credentials(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(end);
-    let host = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    if scheme.is_empty() {
-        format!("{host}{path}")
-    } else {
-        format!("{scheme}://{host}{path}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use kube::core::{Status, response::StatusCause, response::StatusDetails};
@@ -950,13 +953,16 @@ mod tests {
     #[test]
     fn server_urls_lose_their_credentials() {
         assert_eq!(
-            without_credentials("https://admin:s3cret@k8s.example:6443/"),
+            crate::repo::redact_url("https://admin:s3cret@k8s.example:6443/"),
             "https://k8s.example:6443/"
         );
         assert_eq!(
-            without_credentials("https://127.0.0.1:6443/"),
+            crate::repo::redact_url("https://127.0.0.1:6443/"),
             "https://127.0.0.1:6443/"
         );
-        assert_eq!(without_credentials("k8s.example:6443"), "k8s.example:6443");
+        assert_eq!(
+            crate::repo::redact_url("k8s.example:6443"),
+            "k8s.example:6443"
+        );
     }
 }

@@ -910,12 +910,15 @@ impl<'a> Engine<'a> {
         contexts: Vec<HealthContext>,
     ) -> Result<(), Error> {
         let index = self.plan.waves[wave].index;
-        let on_poll = |n: usize, example: Option<(&ObjectRef, &str)>| {
+        let on_poll = |n: usize, named: &[(&ObjectRef, &str)]| {
             if n > 0 {
                 self.emit(Event::Waiting {
                     wave: index,
                     pending: n,
-                    example: example.map(|(o, r)| (o.clone(), r.to_owned())),
+                    objects: named
+                        .iter()
+                        .map(|(o, r)| ((*o).clone(), (*r).to_owned()))
+                        .collect(),
                 });
             }
         };

@@ -173,7 +173,7 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
 /// A duration as weir writes them: `4s`, `1m30s`, `250ms`, `2h`.
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 != 0 || ms == 0 {
+    if !ms.is_multiple_of(1000) || ms == 0 {
         return format!("{ms}ms");
     }
     let secs = d.as_secs();

@@ -51,12 +51,13 @@ pub enum Event {
         object: ObjectRef,
         action: Action,
     },
-    /// Still waiting for `pending` objects of the wave; `example` is one of
-    /// them with its reason.
+    /// Still waiting for `pending` objects of the wave; `objects` names the
+    /// first of them with their reasons (at most
+    /// [`REPORTED_PENDING`](super::wait::REPORTED_PENDING)).
     Waiting {
         wave: u32,
         pending: usize,
-        example: Option<(ObjectRef, String)>,
+        objects: Vec<(ObjectRef, String)>,
     },
     HookStarted {
         component: String,
@@ -119,10 +120,10 @@ impl std::fmt::Display for Event {
             Event::Waiting {
                 wave,
                 pending,
-                example,
+                objects,
             } => {
                 write!(f, "wave {wave}: waiting for {pending} objects")?;
-                if let Some((o, reason)) = example {
+                if let Some((o, reason)) = objects.first() {
                     write!(f, " ({o}: {reason})")?;
                 }
                 Ok(())

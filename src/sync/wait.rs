@@ -61,7 +61,10 @@ pub enum Outcome {
 
 /// Progress callback: how many objects are still pending, and one of them
 /// with its reason.
-pub type OnPoll<'a> = &'a (dyn Fn(usize, Option<(&ObjectRef, &str)>) + Send + Sync);
+pub type OnPoll<'a> = &'a (dyn Fn(usize, &[(&ObjectRef, &str)]) + Send + Sync);
+
+/// How many of the objects still waited for a progress report names.
+pub const REPORTED_PENDING: usize = 20;
 
 /// Waits until every pending object is ready, one fails, or deadlines pass.
 /// `initial` holds live objects already known (from the apply), which are
@@ -88,7 +91,7 @@ pub async fn wait_ready(
         None => true,
     });
     if pending.is_empty() {
-        on_poll(0, None);
+        on_poll(0, &[]);
         return Ok(Outcome::Ready);
     }
     // Watch what is left: one watch per resource and namespace (by name
@@ -125,10 +128,12 @@ pub async fn wait_ready(
                 || now.duration_since(at) >= PROGRESS_EVERY * 5
         });
         if due {
-            let first = pending
-                .first()
-                .and_then(|p| last.get(&p.object).map(|(h, _)| (&p.object, reason_of(h))));
-            on_poll(pending.len(), first);
+            let named: Vec<(&ObjectRef, &str)> = pending
+                .iter()
+                .filter_map(|p| last.get(&p.object).map(|(h, _)| (&p.object, reason_of(h))))
+                .take(REPORTED_PENDING)
+                .collect();
+            on_poll(pending.len(), &named);
             reported = Some((pending.len(), now));
         }
         let failed: Vec<&Pending> = pending
@@ -192,7 +197,7 @@ pub async fn wait_ready(
         }
         pending.retain(|p| !matches!(last.get(&p.object), Some((Health::Ready, _))));
     }
-    on_poll(0, None);
+    on_poll(0, &[]);
     Ok(Outcome::Ready)
 }
 

@@ -110,6 +110,11 @@ impl Agent {
         }
     }
 
+    /// The agent's process id (for its memory, in benchmarks).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn dir(&self) -> &Path {
         self._dir.path()
     }
@@ -149,4 +154,138 @@ pub fn request(
     let code = text.split_whitespace().nth(1)?.parse().ok()?;
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
     Some((code, body))
+}
+
+/// Installs (or updates) the Sync CRD from the chart, and waits until it
+/// is served.
+pub async fn install_crd(client: &kube::Client) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let crd: CustomResourceDefinition =
+        serde_yaml::from_str(weir::agent::resource::CRD_YAML).expect("the CRD parses");
+    let api: kube::Api<CustomResourceDefinition> = kube::Api::all(client.clone());
+    let params = kube::api::PatchParams::apply("weir-tests").force();
+    api.patch("syncs.weir.dev", &params, &kube::api::Patch::Apply(&crd))
+        .await
+        .expect("applying the Sync CRD");
+    super::eventually("the Sync CRD is established", super::TIMEOUT, || {
+        let api = api.clone();
+        async move {
+            let crd = api.get("syncs.weir.dev").await.ok()?;
+            crd.status?
+                .conditions?
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True")
+                .then_some(())
+        }
+    })
+    .await;
+}
+
+fn syncs_api(client: &kube::Client, namespace: &str) -> kube::Api<kube::api::DynamicObject> {
+    let resource = kube::discovery::ApiResource {
+        group: "weir.dev".into(),
+        version: "v1alpha1".into(),
+        api_version: "weir.dev/v1alpha1".into(),
+        kind: "Sync".into(),
+        plural: "syncs".into(),
+    };
+    kube::Api::namespaced_with(client.clone(), namespace, &resource)
+}
+
+/// Creates (or replaces the spec of) Sync `name` in `namespace`.
+pub async fn apply_sync(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    spec: serde_json::Value,
+) {
+    let body = serde_json::json!({
+        "apiVersion": "weir.dev/v1alpha1", "kind": "Sync",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    });
+    syncs_api(client, namespace)
+        .patch(
+            name,
+            &kube::api::PatchParams::apply("weir-tests").force(),
+            &kube::api::Patch::Apply(&body),
+        )
+        .await
+        .expect("applying a Sync");
+}
+
+/// Merge-patches Sync `name` (e.g. an annotation).
+pub async fn patch_sync(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    patch: serde_json::Value,
+) {
+    syncs_api(client, namespace)
+        .patch(
+            name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .expect("patching a Sync");
+}
+
+/// Sync `name` as the API server holds it.
+pub async fn get_sync(client: &kube::Client, namespace: &str, name: &str) -> serde_json::Value {
+    let object = syncs_api(client, namespace)
+        .get(name)
+        .await
+        .expect("reading a Sync");
+    serde_json::to_value(object).unwrap()
+}
+
+/// The condition `type_` of a Sync: `(status, reason, message)`.
+pub fn condition(sync: &serde_json::Value, type_: &str) -> Option<(String, String, String)> {
+    let c = sync["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)?;
+    let text = |k: &str| c[k].as_str().unwrap_or("").to_owned();
+    Some((text("status"), text("reason"), text("message")))
+}
+
+/// A Secret of string values.
+pub async fn secret(client: &kube::Client, namespace: &str, name: &str, data: &[(&str, &str)]) {
+    use k8s_openapi::api::core::v1::Secret;
+    let string_data: std::collections::BTreeMap<String, String> = data
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let secret: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name, "namespace": namespace},
+        "stringData": string_data,
+    }))
+    .unwrap();
+    kube::Api::<Secret>::namespaced(client.clone(), namespace)
+        .patch(
+            name,
+            &kube::api::PatchParams::apply("weir-tests").force(),
+            &kube::api::Patch::Apply(&secret),
+        )
+        .await
+        .expect("applying a Secret");
+}
+
+/// The Events recorded on Sync `name`, as `(reason, message)`.
+pub async fn events_of(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Vec<(String, String)> {
+    use k8s_openapi::api::core::v1::Event;
+    let api: kube::Api<Event> = kube::Api::namespaced(client.clone(), namespace);
+    let list = api
+        .list(&kube::api::ListParams::default().fields(&format!("involvedObject.name={name}")))
+        .await
+        .expect("listing events");
+    list.items
+        .into_iter()
+        .map(|e| (e.reason.unwrap_or_default(), e.message.unwrap_or_default()))
+        .collect()
 }

@@ -9,7 +9,9 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 pub mod agent;
+pub mod browser;
 pub mod chartservers;
+pub mod example_repo;
 pub mod git;
 pub mod gitserver;
 pub mod hostile;

@@ -1,0 +1,100 @@
+//! `example-repo`, all five platforms, synced by `weir agent` from the
+//! real Git server (pushed there as a repository of its own, the Sync
+//! pointing at its `example-repo/` directory) until the Sync is Ready at
+//! the pushed commit, with every wave's objects in the cluster: the same
+//! target as `weir sync example-repo`, so the two agree.
+
+mod support;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::Api;
+use serde_json::json;
+use support::agent::{self as agent_support, Agent};
+use support::gitserver::GitServer;
+
+#[tokio::test]
+async fn the_agent_syncs_example_repo_from_git_to_ready() {
+    let client = support::cluster().await;
+    agent_support::install_crd(&client).await;
+    support::example_repo::create_required_secrets(&client).await;
+    let ns = support::namespace(&client, "example").await;
+    let server = GitServer::start();
+    let repo = server.create_repo("platforms");
+    let tree = repo.work_tree();
+    support::git::copy_dir(
+        &support::example_repo::path(),
+        &tree.path().join("example-repo"),
+    );
+    tree.write("README.md", "the platforms\n");
+    let commit = tree.commit("example-repo");
+    tree.push();
+    let creds = server.credentials().clone();
+    agent_support::secret(
+        &client,
+        &ns.name,
+        "git",
+        &[("username", &creds.username), ("password", &creds.password)],
+    )
+    .await;
+    agent_support::apply_sync(
+        &client,
+        &ns.name,
+        "platforms",
+        json!({"url": server.http_url(&repo), "path": "example-repo", "interval": "1h",
+               "target": "example-platforms", "secretRef": {"name": "git"}, "timeout": "5m",
+               // weir sync of a copy (tests/example_repo.rs) shares the
+               // target, another source by name: this Sync takes it over.
+               "adopt": true}),
+    )
+    .await;
+    let agent = Agent::start(&["--namespace", &ns.name]);
+    let sync = support::eventually(
+        "example-repo Ready",
+        std::time::Duration::from_secs(300),
+        || async {
+            let sync = agent_support::get_sync(&client, &ns.name, "platforms").await;
+            let ready = agent_support::condition(&sync, "Ready")?;
+            assert_ne!(ready.1, "SyncFailed", "{sync:#}\n{}", agent.log_text());
+            (ready.0 == "True").then_some(sync)
+        },
+    )
+    .await;
+    assert_eq!(sync["status"]["lastAppliedRevision"], commit.as_str());
+    let waves: Vec<&str> = sync["status"]["waves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        waves,
+        [
+            "foundation",
+            "core",
+            "config",
+            "networking",
+            "services",
+            "apps",
+            "workloads"
+        ]
+    );
+    assert!(
+        sync["status"]["managed"].as_u64().unwrap() > 150,
+        "{sync:#}"
+    );
+    // Each platform's namespace, as the cluster has it.
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    for name in [
+        "edge",
+        "kubeflow",
+        "knative-serving",
+        "knitfab",
+        "enterprise-gateway",
+    ] {
+        assert!(
+            namespaces.get_opt(name).await.unwrap().is_some(),
+            "namespace {name} of example-repo"
+        );
+    }
+    drop(agent);
+}
