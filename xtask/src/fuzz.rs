@@ -18,7 +18,7 @@
 //! (`-merge=1`) of itself and what the run found: the fewest inputs that
 //! cover as much. `tests/fuzz_pipeline.rs` replays it on stable.
 //!
-//! Any input that panics, takes over 2 s, or makes the process exceed
+//! Any input that panics, takes over 10 s, or makes the process exceed
 //! 512 MB fails the run, which then prints the input's path and the command
 //! that replays it.
 

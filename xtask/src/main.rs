@@ -63,7 +63,7 @@ enum Cmd {
     /// whole pipeline (`pipeline`: load, validate, render with helm stubbed,
     /// plan), cargo-fuzz targets in fuzz/. Needs nightly and cargo-fuzz;
     /// installs them when missing. Exit 1 when the fuzzer finds an input
-    /// that crashes, hangs (over 2 s) or blows memory (over 512 MB); it is
+    /// that crashes, hangs (over 10 s) or blows memory (over 512 MB); it is
     /// saved in fuzz/artifacts/. A clean pipeline run merges what it found
     /// into fuzz/pipeline-corpus/ (commit it).
     Fuzz {
