@@ -57,8 +57,14 @@ enum Cmd {
     /// kube-scheduler, kubectl, kwok and helm, and for the tests
     /// chartmuseum, registry, kustomize, sops, age and age-keygen.
     BuildTestenv,
-    /// Build the extra tools benchmarks compare against (kubeconform, dyff).
-    Tools,
+    /// Build the extra tools benchmarks compare against (kubeconform, dyff,
+    /// Flux's source-controller and kustomize-controller).
+    Tools {
+        /// Print `export VAR=path` lines for the tools' binaries on stdout
+        /// (`eval "$(cargo xtask tools --env)"`), progress on stderr.
+        #[arg(long)]
+        env: bool,
+    },
     /// Fuzz weir for a bounded time: the YAML loader (`yaml_loader`) or the
     /// whole pipeline (`pipeline`: load, validate, render with helm stubbed,
     /// plan), cargo-fuzz targets in fuzz/. Needs nightly and cargo-fuzz;
@@ -123,7 +129,7 @@ fn main() -> ExitCode {
         Cmd::Test { cargo_test_args } => tasks::test(&cargo_test_args),
         Cmd::Demo => tasks::demo(),
         Cmd::BuildTestenv => tasks::build_testenv(),
-        Cmd::Tools => tasks::tools(),
+        Cmd::Tools { env } => tasks::tools(env),
         Cmd::Fuzz { seconds, target } => fuzz::task(&target, seconds),
         Cmd::Openapi {
             kubeconfig,
