@@ -184,6 +184,41 @@ fn case(code: &str) -> Vec<(String, String)> {
             ));
             files
         }
+        "E0217" => vec![
+            f("broken/kustomization.yaml", "resources: [cm.yaml]\n"),
+            f(
+                "broken/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\ndata: {a: b}\n",
+            ),
+        ],
+        "E0218" => {
+            // Each level names the one below twice, with two name
+            // suffixes: 2^18 ConfigMaps, past kustomize's time or output
+            // limit.
+            let mut files = vec![f("fan/l0/kustomization.yaml", "resources: [cm.yaml]\n")];
+            files.push(f("fan/l0/cm.yaml", &config_map("c", "")));
+            for level in 1..=18 {
+                let below = level - 1;
+                for side in ["a", "b"] {
+                    files.push(f(
+                        &format!("fan/l{level}/{side}/kustomization.yaml"),
+                        &format!("nameSuffix: -{side}\nresources: [../../l{below}]\n"),
+                    ));
+                }
+                files.push(f(
+                    &format!("fan/l{level}/kustomization.yaml"),
+                    "resources: [a, b]\n",
+                ));
+            }
+            files
+        }
+        "E0219" => vec![f(
+            "db/component.yaml",
+            &component(
+                "db",
+                "  namespace: db\n  source:\n    helm: {repo: 'http://127.0.0.1:1', chart: c, version: 1.0.0}\n",
+            ),
+        )],
         "W0201" => vec![
             web(""),
             web_cm(),

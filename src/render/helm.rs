@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::kustomize::KustomizeRequest;
+use super::remote::{ChartFetch, Fetched};
 use super::{Error, Result};
 
 /// Environment variable naming the helm binary to use (before `PATH`).
@@ -30,6 +32,9 @@ pub struct ChartRequest<'a> {
     pub chart_dir: &'a str,
     /// The chart's files, paths relative to `chart_dir`.
     pub files: Vec<(&'a str, &'a [u8])>,
+    /// A fetched chart archive to render instead of `files` (a remote
+    /// chart, [`super::remote`]).
+    pub archive: Option<&'a Path>,
     pub release_name: &'a str,
     pub namespace: &'a str,
     /// Values given to helm (files, `valuesFrom` and inline, merged).
@@ -67,22 +72,28 @@ pub enum Stopped {
 }
 
 impl Stopped {
-    /// What happened, for a finding about `component`.
+    /// What happened, for a finding about `component`'s chart.
     pub fn message(&self, component: &str) -> String {
+        self.message_of("helm template", component)
+    }
+
+    /// What happened when `tool` (`helm template`, `kustomize build`) ran
+    /// for `component`.
+    pub fn message_of(&self, tool: &str, component: &str) -> String {
         match self {
             Stopped::Timeout(limit) => format!(
-                "helm template of component `{component}` ran longer than {}, so weir killed it \
+                "{tool} of component `{component}` ran longer than {}, so weir killed it \
                  (a template that loops for ever, or nearly)",
                 crate::sync::plan::format_duration(*limit)
             ),
             Stopped::Output(limit) => format!(
-                "helm template of component `{component}` wrote more than {} of manifests, so \
+                "{tool} of component `{component}` wrote more than {} of manifests, so \
                  weir killed it",
                 format_bytes(*limit)
             ),
             Stopped::Memory(limit) => format!(
-                "helm template of component `{component}` needed more than {} of memory (a \
-                 template that renders gigabytes, or nearly), so it stopped",
+                "{tool} of component `{component}` needed more than {} of memory (output of \
+                 gigabytes, or nearly), so it stopped",
                 format_bytes(*limit)
             ),
         }
@@ -90,15 +101,19 @@ impl Stopped {
 
     /// How to raise the limit, when the chart really needs it.
     pub fn hint(&self) -> String {
+        self.hint_of("check the chart's loops (`range`, `until`) with `helm template`")
+    }
+
+    /// How to raise the limit, after `check` (what to look at first).
+    pub fn hint_of(&self, check: &str) -> String {
         let flag = match self {
             Stopped::Timeout(_) => crate::budget::HELM_TIMEOUT_FLAG,
             Stopped::Output(_) => crate::budget::MAX_HELM_OUTPUT_FLAG,
             Stopped::Memory(_) => crate::budget::MAX_HELM_MEMORY_FLAG,
         };
         format!(
-            "check the chart's loops (`range`, `until`) with `helm template`; if it really needs \
-             more, raise the limit where weir runs ({flag} on weir validate, plan, render, diff, \
-             sync and agent); a repo cannot raise it"
+            "{check}; if it really needs more, raise the limit where weir runs ({flag} on weir \
+             validate, plan, render, diff, sync and agent); a repo cannot raise it"
         )
     }
 }
@@ -120,18 +135,40 @@ const MAX_STDERR: u64 = 64 * 1024;
 /// How often a running helm is looked at.
 const POLL: Duration = Duration::from_millis(5);
 
-/// Renders a chart. Implemented by [`HelmBinary`]; tests may fake it.
+/// Renders a chart, or builds a kustomization: the tools rendering runs.
+/// Implemented by [`HelmBinary`]; tests may fake it.
 pub trait ChartRenderer: Sync {
     /// `Err` only for failures of the machine (no helm, no temp dir);
     /// problems of the chart itself are [`ChartOutput::Failed`].
     fn template(&self, request: &ChartRequest<'_>) -> Result<ChartOutput>;
+
+    /// `kustomize build` of a kustomization. `Err` only for failures of
+    /// the machine; by default there is no kustomize
+    /// ([`Error::KustomizeNotFound`]).
+    fn kustomize(&self, request: &KustomizeRequest<'_>) -> Result<ChartOutput> {
+        let _ = request;
+        Err(Error::KustomizeNotFound { from_env: None })
+    }
+
+    /// Fetches a remote chart. `Err` only for failures of the machine (no
+    /// helm, no cache); by default remote charts cannot be fetched.
+    fn fetch(&self, request: &ChartFetch<'_>) -> Result<Fetched> {
+        Ok(Fetched::Failed(format!(
+            "this renderer fetches no remote charts ({})",
+            request.chart
+        )))
+    }
 }
 
 /// The `helm` binary: `$WEIR_HELM`, else `helm` on `PATH`, looked up on
-/// first use (a repo without charts never needs it).
+/// first use (a repo without charts never needs it); and likewise the
+/// `kustomize` binary (`$WEIR_KUSTOMIZE`, else `kustomize` on `PATH`) for
+/// kustomizations ([`super::kustomize`]).
 #[derive(Debug, Default)]
 pub struct HelmBinary {
     path: OnceLock<Option<PathBuf>>,
+    kustomize: OnceLock<Option<PathBuf>>,
+    credentials: OnceLock<std::result::Result<super::remote::Credentials, (PathBuf, String)>>,
 }
 
 impl HelmBinary {
@@ -143,7 +180,21 @@ impl HelmBinary {
     pub fn at(path: impl Into<PathBuf>) -> Self {
         let found = OnceLock::new();
         let _ = found.set(Some(path.into()));
-        Self { path: found }
+        Self {
+            path: found,
+            kustomize: OnceLock::new(),
+            credentials: OnceLock::new(),
+        }
+    }
+
+    /// Where kustomize is, or the error that tells how to get it.
+    pub fn locate_kustomize(&self) -> Result<&Path> {
+        self.kustomize
+            .get_or_init(|| find_tool(super::kustomize::KUSTOMIZE_ENV, "kustomize"))
+            .as_deref()
+            .ok_or_else(|| Error::KustomizeNotFound {
+                from_env: std::env::var_os(super::kustomize::KUSTOMIZE_ENV).map(PathBuf::from),
+            })
     }
 
     /// Where helm is, or the error that tells how to get it.
@@ -158,17 +209,43 @@ impl HelmBinary {
 }
 
 fn find_helm() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os(HELM_ENV) {
+    find_tool(HELM_ENV, "helm")
+}
+
+/// `$env` when it is set (and a file), else `name` on `PATH`.
+fn find_tool(env: &str, name: &str) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(env) {
         let path = PathBuf::from(path);
         return path.is_file().then_some(path);
     }
     let paths = std::env::var_os("PATH")?;
     std::env::split_paths(&paths)
-        .map(|dir| dir.join("helm"))
+        .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
 }
 
 impl ChartRenderer for HelmBinary {
+    fn kustomize(&self, request: &KustomizeRequest<'_>) -> Result<ChartOutput> {
+        super::kustomize::build(self.locate_kustomize()?, request)
+    }
+
+    fn fetch(&self, request: &ChartFetch<'_>) -> Result<Fetched> {
+        let helm = self.locate()?;
+        let credentials = self.credentials.get_or_init(|| {
+            super::remote::Credentials::from_env().map_err(|e| match e {
+                Error::ChartCredentials { path, why } => (path, why),
+                other => (PathBuf::new(), other.to_string()),
+            })
+        });
+        match credentials {
+            Ok(credentials) => super::remote::fetch(helm, credentials, request),
+            Err((path, why)) => Err(Error::ChartCredentials {
+                path: path.clone(),
+                why: why.clone(),
+            }),
+        }
+    }
+
     fn template(&self, request: &ChartRequest<'_>) -> Result<ChartOutput> {
         let helm = self.locate()?;
         let tmp_err = |source| Error::TempDir {
@@ -179,8 +256,11 @@ impl ChartRenderer for HelmBinary {
             .prefix("weir-helm-")
             .tempdir()
             .map_err(tmp_err)?;
-        let chart = tmp.path().join("chart");
-        for (relative, bytes) in &request.files {
+        let chart = match request.archive {
+            Some(archive) => archive.to_owned(),
+            None => tmp.path().join("chart"),
+        };
+        for (relative, bytes) in request.files.iter().filter(|_| request.archive.is_none()) {
             // Paths come from the repo tree below the chart directory;
             // refuse anything that could step outside the temp dir anyway.
             if relative
@@ -274,7 +354,7 @@ impl ChartRenderer for HelmBinary {
 /// counts). The moments before it applies are helm's start-up, before any
 /// template runs. Where it cannot be set, helm runs without the cap.
 #[cfg(target_os = "linux")]
-fn cap_memory(child: &Child, max: u64) {
+pub(super) fn cap_memory(child: &Child, max: u64) {
     use rustix::process::{Pid, Resource, Rlimit, prlimit};
     let limit = Rlimit {
         current: Some(max),
@@ -286,10 +366,10 @@ fn cap_memory(child: &Child, max: u64) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn cap_memory(_: &Child, _: u64) {}
+pub(super) fn cap_memory(_: &Child, _: u64) {}
 
-/// How a bounded helm run ended.
-enum Ended {
+/// How a bounded helm (or kustomize) run ended.
+pub(super) enum Ended {
     Exited(std::process::ExitStatus),
     /// Killed past a limit.
     Stopped(Stopped),
@@ -300,7 +380,11 @@ enum Ended {
 /// Waits for `child`, reading its stdout (at most `max_output` bytes) and
 /// stderr (at most [`MAX_STDERR`]) on two threads; kills it once it runs
 /// past `timeout` or writes past `max_output`.
-fn run_bounded(child: &mut Child, timeout: Duration, max_output: u64) -> (Ended, Vec<u8>, Vec<u8>) {
+pub(super) fn run_bounded(
+    child: &mut Child,
+    timeout: Duration,
+    max_output: u64,
+) -> (Ended, Vec<u8>, Vec<u8>) {
     let overflow = AtomicBool::new(false);
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
@@ -366,6 +450,7 @@ fn read_capped<R: Read>(pipe: Option<R>, cap: u64, overflow: &AtomicBool) -> Vec
 pub struct SkipWithoutHelm<'a> {
     inner: &'a dyn ChartRenderer,
     skipped: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    skipped_kustomize: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl<'a> SkipWithoutHelm<'a> {
@@ -373,7 +458,17 @@ impl<'a> SkipWithoutHelm<'a> {
         Self {
             inner,
             skipped: std::sync::Mutex::default(),
+            skipped_kustomize: std::sync::Mutex::default(),
         }
+    }
+
+    /// The components whose kustomizations were not built for want of
+    /// kustomize.
+    pub fn skipped_kustomize(&self) -> Vec<String> {
+        self.skipped_kustomize
+            .lock()
+            .map(|set| set.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The components whose charts were not rendered for want of helm.
@@ -390,6 +485,30 @@ impl ChartRenderer for SkipWithoutHelm<'_> {
         match self.inner.template(request) {
             Err(Error::HelmNotFound { .. }) => {
                 if let Ok(mut set) = self.skipped.lock() {
+                    set.insert(request.component.to_owned());
+                }
+                Ok(ChartOutput::Rendered(String::new()))
+            }
+            other => other,
+        }
+    }
+
+    fn fetch(&self, request: &ChartFetch<'_>) -> Result<Fetched> {
+        match self.inner.fetch(request) {
+            Err(Error::HelmNotFound { .. }) => {
+                if let Ok(mut set) = self.skipped.lock() {
+                    set.insert(request.component.to_owned());
+                }
+                Ok(Fetched::Skipped)
+            }
+            other => other,
+        }
+    }
+
+    fn kustomize(&self, request: &KustomizeRequest<'_>) -> Result<ChartOutput> {
+        match self.inner.kustomize(request) {
+            Err(Error::KustomizeNotFound { .. }) => {
+                if let Ok(mut set) = self.skipped_kustomize.lock() {
                     set.insert(request.component.to_owned());
                 }
                 Ok(ChartOutput::Rendered(String::new()))
@@ -458,6 +577,8 @@ mod tests {
     fn missing_helm_is_a_clear_error() {
         let helm = HelmBinary {
             path: OnceLock::from(None),
+            kustomize: OnceLock::new(),
+            credentials: OnceLock::new(),
         };
         let err = helm.locate().unwrap_err().to_string();
         assert!(err.contains("cargo xtask testenv"), "{err}");
