@@ -8,12 +8,11 @@
 //! the request's time limit and output limit, and is killed past either
 //! ([`ChartOutput::Stopped`]).
 
-use std::io::{Read, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -129,11 +128,6 @@ fn format_bytes(bytes: u64) -> String {
         format!("{bytes} bytes")
     }
 }
-
-/// The most of helm's stderr kept for a message.
-const MAX_STDERR: u64 = 64 * 1024;
-/// How often a running helm is looked at.
-const POLL: Duration = Duration::from_millis(5);
 
 /// Renders a chart, or builds a kustomization: the tools rendering runs.
 /// Implemented by [`HelmBinary`]; tests may fake it.
@@ -260,20 +254,8 @@ impl ChartRenderer for HelmBinary {
             Some(archive) => archive.to_owned(),
             None => tmp.path().join("chart"),
         };
-        for (relative, bytes) in request.files.iter().filter(|_| request.archive.is_none()) {
-            // Paths come from the repo tree below the chart directory;
-            // refuse anything that could step outside the temp dir anyway.
-            if relative
-                .split('/')
-                .any(|p| p.is_empty() || p == "." || p == "..")
-            {
-                continue;
-            }
-            let target = chart.join(relative);
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent).map_err(tmp_err)?;
-            }
-            std::fs::write(&target, bytes).map_err(tmp_err)?;
+        if request.archive.is_none() {
+            super::tool::write_tree(&chart, request.files.iter().copied()).map_err(tmp_err)?;
         }
         let values = tmp.path().join("values.json");
         let mut file = std::fs::File::create(&values).map_err(tmp_err)?;
@@ -282,7 +264,8 @@ impl ChartRenderer for HelmBinary {
         file.flush().map_err(tmp_err)?;
         drop(file);
 
-        let mut child = Command::new(helm)
+        let mut command = Command::new(helm);
+        command
             .arg("template")
             .arg(request.release_name)
             .arg(&chart)
@@ -298,148 +281,35 @@ impl ChartRenderer for HelmBinary {
             // local chart needs none of them.
             .env("HELM_CACHE_HOME", tmp.path().join("cache"))
             .env("HELM_CONFIG_HOME", tmp.path().join("config"))
-            .env("HELM_DATA_HOME", tmp.path().join("data"))
-            // Go collects harder as it nears the cap, so a chart that needs
-            // less does not die of garbage.
-            .env(
-                "GOMEMLIMIT",
-                (request.max_memory / 4 * 3).max(1).to_string(),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|source| Error::HelmRun {
-                path: helm.to_owned(),
-                source,
-            })?;
-        cap_memory(&child, request.max_memory);
-        let (ended, stdout, stderr) = run_bounded(&mut child, request.timeout, request.max_output);
-        let status = match ended {
-            Ended::Exited(status) => status,
-            Ended::Stopped(why) => return Ok(ChartOutput::Stopped(why)),
-            Ended::Lost(source) => {
-                return Err(Error::HelmRun {
-                    path: helm.to_owned(),
-                    source,
-                });
-            }
+            .env("HELM_DATA_HOME", tmp.path().join("data"));
+        let bounds = super::tool::Bounds {
+            timeout: request.timeout,
+            max_output: request.max_output,
+            max_memory: request.max_memory,
         };
-        if status.success() {
-            Ok(ChartOutput::Rendered(
-                String::from_utf8_lossy(&stdout).into_owned(),
-            ))
-        } else {
-            let stderr = String::from_utf8_lossy(&stderr);
-            if stderr.contains("fatal error: out of memory")
-                || stderr.contains("runtime: out of memory")
-            {
-                return Ok(ChartOutput::Stopped(Stopped::Memory(request.max_memory)));
+        let run = super::tool::run(command, None, &bounds).map_err(|source| Error::HelmRun {
+            path: helm.to_owned(),
+            source,
+        })?;
+        Ok(match run {
+            super::tool::Run::Succeeded(stdout) => {
+                ChartOutput::Rendered(String::from_utf8_lossy(&stdout).into_owned())
             }
-            let chart_path = chart.to_string_lossy();
-            let message = stderr
-                .replace(chart_path.as_ref(), request.chart_dir)
-                .trim()
-                .to_owned();
-            Ok(ChartOutput::Failed(if message.is_empty() {
-                format!("helm exited with {status}")
-            } else {
-                message
-            }))
-        }
+            super::tool::Run::Stopped(why) => ChartOutput::Stopped(why),
+            super::tool::Run::Failed { status, stderr } => {
+                let chart_path = chart.to_string_lossy();
+                let message = stderr
+                    .replace(chart_path.as_ref(), request.chart_dir)
+                    .trim()
+                    .to_owned();
+                ChartOutput::Failed(if message.is_empty() {
+                    format!("helm exited with {status}")
+                } else {
+                    message
+                })
+            }
+        })
     }
-}
-
-/// Caps the data segment of a just started helm (`prlimit(2)`; Go's heap
-/// counts). The moments before it applies are helm's start-up, before any
-/// template runs. Where it cannot be set, helm runs without the cap.
-#[cfg(target_os = "linux")]
-pub(super) fn cap_memory(child: &Child, max: u64) {
-    use rustix::process::{Pid, Resource, Rlimit, prlimit};
-    let limit = Rlimit {
-        current: Some(max),
-        maximum: Some(max),
-    };
-    if let Err(e) = prlimit(Some(Pid::from_child(child)), Resource::Data, limit) {
-        tracing::warn!("cannot cap helm's memory: {e}");
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-pub(super) fn cap_memory(_: &Child, _: u64) {}
-
-/// How a bounded helm (or kustomize) run ended.
-pub(super) enum Ended {
-    Exited(std::process::ExitStatus),
-    /// Killed past a limit.
-    Stopped(Stopped),
-    /// Waiting for it failed.
-    Lost(std::io::Error),
-}
-
-/// Waits for `child`, reading its stdout (at most `max_output` bytes) and
-/// stderr (at most [`MAX_STDERR`]) on two threads; kills it once it runs
-/// past `timeout` or writes past `max_output`.
-pub(super) fn run_bounded(
-    child: &mut Child,
-    timeout: Duration,
-    max_output: u64,
-) -> (Ended, Vec<u8>, Vec<u8>) {
-    let overflow = AtomicBool::new(false);
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let started = Instant::now();
-    std::thread::scope(|scope| {
-        let out = scope.spawn(|| read_capped(stdout, max_output, &overflow));
-        let err = scope.spawn(|| read_capped(stderr, MAX_STDERR, &AtomicBool::new(false)));
-        let ended = loop {
-            if overflow.load(Ordering::Relaxed) {
-                break Ended::Stopped(Stopped::Output(max_output));
-            }
-            match child.try_wait() {
-                Ok(Some(status)) => break Ended::Exited(status),
-                Ok(None) => {}
-                Err(e) => break Ended::Lost(e),
-            }
-            if started.elapsed() >= timeout {
-                break Ended::Stopped(Stopped::Timeout(timeout));
-            }
-            std::thread::sleep(POLL);
-        };
-        if !matches!(ended, Ended::Exited(_)) {
-            // Killing closes its pipes, so the readers end too.
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let out = out.join().unwrap_or_default();
-        let err = err.join().unwrap_or_default();
-        // Output past the limit can arrive after the exit was seen.
-        let ended = match ended {
-            Ended::Exited(_) if overflow.load(Ordering::Relaxed) => {
-                Ended::Stopped(Stopped::Output(max_output))
-            }
-            other => other,
-        };
-        (ended, out, err)
-    })
-}
-
-/// Reads `pipe` to its end, keeping at most `cap` bytes; past them, sets
-/// `overflow` and stops reading.
-fn read_capped<R: Read>(pipe: Option<R>, cap: u64, overflow: &AtomicBool) -> Vec<u8> {
-    let Some(pipe) = pipe else {
-        return Vec::new();
-    };
-    let mut kept = Vec::new();
-    // One byte more than the cap tells a full output from an overflow.
-    match pipe.take(cap.saturating_add(1)).read_to_end(&mut kept) {
-        Ok(_) if kept.len() as u64 > cap => {
-            overflow.store(true, Ordering::Relaxed);
-            kept.clear();
-        }
-        _ => {}
-    }
-    kept
 }
 
 /// A [`ChartRenderer`] for checking a repo where helm may be missing:

@@ -16,13 +16,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::files::{self, Files};
-use super::helm::{ChartOutput, ChartRenderer, Ended, cap_memory, run_bounded};
+use super::helm::{ChartOutput, ChartRenderer};
 use super::object::RenderedObject;
 use super::sources::{Context, Source};
 use super::{Error, Result, codes, yaml};
@@ -274,26 +274,14 @@ pub(super) fn build(kustomize: &Path, request: &KustomizeRequest<'_>) -> Result<
         .map_err(tmp_err)?;
     let root = tmp.path().join("repo");
     std::fs::create_dir_all(&root).map_err(tmp_err)?;
-    for (relative, bytes) in &request.files {
-        // Repo paths; refuse anything that could step outside anyway.
-        if relative
-            .split('/')
-            .any(|p| p.is_empty() || p == "." || p == "..")
-        {
-            continue;
-        }
-        let target = root.join(relative);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(tmp_err)?;
-        }
-        std::fs::write(&target, bytes).map_err(tmp_err)?;
-    }
+    super::tool::write_tree(&root, request.files.iter().copied()).map_err(tmp_err)?;
     let dir = if request.dir.is_empty() {
         root.clone()
     } else {
         root.join(request.dir)
     };
-    let mut child = Command::new(kustomize)
+    let mut command = Command::new(kustomize);
+    command
         .arg("build")
         .arg(&dir)
         .arg("--load-restrictor")
@@ -303,49 +291,25 @@ pub(super) fn build(kustomize: &Path, request: &KustomizeRequest<'_>) -> Result<
         .env("HOME", tmp.path().join("home"))
         .env("XDG_CONFIG_HOME", tmp.path().join("config"))
         .env("XDG_CACHE_HOME", tmp.path().join("cache"))
-        .env("KUSTOMIZE_PLUGIN_HOME", tmp.path().join("plugins"))
-        .env(
-            "GOMEMLIMIT",
-            (request.max_memory / 4 * 3).max(1).to_string(),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| Error::HelmRun {
-            path: kustomize.to_owned(),
-            source,
-        })?;
-    cap_memory(&child, request.max_memory);
-    let (ended, stdout, stderr) = run_bounded(&mut child, request.timeout, request.max_output);
-    let status = match ended {
-        Ended::Exited(status) => status,
-        Ended::Stopped(why) => return Ok(ChartOutput::Stopped(why)),
-        Ended::Lost(source) => {
-            return Err(Error::HelmRun {
-                path: kustomize.to_owned(),
-                source,
-            });
-        }
+        .env("KUSTOMIZE_PLUGIN_HOME", tmp.path().join("plugins"));
+    let bounds = super::tool::Bounds {
+        timeout: request.timeout,
+        max_output: request.max_output,
+        max_memory: request.max_memory,
     };
-    if status.success() {
-        return Ok(ChartOutput::Rendered(
-            String::from_utf8_lossy(&stdout).into_owned(),
-        ));
-    }
-    let stderr = String::from_utf8_lossy(&stderr);
-    if [
-        "fatal error: out of memory",
-        "runtime: out of memory",
-        "cannot allocate memory",
-    ]
-    .iter()
-    .any(|m| stderr.contains(m))
-    {
-        return Ok(ChartOutput::Stopped(super::helm::Stopped::Memory(
-            request.max_memory,
-        )));
-    }
+    let run = super::tool::run(command, None, &bounds).map_err(|source| Error::HelmRun {
+        path: kustomize.to_owned(),
+        source,
+    })?;
+    let (status, stderr) = match run {
+        super::tool::Run::Succeeded(stdout) => {
+            return Ok(ChartOutput::Rendered(
+                String::from_utf8_lossy(&stdout).into_owned(),
+            ));
+        }
+        super::tool::Run::Stopped(why) => return Ok(ChartOutput::Stopped(why)),
+        super::tool::Run::Failed { status, stderr } => (status, stderr),
+    };
     // Paths as the repo names them, not the temporary directory's.
     let root_text = format!("{}/", root.to_string_lossy());
     let message = stderr

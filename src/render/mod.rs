@@ -53,6 +53,7 @@ pub mod placement;
 pub mod remote;
 pub mod scope;
 mod sources;
+mod tool;
 pub mod values;
 pub mod workload;
 mod yaml;

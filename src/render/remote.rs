@@ -20,14 +20,14 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use super::helm::{Ended, cap_memory, run_bounded};
+use super::tool;
 use super::{Error, Result};
 
 /// Environment variable naming the chart cache directory.
@@ -373,47 +373,33 @@ fn pull(
             .env(
                 "HELM_REPOSITORY_CACHE",
                 tmp.path().join("cache").join("repository"),
-            )
-            .env(
-                "GOMEMLIMIT",
-                (request.max_memory / 4 * 3).max(1).to_string(),
-            )
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().map_err(|source| Error::HelmRun {
-            path: helm.to_owned(),
-            source,
-        })?;
-        cap_memory(&child, request.max_memory);
-        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            // A write error shows as helm failing to log in.
-            let _ = pipe.write_all(text.as_bytes());
-        }
-        let (ended, _, stderr) = run_bounded(&mut child, FETCH_TIMEOUT, 1024 * 1024);
-        match ended {
-            Ended::Exited(status) if status.success() => Ok(Ok(())),
-            Ended::Exited(status) => {
-                let text = String::from_utf8_lossy(&stderr).trim().to_owned();
-                Ok(Err(if text.is_empty() {
-                    format!("helm exited with {status}")
-                } else {
-                    text
-                }))
-            }
-            Ended::Stopped(_) => Ok(Err(format!(
-                "helm did not finish within {}",
-                crate::sync::plan::format_duration(FETCH_TIMEOUT)
-            ))),
-            Ended::Lost(source) => Err(Error::HelmRun {
+            );
+        let bounds = tool::Bounds {
+            timeout: FETCH_TIMEOUT,
+            max_output: 1024 * 1024,
+            max_memory: request.max_memory,
+        };
+        let run = tool::run(command, stdin.map(str::as_bytes), &bounds).map_err(|source| {
+            Error::HelmRun {
                 path: helm.to_owned(),
                 source,
-            }),
-        }
+            }
+        })?;
+        Ok(match run {
+            tool::Run::Succeeded(_) => Ok(()),
+            tool::Run::Failed { status, stderr } => {
+                let text = stderr.trim();
+                Err(if text.is_empty() {
+                    format!("helm exited with {status}")
+                } else {
+                    text.to_owned()
+                })
+            }
+            tool::Run::Stopped(_) => Err(format!(
+                "helm did not finish within {}",
+                crate::sync::plan::format_duration(FETCH_TIMEOUT)
+            )),
+        })
     };
     let out_text = out.to_string_lossy().into_owned();
     let outcome = if oci {
