@@ -48,6 +48,7 @@ use kube::discovery::ApiResource;
 use serde_json::{Value, json};
 use support::agent::{self as agent_support, Agent, free_port};
 use support::gitserver::{Flavor, GitServer, WorkTree};
+use support::measure::{audit_events, by_agent, cpu_seconds, memory_kb};
 
 /// Where the Sync, the GitRepository and the Kustomizations live.
 const CONTROL: &str = "bench-control";
@@ -429,23 +430,6 @@ fn diagnostics() -> String {
 
 // --------------------------------------------------- audit log and /proc
 
-fn audit_log() -> PathBuf {
-    env_path("WEIR_BENCH_AUDIT_LOG")
-}
-
-fn audit_events(from: jiff::Timestamp, to: jiff::Timestamp) -> Vec<Value> {
-    let text = std::fs::read_to_string(audit_log()).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|e| {
-            e["requestReceivedTimestamp"]
-                .as_str()
-                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                .is_some_and(|t| t >= from && t <= to)
-        })
-        .collect()
-}
-
 #[derive(Clone, Copy, PartialEq)]
 enum Tool {
     Weir,
@@ -453,12 +437,9 @@ enum Tool {
 }
 
 fn is_of(e: &Value, tool: Tool) -> bool {
-    let ua = e["userAgent"].as_str().unwrap_or("");
     match tool {
-        Tool::Weir => ua.starts_with("weir-agent/"),
-        Tool::Flux => {
-            ua.starts_with("source-controller/") || ua.starts_with("kustomize-controller/")
-        }
+        Tool::Weir => by_agent(e, "weir-agent/"),
+        Tool::Flux => by_agent(e, "source-controller/") || by_agent(e, "kustomize-controller/"),
     }
 }
 
@@ -494,29 +475,6 @@ fn apply_rate(events: &[Value], tool: Tool, ns: &str) -> Option<(usize, f64)> {
     let last = times.iter().max()?;
     let span = last.duration_since(*first).as_secs_f64();
     (span > 0.0).then(|| (times.len(), times.len() as f64 / span))
-}
-
-/// utime + stime of a process, in seconds.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) in parentheses.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = [11, 12]
-        .iter()
-        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
-        .sum();
-    ticks / 100.0
-}
-
-fn peak_rss_mb(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
 }
 
 // ------------------------------------------------------------------ table
@@ -572,14 +530,7 @@ async fn main() {
     write_workload(&tree);
     let first = tree.commit("the workload");
     tree.push();
-    let creds = server.credentials().clone();
-    agent_support::secret(
-        &client,
-        CONTROL,
-        "git",
-        &[("username", &creds.username), ("password", &creds.password)],
-    )
-    .await;
+    agent_support::git_credentials(&client, CONTROL, "git", &server).await;
     agent_support::secret(&client, CONTROL, "hook", &[("token", TOKEN)]).await;
     let url = server.http_url(&repo);
     let mut rows = Vec::new();
@@ -780,8 +731,11 @@ async fn main() {
         drift.push(took.as_secs_f64());
     }
 
-    let weir_rss = peak_rss_mb(weir_pid);
-    let flux_rss: f64 = flux_pids.iter().map(|&p| peak_rss_mb(p)).sum();
+    let weir_rss = memory_kb(weir_pid, "VmHWM:") as f64 / 1024.0;
+    let flux_rss: f64 = flux_pids
+        .iter()
+        .map(|&p| memory_kb(p, "VmHWM:") as f64 / 1024.0)
+        .sum();
     let secs = |d: Duration| d.as_secs_f64();
     rows.push(Row {
         what: "1 first sync, 1,200 objects in 3 stages, to Ready".into(),

@@ -16,6 +16,7 @@ pub mod git;
 pub mod gitserver;
 pub mod hostile;
 pub mod hostile_repos;
+pub mod measure;
 pub mod rng;
 pub mod secrets;
 pub mod servers;
