@@ -350,21 +350,7 @@ fn build_etcd(dir: &Path) -> Result<()> {
         &["get", &format!("go.etcd.io/etcd/server/v3@{version}")],
         "resolving modules",
     )?;
-    go(
-        dir,
-        &[
-            "build",
-            "-mod=mod",
-            "-v",
-            "-trimpath",
-            "-ldflags",
-            "-s -w",
-            "-o",
-            "bin/etcd",
-            ".",
-        ],
-        "compiling",
-    )
+    go_build(dir, "-s -w", "bin/etcd", ".")
 }
 
 /// ChartMuseum through a generated go.mod: its own go.mod declares
@@ -374,10 +360,7 @@ fn build_etcd(dir: &Path) -> Result<()> {
 fn build_chartmuseum(dir: &Path) -> Result<()> {
     let version = versions::CHARTMUSEUM;
     let upstream = read_go_mod(dir, &format!("github.com/helm/chartmuseum@{version}"))?;
-    let go_line = upstream
-        .lines()
-        .find(|line| line.starts_with("go "))
-        .unwrap_or("go 1.23.0");
+    let go_line = go_line(&upstream, "go 1.23.0");
     fs::write(
         dir.join("go.mod"),
         format!(
@@ -391,20 +374,11 @@ fn build_chartmuseum(dir: &Path) -> Result<()> {
         "-s -w -X main.Version={} -X main.Revision=module-proxy",
         version.trim_start_matches('v')
     );
-    go(
+    go_build(
         dir,
-        &[
-            "build",
-            "-mod=mod",
-            "-v",
-            "-trimpath",
-            "-ldflags",
-            &ldflags,
-            "-o",
-            "bin/chartmuseum",
-            "helm.sh/chartmuseum/cmd/chartmuseum",
-        ],
-        "compiling",
+        &ldflags,
+        "bin/chartmuseum",
+        "helm.sh/chartmuseum/cmd/chartmuseum",
     )
 }
 
@@ -424,10 +398,7 @@ fn build_flux(dir: &Path, tool: Tool) -> Result<()> {
     let version = tool.version();
     let at = format!("{module}@{version}");
     let upstream = read_go_mod(dir, &at)?;
-    let go_line = upstream
-        .lines()
-        .find(|line| line.starts_with("go "))
-        .unwrap_or("go 1.26.0");
+    let go_line = go_line(&upstream, "go 1.26.0");
     let replaces = flux_replaces(&upstream, module);
     fs::write(
         dir.join("go.mod"),
@@ -439,21 +410,7 @@ fn build_flux(dir: &Path, tool: Tool) -> Result<()> {
         ),
     )?;
     let binary = format!("bin/{}", tool.name());
-    go(
-        dir,
-        &[
-            "build",
-            "-mod=mod",
-            "-v",
-            "-trimpath",
-            "-ldflags",
-            "-s -w",
-            "-o",
-            &binary,
-            module,
-        ],
-        "compiling",
-    )?;
+    go_build(dir, "-s -w", &binary, module)?;
     let src = module_dir(dir, &at)?.join("config/crd/bases");
     let crds = dir.join(FLUX_CRDS);
     fs::create_dir_all(&crds)?;
@@ -500,6 +457,35 @@ pub fn flux_replaces(go_mod: &str, module: &str) -> String {
         out.push(format!("replace {directive}\n"));
     }
     out.concat()
+}
+
+/// `go build` of `package` (a path, or a package of a required module)
+/// into `output`, stripped, with the module graph resolved as it goes.
+fn go_build(dir: &Path, ldflags: &str, output: &str, package: &str) -> Result<()> {
+    go(
+        dir,
+        &[
+            "build",
+            "-mod=mod",
+            "-v",
+            "-trimpath",
+            "-ldflags",
+            ldflags,
+            "-o",
+            output,
+            package,
+        ],
+        "compiling",
+    )
+}
+
+/// The `go` directive of a go.mod, for a generated go.mod that builds it
+/// (`default` when it has none).
+fn go_line<'a>(go_mod: &'a str, default: &'a str) -> &'a str {
+    go_mod
+        .lines()
+        .find(|line| line.starts_with("go "))
+        .unwrap_or(default)
 }
 
 /// `go install <packages>@<version>` into `<dir>/bin`.
