@@ -262,55 +262,49 @@ fn chart_objects(rendered: &Rendered) -> Vec<ChartObject> {
 
 /// The warning that charts were not rendered for want of helm.
 fn not_rendered(components: &[String]) -> Option<Diagnostic> {
-    if components.is_empty() {
-        return None;
-    }
-    let names: Vec<String> = components.iter().map(|c| format!("`{c}`")).collect();
-    Some(
-        Diagnostic::warning(
-            codes::NOT_RENDERED,
-            format!(
-                "helm was not found, so the Helm charts of {} {} were not rendered: \
-                 the objects they render and custom resources of the CRDs they define \
-                 were not checked",
-                if names.len() == 1 {
-                    "component"
-                } else {
-                    "components"
-                },
-                names.join(", ")
-            ),
-        )
-        .with_hint(
-            "install Helm 3 (https://helm.sh/docs/intro/install/) and put it on PATH, \
-             or set WEIR_HELM to its path",
-        ),
+    missing_tool(
+        components,
+        "helm was not found, so the Helm charts of",
+        "were not rendered: the objects they render and custom resources of the CRDs they \
+         define were not checked",
+        "install Helm 3 (https://helm.sh/docs/intro/install/) and put it on PATH, or set \
+         WEIR_HELM to its path",
     )
 }
 
 /// The warning that kustomizations were not built for want of kustomize.
 fn not_built(components: &[String]) -> Option<Diagnostic> {
+    missing_tool(
+        components,
+        "kustomize was not found, so the kustomizations of",
+        "were not built: the objects they make were not checked",
+        "install kustomize 5 (https://kubectl.docs.kubernetes.io/installation/kustomize/) and \
+         put it on PATH, or set WEIR_KUSTOMIZE to its path",
+    )
+}
+
+/// The warning that `components` were not rendered because a tool is
+/// missing: "`before` component(s) `a`, `b` `after`", with `hint`.
+fn missing_tool(
+    components: &[String],
+    before: &str,
+    after: &str,
+    hint: &str,
+) -> Option<Diagnostic> {
     if components.is_empty() {
         return None;
     }
     let names: Vec<String> = components.iter().map(|c| format!("`{c}`")).collect();
+    let noun = if names.len() == 1 {
+        "component"
+    } else {
+        "components"
+    };
     Some(
         Diagnostic::warning(
             codes::NOT_RENDERED,
-            format!(
-                "kustomize was not found, so the kustomizations of {} {} were not built: \
-                 the objects they make were not checked",
-                if names.len() == 1 {
-                    "component"
-                } else {
-                    "components"
-                },
-                names.join(", ")
-            ),
+            format!("{before} {noun} {} {after}", names.join(", ")),
         )
-        .with_hint(
-            "install kustomize 5 (https://kubectl.docs.kubernetes.io/installation/kustomize/) \
-             and put it on PATH, or set WEIR_KUSTOMIZE to its path",
-        ),
+        .with_hint(hint),
     )
 }
