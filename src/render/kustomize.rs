@@ -57,7 +57,7 @@ pub struct KustomizeRequest<'a> {
 pub fn kustomization_file(files: &dyn Files, dir: &str) -> Option<String> {
     KUSTOMIZATION_FILES
         .iter()
-        .map(|name| join(dir, name))
+        .map(|name| files::join(dir, name))
         .find(|path| files.get(path).is_some())
 }
 
@@ -140,7 +140,7 @@ pub(super) fn closure(
                     format!(
                         "the kustomization of component `{component}` names `{entry}` ({}), which \
                          is nothing in the config repository",
-                        show(&target)
+                        files::show_dir(&target)
                     ),
                 )),
             };
@@ -235,7 +235,7 @@ pub(super) fn render_kustomizations(
                         format!(
                             "kustomize could not build the kustomization of component `{name}` \
                              ({}):\n{message}",
-                            show(&dir)
+                            files::show_dir(&dir)
                         ),
                     )
                     .with_path(".spec.source.path");
@@ -322,18 +322,6 @@ pub(super) fn build(kustomize: &Path, request: &KustomizeRequest<'_>) -> Result<
     } else {
         message
     }))
-}
-
-fn join(dir: &str, name: &str) -> String {
-    if dir.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{dir}/{name}")
-    }
-}
-
-fn show(dir: &str) -> &str {
-    if dir.is_empty() { "the repo root" } else { dir }
 }
 
 #[cfg(test)]

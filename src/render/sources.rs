@@ -336,11 +336,11 @@ impl<'a> Context<'a> {
                             self.not_found(
                             c,
                             ".spec.source.path",
-                            format!("source path `{path}` of component `{name}` ({}) holds no files", show(&dir)),
+                            format!("source path `{path}` of component `{name}` ({}) holds no files", files::show_dir(&dir)),
                         );
                             Source::Invalid
                         }
-                        Some(dir) if self.files.get(&join(&dir, CHART_FILE)).is_some() => {
+                        Some(dir) if self.files.get(&files::join(&dir, CHART_FILE)).is_some() => {
                             // A chart directory: its default values, as
                             // Argo CD renders it.
                             Source::Chart(ChartSource {
@@ -376,7 +376,7 @@ impl<'a> Context<'a> {
                 (None, Some(helm)) => match self.resolve(c, &helm.chart, ".spec.source.helm.chart")
                 {
                     Some(dir) => {
-                        let chart_yaml = join(&dir, "Chart.yaml");
+                        let chart_yaml = files::join(&dir, "Chart.yaml");
                         if self.files.get(&chart_yaml).is_none() {
                             self.not_found(
                                 c,
@@ -1128,18 +1128,6 @@ fn default_namespace(
         }
         _ => {}
     }
-}
-
-fn join(dir: &str, name: &str) -> String {
-    if dir.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{dir}/{name}")
-    }
-}
-
-fn show(dir: &str) -> &str {
-    if dir.is_empty() { "the repo root" } else { dir }
 }
 
 /// A patch failure in words (the budget's is a finding of its own).
