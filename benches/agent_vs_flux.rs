@@ -254,45 +254,28 @@ impl Drop for Flux {
 }
 
 fn install_flux_crds() {
-    let mut cmd = Command::new(support::kubectl());
-    cmd.arg("--kubeconfig")
-        .arg(support::kubeconfig_path())
-        .args(["apply", "--server-side"]);
+    let mut args: Vec<std::ffi::OsString> = vec!["apply".into(), "--server-side".into()];
     for var in [
         "WEIR_FLUX_SOURCE_CONTROLLER",
         "WEIR_FLUX_KUSTOMIZE_CONTROLLER",
     ] {
-        let crds = env_path(var)
+        // `cargo xtask tools` keeps a controller's CRDs beside its bin/.
+        let bin = env_path(var);
+        let crds = bin
             .parent()
-            .unwrap()
-            .parent()
-            .unwrap()
+            .and_then(|b| b.parent())
+            .expect("a tool's binary is in <dir>/bin")
             .join("crds");
-        cmd.arg("-f").arg(crds);
+        args.extend(["-f".into(), crds.into_os_string()]);
     }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = Command::new(support::kubectl())
-        .arg("--kubeconfig")
-        .arg(support::kubeconfig_path())
-        .args([
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/gitrepositories.source.toolkit.fluxcd.io",
-            "crd/kustomizations.kustomize.toolkit.fluxcd.io",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::kubectl_ok(&args);
+    support::kubectl_ok(&[
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/gitrepositories.source.toolkit.fluxcd.io",
+        "crd/kustomizations.kustomize.toolkit.fluxcd.io",
+    ]);
 }
 
 async fn apply(client: &kube::Client, resource: &ApiResource, body: Value) {

@@ -18,8 +18,6 @@ use std::process::Command;
 
 use serde_json::Value;
 
-const WEIR: &str = env!("CARGO_BIN_EXE_weir");
-
 fn write(root: &Path, files: &[(&str, &str)]) {
     for (path, text) in files {
         let path = root.join(path);
@@ -29,16 +27,7 @@ fn write(root: &Path, files: &[(&str, &str)]) {
 }
 
 fn weir(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(WEIR)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("running weir");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    support::weir_cli(args)
 }
 
 /// An object without weir's tracking labels and annotation.

@@ -19,11 +19,8 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
-
-const WEIR: &str = env!("CARGO_BIN_EXE_weir");
 
 const REPO: &str = "apiVersion: weir.dev/v1alpha1\nkind: Repository\nmetadata: {name: agree}\nspec:\n  waves: [first, second]\n  nodePools:\n    gpu:\n      labels: {pool: gpu}\n";
 
@@ -318,16 +315,7 @@ fn stage_codes() -> Vec<String> {
 }
 
 fn weir(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(WEIR)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("running weir");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    support::weir_cli(args)
 }
 
 /// `(code, file, line)` of every finding in a JSON report.
