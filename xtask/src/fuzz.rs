@@ -139,6 +139,7 @@ pub fn run(target: &str, seconds: u32, keep: bool) -> Result<Result<Figures, Str
         .arg(&seeds)
         .arg("--")
         .env("ASAN_OPTIONS", asan_options())
+        .env("LSAN_OPTIONS", lsan_options(&root))
         .arg(format!("-max_total_time={seconds}"))
         .arg(format!("-timeout={INPUT_TIMEOUT_SECS}"))
         .arg(format!("-rss_limit_mb={RSS_LIMIT_MB}"))
@@ -277,6 +278,16 @@ fn asan_options() -> String {
     match std::env::var("ASAN_OPTIONS") {
         Ok(theirs) if !theirs.is_empty() => format!("{theirs}:{own}"),
         _ => own.to_owned(),
+    }
+}
+
+/// LeakSanitizer's options for a run: the caller's, plus the suppressions
+/// of `fuzz/lsan.supp` (leaks of glibc's, not weir's; see that file).
+fn lsan_options(root: &Path) -> String {
+    let own = format!("suppressions={}", root.join("fuzz/lsan.supp").display());
+    match std::env::var("LSAN_OPTIONS") {
+        Ok(theirs) if !theirs.is_empty() => format!("{theirs}:{own}"),
+        _ => own,
     }
 }
 
