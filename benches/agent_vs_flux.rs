@@ -182,6 +182,8 @@ struct Flux {
 impl Flux {
     fn start() -> Flux {
         let dir = tempfile::tempdir().unwrap();
+        // source-controller refuses a storage path that does not exist.
+        std::fs::create_dir(dir.path().join("storage")).unwrap();
         let storage = free_port();
         let mut children = Vec::new();
         let source = env_path("WEIR_FLUX_SOURCE_CONTROLLER");
@@ -218,6 +220,9 @@ impl Flux {
                 ))
                 .spawn()
                 .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+            if let Ok(mut watched) = WATCHED.lock() {
+                watched.push((name, child.id()));
+            }
             children.push(child);
         }
         Flux { children, dir }
@@ -246,6 +251,9 @@ impl Flux {
 
 impl Drop for Flux {
     fn drop(&mut self) {
+        if let Ok(mut watched) = WATCHED.lock() {
+            watched.clear();
+        }
         for c in &mut self.children {
             let _ = c.kill();
             let _ = c.wait();
@@ -372,8 +380,31 @@ where
         if start.elapsed() >= limit {
             panic!("{what}: not within {limit:?}\n{}", diagnostics());
         }
+        if let Some(name) = exited() {
+            panic!("{what}: {name} exited\n{}", diagnostics());
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Processes the benchmark started that must keep running (Flux's
+/// controllers), by name and pid: waiting on a tool that has exited would
+/// only end at the time limit.
+static WATCHED: std::sync::Mutex<Vec<(String, u32)>> = std::sync::Mutex::new(Vec::new());
+
+/// The first watched process that is gone or a zombie (exited, not yet
+/// reaped: children are reaped only when `Flux` is dropped).
+fn exited() -> Option<String> {
+    let watched = WATCHED.lock().ok()?;
+    watched.iter().find_map(|(name, pid)| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // The state follows the parenthesised command name.
+        let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+        match state {
+            Some(rest) if !rest.starts_with('Z') && !rest.starts_with('X') => None,
+            _ => Some(name.clone()),
+        }
+    })
 }
 
 /// Log files whose ends a failure prints.
