@@ -209,8 +209,10 @@ pub async fn reconcile(plan: &SyncPlan, ctx: &Context<'_>) -> Result<Report, Fai
             message: e.to_string(),
         });
     };
-    let mut held = match ctx
-        .cluster
+    // weir's own records (the Lease, the inventory) are written with its
+    // own identity even when the objects are applied as someone else.
+    let records = ctx.cluster.records();
+    let mut held = match records
         .acquire_lease_waiting(&spec, ctx.options.lease_wait, &on_wait)
         .await
     {
@@ -234,7 +236,7 @@ pub async fn reconcile(plan: &SyncPlan, ctx: &Context<'_>) -> Result<Report, Fai
     };
     let result = tokio::select! {
         result = run(plan, ctx) => result,
-        lost = ctx.cluster.keep_lease(&mut held) => {
+        lost = records.keep_lease(&mut held) => {
             // The work stops here: another writer has the target now.
             let error = Error::Lease(lost);
             let mut report = Report::new(&plan.target, plan.revision.as_deref(), false);
@@ -243,7 +245,7 @@ pub async fn reconcile(plan: &SyncPlan, ctx: &Context<'_>) -> Result<Report, Fai
             return Err(Failed { error, report: Box::new(report) });
         }
     };
-    ctx.cluster.release_lease(held).await;
+    records.release_lease(held).await;
     result
 }
 
@@ -431,7 +433,7 @@ impl<'a> Engine<'a> {
 
     async fn load_inventory(&mut self) -> Result<State, Error> {
         let cm = Inventory::object_ref(&self.plan.target);
-        match self.cluster().get(&cm).await? {
+        match self.cluster().records().get(&cm).await? {
             Some(value) => {
                 self.previous = Inventory::from_config_map(&value)?;
                 self.inventory = self.previous.clone();
@@ -465,6 +467,7 @@ impl<'a> Engine<'a> {
         }
         if !self.inventory_stored {
             self.cluster()
+                .records()
                 .ensure_namespace(inventory::NAMESPACE)
                 .await?;
         }
@@ -477,6 +480,7 @@ impl<'a> Engine<'a> {
         let cm_ref = Inventory::object_ref(&inventory.target);
         let written = self
             .cluster()
+            .records()
             .apply(&value, None, &self.apply_options())
             .await
             .map(|applied| applied.live);

@@ -9,11 +9,13 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 pub mod agent;
+pub mod chart;
 pub mod chartservers;
 pub mod example_repo;
 pub mod git;
 pub mod gitserver;
 pub mod hostile;
+pub mod kubeconform;
 pub mod secrets;
 pub mod servers;
 pub mod tools;

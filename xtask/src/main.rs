@@ -55,9 +55,11 @@ enum Cmd {
     /// Build the binaries of the test environment into the cache (skipped
     /// when cached): etcd, kube-apiserver, kube-controller-manager,
     /// kube-scheduler, kubectl, kwok and helm, and for the tests
-    /// chartmuseum, registry, kustomize, sops, age and age-keygen.
+    /// chartmuseum, registry, kustomize, sops, age, age-keygen and
+    /// kubeconform.
     BuildTestenv,
-    /// Build the extra tools benchmarks compare against (kubeconform, dyff).
+    /// Build the extra tool a benchmark compares against (dyff; kubeconform
+    /// comes with the test environment).
     Tools,
     /// Fuzz weir's YAML loader (the cargo-fuzz target in fuzz/) for a
     /// bounded time. Needs nightly and cargo-fuzz; installs them when
