@@ -10,9 +10,10 @@
 //! 403 but those the test provokes on purpose.
 //!
 //! - Cluster mode: the pods are scheduled and Ready on kwok nodes, the pod
-//!   passes the API server's PodSecurity admission at `restricted`, and a
-//!   small repo, then all of example-repo (CRDs, ClusterRoles, PVs, Helm
-//!   charts), sync to Ready.
+//!   passes the API server's PodSecurity admission at `restricted`, a repo
+//!   of its own (a Namespace, a CRD, a ClusterRole granting everything and
+//!   its binding, a Deployment) syncs to Ready and a commit without some of
+//!   it prunes them, then all of example-repo syncs to Ready.
 //! - Tenant mode: a Sync whose repo writes outside the agent's namespaces
 //!   fails with the API server's 403 in its status and writes nothing
 //!   there; a Sync naming a ServiceAccount applies as that account (what
@@ -26,6 +27,8 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret};
+use k8s_openapi::api::rbac::v1::ClusterRole;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -144,36 +147,65 @@ async fn the_chart_installs_and_its_service_account_syncs_cluster_wide() {
     let pods = ready_pods(&client, &release.name, 2).await;
     assert_restricted(&client, &release.name).await;
 
-    // A small repo first.
+    // A repo of its own first, which needs every kind of right the agent
+    // has, whatever another test left in the cluster: a Namespace, a CRD,
+    // a ClusterRole granting everything and its binding (escalate, bind),
+    // a Deployment (health reads its pods); then a commit whose prune
+    // deletes the ClusterRole, its binding and the Deployment.
+    let id = support::unique_name("weir-chart");
     let server = GitServer::start();
-    let (small, commit) = pushed_repo(
-        &client,
-        &server,
-        "small",
-        &ns.name,
-        &[("apps/config.yaml", config_map(&ns.name, "hello"))],
-    )
-    .await;
+    let (platform, commit) =
+        pushed_repo(&client, &server, "platform", &ns.name, &platform_files(&id, true)).await;
     agent_support::apply_sync(
         &client,
         &ns.name,
-        "small",
-        json!({"url": server.http_url(&small), "interval": "1h", "secretRef": {"name": "git"}}),
+        "platform",
+        json!({"url": server.http_url(&platform), "interval": "1h", "secretRef": {"name": "git"},
+               "target": id}),
     )
     .await;
     let work = tempfile::tempdir().unwrap();
     let agent = agent_as_deployed(&client, &release.name, &pods[0], work.path()).await;
-    let sync = wait_ready(&client, &agent, &ns.name, "small", Duration::from_secs(120)).await;
+    let sync = wait_ready(&client, &agent, &ns.name, "platform", Duration::from_secs(180)).await;
     assert_eq!(sync["status"]["lastAppliedRevision"], commit.as_str());
-    Api::<ConfigMap>::namespaced(client.clone(), &ns.name)
+    eprintln!("cluster mode: {} objects Ready", sync["status"]["managed"]);
+    let cluster_roles: Api<ClusterRole> = Api::all(client.clone());
+    cluster_roles.get(&id).await.expect("the repo's ClusterRole");
+    Api::<ConfigMap>::namespaced(client.clone(), &id)
         .get("hello")
         .await
-        .expect("the small repo's ConfigMap");
+        .expect("the repo's ConfigMap");
     support::eventually("the Applied Event", support::TIMEOUT, || async {
-        let events = agent_support::events_of(&client, &ns.name, "small").await;
+        let events = agent_support::events_of(&client, &ns.name, "platform").await;
         events.iter().any(|(reason, _)| reason == "Applied").then_some(())
     })
     .await;
+    let tree = platform.work_tree();
+    tree.git(&["rm", "--quiet", "cluster/rbac.yaml", "apps/deployment.yaml"]);
+    let commit = tree.commit("less");
+    tree.push();
+    agent_support::patch_sync(
+        &client,
+        &ns.name,
+        "platform",
+        json!({"metadata": {"annotations": {"weir.dev/reconcile-requested-at": "less"}}}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    loop {
+        let sync = agent_support::get_sync(&client, &ns.name, "platform").await;
+        if sync["status"]["lastAppliedRevision"] == commit.as_str() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the commit that prunes was not applied: {:#}\n{}",
+            sync["status"],
+            agent.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(cluster_roles.get_opt(&id).await.unwrap().is_none(), "pruned");
 
     // Then all of example-repo: CRDs, ClusterRoles, PVs, Helm charts.
     support::example_repo::create_required_secrets(&client).await;
@@ -206,6 +238,59 @@ async fn the_chart_installs_and_its_service_account_syncs_cluster_wide() {
     );
     drop(agent);
     drop(release);
+    // What the repo made that pruning keeps (a Namespace, a CRD).
+    let _ = Api::<Namespace>::all(client.clone())
+        .delete(&id, &Default::default())
+        .await;
+    let _ = Api::<CustomResourceDefinition>::all(client.clone())
+        .delete(&format!("gadgets.{id}.weir.test"), &Default::default())
+        .await;
+}
+
+/// A platform in miniature, in namespace `id`: with `rbac`, a ClusterRole
+/// granting everything and its binding, and a Deployment.
+fn platform_files(id: &str, rbac: bool) -> Vec<(&'static str, String)> {
+    let mut files = vec![
+        (
+            "cluster/namespace.yaml",
+            format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {id}\n"),
+        ),
+        (
+            "cluster/crd.yaml",
+            format!(
+                "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
+                 metadata:\n  name: gadgets.{id}.weir.test\nspec:\n  group: {id}.weir.test\n  \
+                 names: {{kind: Gadget, plural: gadgets, singular: gadget}}\n  scope: Namespaced\n  \
+                 versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      \
+                 openAPIV3Schema:\n        type: object\n        properties:\n          \
+                 spec: {{type: object, properties: {{size: {{type: integer}}}}}}\n"
+            ),
+        ),
+        ("apps/config.yaml", config_map(id, "hello")),
+    ];
+    if rbac {
+        files.push((
+            "cluster/rbac.yaml",
+            format!(
+                "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: runner, namespace: {id}}}\n---\n\
+                 apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {{name: {id}}}\n\
+                 rules:\n- apiGroups: ['*']\n  resources: ['*']\n  verbs: ['*']\n---\n\
+                 apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: {id}}}\n\
+                 roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {id}}}\n\
+                 subjects: [{{kind: ServiceAccount, name: runner, namespace: {id}}}]\n"
+            ),
+        ));
+        files.push((
+            "apps/deployment.yaml",
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: {id}}}\n\
+                 spec:\n  replicas: 1\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    \
+                 metadata: {{labels: {{app: web}}}}\n    spec:\n      containers:\n      \
+                 - {{name: web, image: registry.example.com/web:1}}\n"
+            ),
+        ));
+    }
+    files
 }
 
 #[tokio::test]
@@ -272,7 +357,8 @@ async fn tenant_mode_stays_in_its_namespaces_and_applies_as_the_syncs_service_ac
         &client,
         &tenant.name,
         "escape",
-        json!({"url": server.http_url(&escape), "interval": "1h", "secretRef": {"name": "git"}}),
+        json!({"url": server.http_url(&escape), "interval": "1h", "secretRef": {"name": "git"},
+               "target": support::unique_name("chart-escape")}),
     )
     .await;
     agent_support::apply_sync(
@@ -280,6 +366,7 @@ async fn tenant_mode_stays_in_its_namespaces_and_applies_as_the_syncs_service_ac
         &tenant.name,
         "own",
         json!({"url": server.http_url(&own), "interval": "1h", "secretRef": {"name": "git"},
+               "target": support::unique_name("chart-own"),
                "serviceAccountName": "deployer"}),
     )
     .await;
@@ -296,6 +383,7 @@ async fn tenant_mode_stays_in_its_namespaces_and_applies_as_the_syncs_service_ac
     for needle in ["forbidden", "HTTP 403", &outside.name, &format!("system:serviceaccount:{NAMESPACE}:{}", release.name)] {
         assert!(message.contains(needle), "`{needle}` missing from the status: {message}");
     }
+    eprintln!("outside its namespaces: {message}");
     let written = Api::<ConfigMap>::namespaced(client.clone(), &outside.name)
         .get_opt("escaped")
         .await
@@ -311,10 +399,9 @@ async fn tenant_mode_stays_in_its_namespaces_and_applies_as_the_syncs_service_ac
     // ... and what it may not is refused by name, though the agent's own
     // Role would allow a Secret in the tenant's namespace.
     let tree = own.work_tree();
-    tree.write("config.yaml", config_map(&tenant.name, "mine"));
     tree.write(
         "secret.yaml",
-        format!(
+        &format!(
             "apiVersion: v1\nkind: Secret\nmetadata:\n  name: not-for-deployer\n  namespace: {}\nstringData:\n  a: b\n",
             tenant.name
         ),
@@ -336,6 +423,7 @@ async fn tenant_mode_stays_in_its_namespaces_and_applies_as_the_syncs_service_ac
     })
     .await;
     assert!(message.contains(&deployer), "{message}");
+    eprintln!("as {deployer}: {message}");
     assert!(
         Api::<Secret>::namespaced(client.clone(), &tenant.name)
             .get_opt("not-for-deployer")
