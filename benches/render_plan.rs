@@ -84,6 +84,7 @@ fn main() {
             &tree,
             &RenderOptions::default(),
             &render_support::NoHelm,
+            &weir::budget::Budget::default(),
         )
         .unwrap();
         let render_time = start.elapsed().as_secs_f64();

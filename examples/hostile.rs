@@ -70,7 +70,12 @@ fn main() -> ExitCode {
         }
     };
     let read = start.elapsed();
-    let (docs, diagnostics) = load_documents(&tree, &FileFilter::all(), &YamlLimits::default());
+    let (docs, diagnostics) = load_documents(
+        &tree,
+        &FileFilter::all(),
+        &YamlLimits::default(),
+        &weir::budget::Budget::default(),
+    );
     let loaded = start.elapsed();
     for diagnostic in tree.diagnostics().iter().chain(&diagnostics) {
         println!("{diagnostic}");

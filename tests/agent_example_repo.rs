@@ -41,7 +41,10 @@ async fn the_agent_syncs_example_repo_from_git_to_ready() {
         &ns.name,
         "platforms",
         json!({"url": server.http_url(&repo), "path": "example-repo", "interval": "1h",
-               "target": "example-platforms", "secretRef": {"name": "git"}, "timeout": "5m"}),
+               "target": "example-platforms", "secretRef": {"name": "git"}, "timeout": "5m",
+               // weir sync of a copy (tests/example_repo.rs) shares the
+               // target, another source by name: this Sync takes it over.
+               "adopt": true}),
     )
     .await;
     let agent = Agent::start(&["--namespace", &ns.name]);

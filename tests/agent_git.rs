@@ -2,10 +2,10 @@
 //! with basic auth, SSH with host keys; tests/support/gitserver.rs), as a
 //! process against the real control plane:
 //!
-//! - a push fires the repository's GitHub webhook, the agent fetches over
-//!   HTTPS-style basic auth and applies the change, reported in the Sync's
-//!   status, its Events and the metrics; a webhook with a wrong HMAC gets
-//!   401 and changes nothing;
+//! - a push fires the repository's webhook (GitHub's form, then GitLab's),
+//!   the agent fetches over HTTP with basic auth and applies the change,
+//!   reported in the Sync's status, its Events and the metrics; a webhook
+//!   with a wrong HMAC gets 401 and changes nothing;
 //! - an invalid commit is not applied: the Sync is Stalled with the finding
 //!   at file and line, the cluster keeps the last good commit, and the next
 //!   valid commit applies;
@@ -152,6 +152,24 @@ async fn the_agent_syncs_every_push_and_says_what_it_did() {
         "{events:?}"
     );
 
+    // GitLab's form of the webhook (X-Gitlab-Token) triggers it too.
+    repo.set_webhook(
+        &format!("http://127.0.0.1:{}/hooks/{}/platform", agent.port, ns.name),
+        token,
+        Flavor::GitLab,
+    );
+    tree.write("app/m/settings.yaml", &settings("settings", "2g"));
+    let gitlab = tree.commit("by GitLab's webhook");
+    tree.push();
+    wait_value(
+        &cms,
+        "settings",
+        "2g",
+        "the change pushed with GitLab's webhook",
+    )
+    .await;
+    wait_ready(&client, &ns.name, "platform", "True", Some(&gitlab)).await;
+
     // A wrong signature: 401, nothing triggered.
     let body = br#"{"ref":"refs/heads/main"}"#;
     let forged = weir::agent::webhook::sign(body, b"not the token");
@@ -198,8 +216,8 @@ async fn the_agent_syncs_every_push_and_says_what_it_did() {
     assert_eq!(finding["file"], "app/m/web.yaml");
     assert_eq!(finding["line"], 5);
     assert_eq!(finding["code"], "E0101");
-    assert_eq!(sync["status"]["lastAppliedRevision"], second.as_str());
-    assert_eq!(value_of(&cms, "settings").await.as_deref(), Some("2"));
+    assert_eq!(sync["status"]["lastAppliedRevision"], gitlab.as_str());
+    assert_eq!(value_of(&cms, "settings").await.as_deref(), Some("2g"));
     let events = agent_support::events_of(&client, &ns.name, "platform").await;
     assert!(
         events.iter().any(|(r, _)| r == "CommitRejected"),
@@ -257,7 +275,7 @@ async fn the_agent_syncs_every_push_and_says_what_it_did() {
     })
     .await;
     let message = agent_support::condition(&sync, "Ready").unwrap().2;
-    assert!(message.contains("cannot fetch"), "{message}");
+    assert!(message.contains("the server may be down"), "{message}");
     assert_eq!(value_of(&cms, "settings").await.as_deref(), Some("3"));
     // Back: it recovers (its backoff retries).
     server.restart();
@@ -275,11 +293,46 @@ async fn the_agent_syncs_every_push_and_says_what_it_did() {
     .await;
     wait_ready(&client, &ns.name, "platform", "True", Some(&second)).await;
 
+    // `weir status`: the table, and the Sync in detail.
+    let status = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+            .arg("status")
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(support::kubeconfig_path())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, table) = status(&["-n", &ns.name]);
+    assert_eq!(code, Some(0), "{table}");
+    assert!(table.starts_with("NAMESPACE"), "{table}");
+    assert!(
+        table.contains("platform") && table.contains(&second[..12]),
+        "{table}"
+    );
+    let (_, detail) = status(&["platform", "-n", &ns.name]);
+    for needle in [
+        "Conditions:",
+        "Ready",
+        "Waves of the last sync:",
+        "Events:",
+        "DriftCorrected",
+    ] {
+        assert!(detail.contains(needle), "`{needle}` in:\n{detail}");
+    }
+    let (_, json) = status(&["-n", &ns.name, "--output", "json"]);
+    let syncs: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(syncs[0]["metadata"]["name"], "platform");
+
     // No credential or token anywhere.
     let sync = agent_support::get_sync(&client, &ns.name, "platform").await;
     let events = agent_support::events_of(&client, &ns.name, "platform").await;
     let everything = format!(
-        "{}\n{sync}\n{events:?}\n{}",
+        "{}\n{sync}\n{events:?}\n{}\n{table}\n{detail}\n{json}",
         agent.log_text(),
         agent.get("/metrics").unwrap().1
     );

@@ -109,19 +109,67 @@ fn text(out: &Output) -> String {
 async fn versions(client: &Client, release: &str, sync: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let namespaced: [(&str, &str, &str, &str, String); 8] = [
-        ("", "v1", "ServiceAccount", "serviceaccounts", release.to_owned()),
+        (
+            "",
+            "v1",
+            "ServiceAccount",
+            "serviceaccounts",
+            release.to_owned(),
+        ),
         ("", "v1", "Service", "services", release.to_owned()),
         ("", "v1", "Secret", "secrets", format!("{sync}-git")),
-        ("rbac.authorization.k8s.io", "v1", "Role", "roles", format!("{release}-state")),
-        ("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", format!("{release}-state")),
-        ("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", release.to_owned()),
+        (
+            "rbac.authorization.k8s.io",
+            "v1",
+            "Role",
+            "roles",
+            format!("{release}-state"),
+        ),
+        (
+            "rbac.authorization.k8s.io",
+            "v1",
+            "RoleBinding",
+            "rolebindings",
+            format!("{release}-state"),
+        ),
+        (
+            "policy",
+            "v1",
+            "PodDisruptionBudget",
+            "poddisruptionbudgets",
+            release.to_owned(),
+        ),
         ("weir.dev", "v1alpha1", "Sync", "syncs", sync.to_owned()),
-        ("apps", "v1", "Deployment", "deployments", release.to_owned()),
+        (
+            "apps",
+            "v1",
+            "Deployment",
+            "deployments",
+            release.to_owned(),
+        ),
     ];
     let cluster_scoped: [(&str, &str, &str, &str, String); 3] = [
-        ("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", release.to_owned()),
-        ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", release.to_owned()),
-        ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", "syncs.weir.dev".to_owned()),
+        (
+            "rbac.authorization.k8s.io",
+            "v1",
+            "ClusterRole",
+            "clusterroles",
+            release.to_owned(),
+        ),
+        (
+            "rbac.authorization.k8s.io",
+            "v1",
+            "ClusterRoleBinding",
+            "clusterrolebindings",
+            release.to_owned(),
+        ),
+        (
+            "apiextensions.k8s.io",
+            "v1",
+            "CustomResourceDefinition",
+            "customresourcedefinitions",
+            "syncs.weir.dev".to_owned(),
+        ),
     ];
     let resource = |group: &str, version: &str, kind: &str, plural: &str| ApiResource {
         group: group.into(),
@@ -135,9 +183,15 @@ async fn versions(client: &Client, release: &str, sync: &str) -> BTreeMap<String
         plural: plural.into(),
     };
     for (group, version, kind, plural, name) in namespaced {
-        let api: Api<DynamicObject> =
-            Api::namespaced_with(client.clone(), NAMESPACE, &resource(group, version, kind, plural));
-        let object = api.get(&name).await.unwrap_or_else(|e| panic!("{kind} {name}: {e}"));
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            client.clone(),
+            NAMESPACE,
+            &resource(group, version, kind, plural),
+        );
+        let object = api
+            .get(&name)
+            .await
+            .unwrap_or_else(|e| panic!("{kind} {name}: {e}"));
         let value = if kind == "Deployment" {
             format!("generation {}", object.metadata.generation.unwrap_or(0))
         } else {
@@ -148,8 +202,14 @@ async fn versions(client: &Client, release: &str, sync: &str) -> BTreeMap<String
     for (group, version, kind, plural, name) in cluster_scoped {
         let api: Api<DynamicObject> =
             Api::all_with(client.clone(), &resource(group, version, kind, plural));
-        let object = api.get(&name).await.unwrap_or_else(|e| panic!("{kind} {name}: {e}"));
-        out.insert(format!("{kind} {name}"), object.metadata.resource_version.unwrap_or_default());
+        let object = api
+            .get(&name)
+            .await
+            .unwrap_or_else(|e| panic!("{kind} {name}: {e}"));
+        out.insert(
+            format!("{kind} {name}"),
+            object.metadata.resource_version.unwrap_or_default(),
+        );
     }
     let releases = Api::<Secret>::namespaced(client.clone(), NAMESPACE)
         .list(&ListParams::default().labels(&format!("owner=helm,name={release}")))
@@ -157,7 +217,10 @@ async fn versions(client: &Client, release: &str, sync: &str) -> BTreeMap<String
         .unwrap();
     for secret in releases.items {
         out.insert(
-            format!("helm release Secret {}", secret.metadata.name.unwrap_or_default()),
+            format!(
+                "helm release Secret {}",
+                secret.metadata.name.unwrap_or_default()
+            ),
             secret.metadata.resource_version.unwrap_or_default(),
         );
     }
@@ -178,7 +241,11 @@ async fn bootstrap_ends_ready_and_a_second_run_changes_nothing() {
     tree.push();
     let work = tempfile::tempdir().unwrap();
     let password_file = work.path().join("password");
-    std::fs::write(&password_file, format!("{}\n", server.credentials().password)).unwrap();
+    std::fs::write(
+        &password_file,
+        format!("{}\n", server.credentials().password),
+    )
+    .unwrap();
     let args = bootstrap_args(
         &server.http_url(&repo),
         &server.credentials().username,
@@ -204,13 +271,20 @@ async fn bootstrap_ends_ready_and_a_second_run_changes_nothing() {
         .unwrap()
         .unwrap();
     let said = text(&out);
-    assert!(out.status.success(), "weir bootstrap failed:\n{said}\n{}", agent.log_text());
+    assert!(
+        out.status.success(),
+        "weir bootstrap failed:\n{said}\n{}",
+        agent.log_text()
+    );
     for line in [
         format!("helm release weir-system/{release}: installed (chart weir-0.1.0, revision 1)"),
         "CustomResourceDefinition syncs.weir.dev: unchanged".to_owned(),
         format!("Secret weir-system/{sync}-git: created"),
         format!("Sync weir-system/{sync}: created"),
-        format!("Sync weir-system/{sync}: Ready at {}", weir::agent::status::short(&commit)),
+        format!(
+            "Sync weir-system/{sync}: Ready at {}",
+            weir::agent::status::short(&commit)
+        ),
     ] {
         assert!(said.contains(&line), "`{line}` missing from:\n{said}");
     }
@@ -223,7 +297,9 @@ async fn bootstrap_ends_ready_and_a_second_run_changes_nothing() {
         .unwrap();
     let labels = deployment.metadata.labels.unwrap_or_default();
     assert_eq!(
-        labels.get("app.kubernetes.io/managed-by").map(String::as_str),
+        labels
+            .get("app.kubernetes.io/managed-by")
+            .map(String::as_str),
         Some("weir"),
         "the agent applied its own chart: {labels:?}"
     );
@@ -269,14 +345,18 @@ async fn bootstrap_ends_ready_and_a_second_run_changes_nothing() {
     );
     syncs.delete(&sync, &DeleteParams::default()).await.unwrap();
     drop(_release);
-    support::eventually("the release's Deployment to be gone", support::TIMEOUT, || async {
-        Api::<Deployment>::namespaced(client.clone(), NAMESPACE)
-            .get_opt(&release)
-            .await
-            .ok()?
-            .is_none()
-            .then_some(())
-    })
+    support::eventually(
+        "the release's Deployment to be gone",
+        support::TIMEOUT,
+        || async {
+            Api::<Deployment>::namespaced(client.clone(), NAMESPACE)
+                .get_opt(&release)
+                .await
+                .ok()?
+                .is_none()
+                .then_some(())
+        },
+    )
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     Api::<ConfigMap>::namespaced(client.clone(), &apps.name)

@@ -104,7 +104,11 @@ fn the_rendered_chart_passes_weir_validate_and_kubeconform_strictly() {
         // report them as undefined (W0102): weir-system (`helm install
         // --create-namespace`) and, in tenant mode, the tenants' namespaces.
         let presupposed: String = std::iter::once(NAMESPACE)
-            .chain(if name == "tenant" { vec!["team-a", "team-b"] } else { vec![] })
+            .chain(if name == "tenant" {
+                vec!["team-a", "team-b"]
+            } else {
+                vec![]
+            })
             .map(|ns| format!("---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))
             .collect();
         std::fs::write(repo.join("cluster.yaml"), presupposed).unwrap();
@@ -159,13 +163,13 @@ fn rendered_permissions(objects: &[Value], served: &[&str]) -> BTreeSet<Permissi
             b["metadata"]["namespace"].as_str() == namespace
                 && b["roleRef"]["kind"] == kind
                 && b["roleRef"]["name"] == name
-                && b["subjects"]
-                    .as_array()
-                    .is_some_and(|s| s.iter().any(|s| {
+                && b["subjects"].as_array().is_some_and(|s| {
+                    s.iter().any(|s| {
                         s["kind"] == "ServiceAccount"
                             && s["name"] == RELEASE
                             && s["namespace"] == NAMESPACE
-                    }))
+                    })
+                })
         })
     };
     let mut permissions = BTreeSet::new();
@@ -173,7 +177,10 @@ fn rendered_permissions(objects: &[Value], served: &[&str]) -> BTreeSet<Permissi
     for role in of_kind(objects, "Role") {
         let namespace = role["metadata"]["namespace"].as_str().unwrap();
         let name = role["metadata"]["name"].as_str().unwrap();
-        assert!(bound("Role", Some(namespace), name), "Role {namespace}/{name} is not bound");
+        assert!(
+            bound("Role", Some(namespace), name),
+            "Role {namespace}/{name} is not bound"
+        );
         let binding = if namespace == NAMESPACE && name == format!("{RELEASE}-state") {
             Binding::OwnNamespace
         } else {
@@ -192,7 +199,10 @@ fn rendered_permissions(objects: &[Value], served: &[&str]) -> BTreeSet<Permissi
     }
     for role in of_kind(objects, "ClusterRole") {
         let name = role["metadata"]["name"].as_str().unwrap();
-        assert!(bound("ClusterRole", None, name), "ClusterRole {name} is not bound");
+        assert!(
+            bound("ClusterRole", None, name),
+            "ClusterRole {name} is not bound"
+        );
         for r in role["rules"].as_array().unwrap() {
             permissions.extend(rbac::permissions_of_rule(Binding::ClusterWide, r));
         }
@@ -204,14 +214,23 @@ fn rendered_permissions(objects: &[Value], served: &[&str]) -> BTreeSet<Permissi
     );
     let mut sets = per_namespace.values();
     if let Some(first) = sets.next() {
-        assert!(sets.all(|s| s == first), "every served namespace gets the same rules");
+        assert!(
+            sets.all(|s| s == first),
+            "every served namespace gets the same rules"
+        );
     }
     permissions
 }
 
 fn assert_same(mode: &str, rendered: &BTreeSet<Permission>, table: &BTreeSet<Permission>) {
-    let missing: Vec<String> = table.difference(rendered).map(ToString::to_string).collect();
-    let extra: Vec<String> = rendered.difference(table).map(ToString::to_string).collect();
+    let missing: Vec<String> = table
+        .difference(rendered)
+        .map(ToString::to_string)
+        .collect();
+    let extra: Vec<String> = rendered
+        .difference(table)
+        .map(ToString::to_string)
+        .collect();
     assert!(
         missing.is_empty(),
         "{mode}: the chart does not grant what the agent needs (src/agent/rbac.rs): {missing:#?}"
@@ -299,7 +318,10 @@ fn the_deployment_runs_the_agent_as_its_flags_and_the_restricted_standard_ask() 
             .map(|a| a.as_str().unwrap())
             .collect();
         assert_eq!(args[0], "agent");
-        assert!(args.contains(&"--leader-election=weir-system/weir"), "{args:?}");
+        assert!(
+            args.contains(&"--leader-election=weir-system/weir"),
+            "{args:?}"
+        );
         assert!(
             container["env"]
                 .as_array()
@@ -312,7 +334,10 @@ fn the_deployment_runs_the_agent_as_its_flags_and_the_restricted_standard_ask() 
         // The restricted Pod Security Standard, field by field (the install
         // test also has the API server's PodSecurity admission judge it).
         assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
-        assert_eq!(pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault");
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"]["type"],
+            "RuntimeDefault"
+        );
         let sc = &container["securityContext"];
         assert_eq!(sc["allowPrivilegeEscalation"], false);
         assert_eq!(sc["readOnlyRootFilesystem"], true);
@@ -334,8 +359,7 @@ fn the_deployment_runs_the_agent_as_its_flags_and_the_restricted_standard_ask() 
     }
     // The image runs as the user the chart says.
     let dockerfile =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile"))
-            .unwrap();
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile")).unwrap();
     assert!(dockerfile.contains("USER 65532:65532"));
     assert!(template(&[]).contains("runAsUser: 65532"));
 }
@@ -376,9 +400,7 @@ fn the_values_schema_describes_every_value() {
             let property = schema.pointer(&format!("/properties/{key}"));
             // A map's entries (resources.requests.cpu) are described by
             // the map and typed by its additionalProperties.
-            let entry = schema
-                .get("additionalProperties")
-                .filter(|a| a.is_object());
+            let entry = schema.get("additionalProperties").filter(|a| a.is_object());
             match (property, entry) {
                 (None, Some(entry)) => walk(v, entry, &at, missing),
                 (None, None) => missing.push(format!("{at}: not in the schema")),

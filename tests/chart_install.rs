@@ -74,7 +74,11 @@ async fn assert_restricted(client: &Client, release: &str) {
     let mut loose = spec.clone();
     loose["securityContext"] = json!({});
     loose["containers"][0]["securityContext"] = json!({});
-    let refused = pods.create(&dry, &pod(&loose)).await.unwrap_err().to_string();
+    let refused = pods
+        .create(&dry, &pod(&loose))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(refused.contains("PodSecurity"), "{refused}");
 }
 
@@ -121,17 +125,21 @@ async fn wait_ready(
     name: &str,
     timeout: Duration,
 ) -> Value {
-    support::eventually(&format!("Sync {namespace}/{name} Ready"), timeout, || async {
-        let sync = agent_support::get_sync(client, namespace, name).await;
-        let ready = agent_support::condition(&sync, "Ready")?;
-        assert!(
-            !ready.2.contains("403") && !ready.2.contains("forbidden"),
-            "the chart's ServiceAccount was refused: {sync:#}\n{}",
-            agent.log_text()
-        );
-        let current = sync["status"]["observedGeneration"] == sync["metadata"]["generation"];
-        (ready.0 == "True" && current).then_some(sync)
-    })
+    support::eventually(
+        &format!("Sync {namespace}/{name} Ready"),
+        timeout,
+        || async {
+            let sync = agent_support::get_sync(client, namespace, name).await;
+            let ready = agent_support::condition(&sync, "Ready")?;
+            assert!(
+                !ready.2.contains("403") && !ready.2.contains("forbidden"),
+                "the chart's ServiceAccount was refused: {sync:#}\n{}",
+                agent.log_text()
+            );
+            let current = sync["status"]["observedGeneration"] == sync["metadata"]["generation"];
+            (ready.0 == "True" && current).then_some(sync)
+        },
+    )
     .await
 }
 
@@ -139,10 +147,16 @@ async fn wait_ready(
 async fn the_chart_installs_and_its_service_account_syncs_cluster_wide() {
     let client = support::cluster().await;
     let ns = support::namespace(&client, "chart").await;
-    let (release, helm_out) =
-        Release::install("weir-cw", &[format!("namespaces={{{}}}", ns.name)]);
-    for needle in ["/hooks/<namespace>/<sync name>", "weir status", "kubectl get syncs -A"] {
-        assert!(helm_out.contains(needle), "NOTES without `{needle}`:\n{helm_out}");
+    let (release, helm_out) = Release::install("weir-cw", &[format!("namespaces={{{}}}", ns.name)]);
+    for needle in [
+        "/hooks/<namespace>/<sync name>",
+        "weir status",
+        "kubectl get syncs -A",
+    ] {
+        assert!(
+            helm_out.contains(needle),
+            "NOTES without `{needle}`:\n{helm_out}"
+        );
     }
     let pods = ready_pods(&client, &release.name, 2).await;
     assert_restricted(&client, &release.name).await;
@@ -154,8 +168,14 @@ async fn the_chart_installs_and_its_service_account_syncs_cluster_wide() {
     // deletes the ClusterRole, its binding and the Deployment.
     let id = support::unique_name("weir-chart");
     let server = GitServer::start();
-    let (platform, commit) =
-        pushed_repo(&client, &server, "platform", &ns.name, &platform_files(&id, true)).await;
+    let (platform, commit) = pushed_repo(
+        &client,
+        &server,
+        "platform",
+        &ns.name,
+        &platform_files(&id, true),
+    )
+    .await;
     agent_support::apply_sync(
         &client,
         &ns.name,
@@ -166,18 +186,31 @@ async fn the_chart_installs_and_its_service_account_syncs_cluster_wide() {
     .await;
     let work = tempfile::tempdir().unwrap();
     let agent = agent_as_deployed(&client, &release.name, &pods[0], work.path()).await;
-    let sync = wait_ready(&client, &agent, &ns.name, "platform", Duration::from_secs(180)).await;
+    let sync = wait_ready(
+        &client,
+        &agent,
+        &ns.name,
+        "platform",
+        Duration::from_secs(180),
+    )
+    .await;
     assert_eq!(sync["status"]["lastAppliedRevision"], commit.as_str());
     eprintln!("cluster mode: {} objects Ready", sync["status"]["managed"]);
     let cluster_roles: Api<ClusterRole> = Api::all(client.clone());
-    cluster_roles.get(&id).await.expect("the repo's ClusterRole");
+    cluster_roles
+        .get(&id)
+        .await
+        .expect("the repo's ClusterRole");
     Api::<ConfigMap>::namespaced(client.clone(), &id)
         .get("hello")
         .await
         .expect("the repo's ConfigMap");
     support::eventually("the Applied Event", support::TIMEOUT, || async {
         let events = agent_support::events_of(&client, &ns.name, "platform").await;
-        events.iter().any(|(reason, _)| reason == "Applied").then_some(())
+        events
+            .iter()
+            .any(|(reason, _)| reason == "Applied")
+            .then_some(())
     })
     .await;
     let tree = platform.work_tree();
@@ -205,7 +238,10 @@ async fn the_chart_installs_and_its_service_account_syncs_cluster_wide() {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    assert!(cluster_roles.get_opt(&id).await.unwrap().is_none(), "pruned");
+    assert!(
+        cluster_roles.get_opt(&id).await.unwrap().is_none(),
+        "pruned"
+    );
 
     // Then all of example-repo: CRDs, ClusterRoles, PVs, Helm charts.
     support::example_repo::create_required_secrets(&client).await;
@@ -226,9 +262,19 @@ async fn the_chart_installs_and_its_service_account_syncs_cluster_wide() {
                "target": "example-platforms", "secretRef": {"name": "git"}, "timeout": "5m"}),
     )
     .await;
-    let sync = wait_ready(&client, &agent, &ns.name, "platforms", Duration::from_secs(600)).await;
+    let sync = wait_ready(
+        &client,
+        &agent,
+        &ns.name,
+        "platforms",
+        Duration::from_secs(600),
+    )
+    .await;
     assert_eq!(sync["status"]["lastAppliedRevision"], commit.as_str());
-    assert!(sync["status"]["managed"].as_u64().unwrap() > 150, "{sync:#}");
+    assert!(
+        sync["status"]["managed"].as_u64().unwrap() > 150,
+        "{sync:#}"
+    );
 
     let refused = forbidden_lines(&agent);
     assert!(
@@ -300,14 +346,20 @@ async fn tenant_mode_stays_in_its_namespaces_and_applies_as_the_syncs_service_ac
     let outside = support::namespace(&client, "outside").await;
     let (release, _) = Release::install(
         "weir-tn",
-        &["mode=tenant".to_owned(), format!("namespaces={{{}}}", tenant.name)],
+        &[
+            "mode=tenant".to_owned(),
+            format!("namespaces={{{}}}", tenant.name),
+        ],
     );
     let pods = ready_pods(&client, &release.name, 2).await;
 
     // A ServiceAccount of the tenant that may write ConfigMaps only.
     let admin = |yaml: String| {
         let out = Command::new(support::kubectl())
-            .arg(format!("--kubeconfig={}", support::kubeconfig_path().display()))
+            .arg(format!(
+                "--kubeconfig={}",
+                support::kubeconfig_path().display()
+            ))
             .args(["apply", "-f", "-"])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -319,7 +371,11 @@ async fn tenant_mode_stays_in_its_namespaces_and_applies_as_the_syncs_service_ac
                 child.wait_with_output()
             })
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     admin(format!(
         "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: deployer, namespace: {ns}}}\n---\n\
@@ -374,24 +430,46 @@ async fn tenant_mode_stays_in_its_namespaces_and_applies_as_the_syncs_service_ac
     let agent = agent_as_deployed(&client, &release.name, &pods[0], work.path()).await;
 
     // Outside its namespaces: the API server's 403, in the status, and nothing written.
-    let message = support::eventually("the escape Sync to fail", Duration::from_secs(120), || async {
-        let sync = agent_support::get_sync(&client, &tenant.name, "escape").await;
-        let (status, reason, message) = agent_support::condition(&sync, "Ready")?;
-        (status == "False" && reason == "SyncFailed").then_some(message)
-    })
+    let message = support::eventually(
+        "the escape Sync to fail",
+        Duration::from_secs(120),
+        || async {
+            let sync = agent_support::get_sync(&client, &tenant.name, "escape").await;
+            let (status, reason, message) = agent_support::condition(&sync, "Ready")?;
+            (status == "False" && reason == "SyncFailed").then_some(message)
+        },
+    )
     .await;
-    for needle in ["forbidden", "HTTP 403", &outside.name, &format!("system:serviceaccount:{NAMESPACE}:{}", release.name)] {
-        assert!(message.contains(needle), "`{needle}` missing from the status: {message}");
+    for needle in [
+        "forbidden",
+        "HTTP 403",
+        &outside.name,
+        &format!("system:serviceaccount:{NAMESPACE}:{}", release.name),
+    ] {
+        assert!(
+            message.contains(needle),
+            "`{needle}` missing from the status: {message}"
+        );
     }
     eprintln!("outside its namespaces: {message}");
     let written = Api::<ConfigMap>::namespaced(client.clone(), &outside.name)
         .get_opt("escaped")
         .await
         .unwrap();
-    assert!(written.is_none(), "nothing may be written outside the tenant's namespaces");
+    assert!(
+        written.is_none(),
+        "nothing may be written outside the tenant's namespaces"
+    );
 
     // As the Sync's ServiceAccount: what it may do is applied ...
-    wait_ready(&client, &agent, &tenant.name, "own", Duration::from_secs(120)).await;
+    wait_ready(
+        &client,
+        &agent,
+        &tenant.name,
+        "own",
+        Duration::from_secs(120),
+    )
+    .await;
     Api::<ConfigMap>::namespaced(client.clone(), &tenant.name)
         .get("mine")
         .await
@@ -416,11 +494,15 @@ async fn tenant_mode_stays_in_its_namespaces_and_applies_as_the_syncs_service_ac
     )
     .await;
     let deployer = format!("system:serviceaccount:{}:deployer", tenant.name);
-    let message = support::eventually("the Secret to be refused", Duration::from_secs(120), || async {
-        let sync = agent_support::get_sync(&client, &tenant.name, "own").await;
-        let (status, _, message) = agent_support::condition(&sync, "Ready")?;
-        (status == "False" && message.contains("403")).then_some(message)
-    })
+    let message = support::eventually(
+        "the Secret to be refused",
+        Duration::from_secs(120),
+        || async {
+            let sync = agent_support::get_sync(&client, &tenant.name, "own").await;
+            let (status, _, message) = agent_support::condition(&sync, "Ready")?;
+            (status == "False" && message.contains("403")).then_some(message)
+        },
+    )
     .await;
     assert!(message.contains(&deployer), "{message}");
     eprintln!("as {deployer}: {message}");

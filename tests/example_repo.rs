@@ -86,8 +86,11 @@ async fn example_repo_end_to_end() {
     }
 
     // --- With them, every wave converges.
+    // The target is shared with the agent's test of the same repo served
+    // from Git (tests/agent_example_repo.rs), another source by name: this
+    // copy takes it over.
     create_required_secrets(&client).await;
-    let report = sync_json(&repo_dir, &["--prune"]);
+    let report = sync_json(&repo_dir, &["--prune", "--adopt"]);
     assert_eq!(report["status"], "synced", "{report:#}");
     let waves = strings(&report["waves"], "/name");
     assert_eq!(

@@ -29,7 +29,12 @@ fn load(make: impl FnOnce(&Path, &Path)) -> (Vec<Diagnostic>, usize) {
     make(repo.path(), outside.path());
     hostile::good(repo.path());
     let tree = read_worktree(repo.path(), &Limits::default()).unwrap();
-    let (docs, mut diagnostics) = load_documents(&tree, &FileFilter::all(), &YamlLimits::default());
+    let (docs, mut diagnostics) = load_documents(
+        &tree,
+        &FileFilter::all(),
+        &YamlLimits::default(),
+        &weir::budget::Budget::default(),
+    );
     diagnostics.extend(tree.diagnostics().iter().cloned());
     // The valid file next to the hostile one still loads.
     assert!(docs.iter().any(|doc| doc.file == "good.yaml"));
@@ -274,7 +279,12 @@ fn reads_git_revisions_without_checkout() {
     }
 
     // Documents load from a revision like from the work tree.
-    let (docs, diagnostics) = load_documents(&new, &FileFilter::all(), &YamlLimits::default());
+    let (docs, diagnostics) = load_documents(
+        &new,
+        &FileFilter::all(),
+        &YamlLimits::default(),
+        &weir::budget::Budget::default(),
+    );
     assert!(diagnostics.is_empty());
     assert_eq!(docs.len(), 3);
 }

@@ -174,6 +174,9 @@ fn a_helm_that_cannot_run_is_an_error() {
         namespace: "default",
         values: &json!({}),
         kube_version: "1.35.4",
+        timeout: std::time::Duration::from_secs(4),
+        max_output: 1 << 20,
+        max_memory: 128 << 20,
     };
     let err = helm.template(&request).unwrap_err();
     assert!(matches!(err, weir::render::Error::HelmRun { .. }), "{err}");

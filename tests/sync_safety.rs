@@ -294,10 +294,14 @@ async fn mass_prune_stops_and_asks() {
 
     // The repo came out empty (a wrong path?): 6 of 6 would go.
     let mut empty = plan(&target, vec![vec![]]);
-    empty.prune = PrunePolicy {
-        max_fraction: None,
-        max_objects: Some(50),
-    };
+    empty.prune = weir::sync::prune::Limits::of(
+        &weir::sync::prune::Floor::default(),
+        &PrunePolicy {
+            max_fraction: None,
+            max_objects: Some(50),
+        },
+    )
+    .0;
     let prune = Options {
         prune: true,
         ..options()
@@ -488,5 +492,122 @@ async fn two_writers_of_a_target_never_interleave() {
         events.iter().any(|e| matches!(e, weir::sync::Event::WaitingForLease { message } if message.contains("first writer"))),
         "{events:#?}"
     );
+    forget_target(&cluster, &target).await;
+}
+
+/// What pruning cannot settle is reported and stays in the inventory, so a
+/// later sync still knows it: an object someone else is already deleting
+/// (a finalizer holds it), and a custom resource whose kind the API server
+/// no longer serves (its CRD was deleted by hand). Once the first is gone,
+/// the next sync forgets it.
+#[tokio::test]
+async fn objects_being_deleted_or_of_kinds_no_longer_served_are_reported_and_remembered() {
+    let (client, cluster) = connect().await;
+    let ns = support::namespace(&client, "remember").await;
+    let target = support::unique_name("remember");
+    let group = unique_group();
+    let widgets = crd(&group, "Widget", json!({"type": "object"}));
+    let widget = json!({"apiVersion": format!("{group}/v1"), "kind": "Widget",
+        "metadata": {"name": "w", "namespace": ns.name}, "spec": {}});
+    let mut held = config_map(&ns.name, "held", json!({}));
+    held["metadata"]["finalizers"] = json!(["weir.dev/test-hold"]);
+    let stay = config_map(&ns.name, "stay", json!({}));
+    let first = plan(
+        &target,
+        vec![
+            vec![widgets.clone(), stay.clone(), held.clone()],
+            vec![widget.clone()],
+        ],
+    );
+    sync_ok(&cluster, &first, options()).await;
+
+    let kubectl = |args: &[&str]| {
+        let out = std::process::Command::new(support::kubectl())
+            .arg(format!(
+                "--kubeconfig={}",
+                support::kubeconfig_path().display()
+            ))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    kubectl(&[
+        "-n",
+        &ns.name,
+        "delete",
+        "configmap",
+        "held",
+        "--wait=false",
+    ]);
+    let crd_name = widgets["metadata"]["name"].as_str().unwrap().to_owned();
+    kubectl(&[
+        "delete",
+        "customresourcedefinition",
+        &crd_name,
+        "--wait=true",
+    ]);
+
+    let second = plan(&target, vec![vec![stay.clone()]]);
+    let prune = Options {
+        prune: true,
+        allow_mass_prune: true,
+        ..options()
+    };
+    let report = sync_ok(&cluster, &second, prune.clone()).await;
+    let kept = |name: &str| {
+        report
+            .prune
+            .kept
+            .iter()
+            .find(|k| k.object.ends_with(name))
+            .map(|k| k.reason.clone())
+    };
+    assert!(
+        kept("/held").is_some_and(|r| r.contains("already being deleted")),
+        "{:?}",
+        report.prune
+    );
+    assert!(
+        kept("/w").is_some_and(|r| r.contains("no longer serves its kind")),
+        "{:?}",
+        report.prune
+    );
+    let remembered = |entries: &[weir::sync::inventory::Entry], name: &str| {
+        entries.iter().any(|e| e.object.name == name)
+    };
+    let entries = inventory(&cluster, &target).await.unwrap().entries;
+    assert!(
+        remembered(&entries, "held") && remembered(&entries, "w"),
+        "{entries:?}"
+    );
+    assert!(
+        !remembered(&entries, &crd_name),
+        "the CRD is gone: forgotten"
+    );
+
+    // Released, it is gone, and the next sync forgets it.
+    kubectl(&[
+        "-n",
+        &ns.name,
+        "patch",
+        "configmap",
+        "held",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+    support::eventually("held to be gone", support::TIMEOUT, || async {
+        get(&cluster, &held).await.is_none().then_some(())
+    })
+    .await;
+    sync_ok(&cluster, &second, prune).await;
+    let entries = inventory(&cluster, &target).await.unwrap().entries;
+    assert!(!remembered(&entries, "held"), "{entries:?}");
+    assert!(remembered(&entries, "w"), "{entries:?}");
     forget_target(&cluster, &target).await;
 }

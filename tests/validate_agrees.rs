@@ -44,9 +44,10 @@ const CHART_TEMPLATE: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name
 
 /// Render codes the schemas make unreachable through the pipeline, and the
 /// schema code reported in their place.
-const COVERED_BY_SCHEMA: [(&str, &str); 2] = [
+const COVERED_BY_SCHEMA: [(&str, &str); 3] = [
     ("E0211", "E0105"), // a source that is not exactly one of path / helm
     ("E0214", "E0105"), // an env entry that is not exactly one of secret / configMap
+    ("E0406", "E0104"), // a duration past 24h: the schemas' format is the same parser
 ];
 
 /// A repo that makes `plan` report `code`: its files besides weir.yaml.
@@ -166,6 +167,23 @@ fn case(code: &str) -> Vec<(String, String)> {
             "api.yaml",
             "apiVersion: weir.dev/v1alpha1\nkind: Workload\nmetadata: {name: api}\nspec:\n  image: nginx\n  env:\n    TOKEN: {secret: {name: s, key: k}, configMap: {name: c, key: k}}\n",
         )],
+        "E0215" => vec![
+            web(&format!(
+                "  patches:\n    - target: {{kind: ConfigMap}}\n      json:\n{}",
+                (0..40)
+                    .map(|i| format!("        - {{op: copy, from: /data, path: /data/c{i}}}\n"))
+                    .collect::<String>()
+            )),
+            web_cm(),
+        ],
+        "E0216" => {
+            let mut files = chart("db", "db", "");
+            files.push(f(
+                "db/chart/templates/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n{{- range $i := until 100000000 }}\n  k{{ $i }}: \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"\n{{- end }}\n",
+            ));
+            files
+        }
         "W0201" => vec![
             web(""),
             web_cm(),
@@ -232,6 +250,14 @@ fn case(code: &str) -> Vec<(String, String)> {
                 &component("b", "  source: {path: m}\n  wave: 1\n"),
             ),
             f("b/m/cm.yaml", &config_map("b", "")),
+        ],
+        "E0407" => vec![
+            f(
+                "weir.yaml",
+                "apiVersion: weir.dev/v1alpha1\nkind: Repository\nmetadata: {name: agree}\nspec:\n  prune: {maxObjects: 1000}\n",
+            ),
+            web(""),
+            web_cm(),
         ],
         "E0406" => vec![
             web("  health: {timeout: 99999999999999999999999s}\n"),

@@ -225,7 +225,10 @@ pub struct Report {
 pub enum Progress<'a> {
     Step(&'a Step),
     /// Waiting for the Sync, with its Ready condition's message.
-    Waiting { sync: &'a str, message: &'a str },
+    Waiting {
+        sync: &'a str,
+        message: &'a str,
+    },
 }
 
 impl Request {
@@ -466,7 +469,13 @@ pub async fn run(
         template.extend(values.iter().cloned());
         let desired = helm.run(&template).await?;
         let live = helm
-            .run(&strings(&["get", "manifest", &request.release, "--namespace", ns]))
+            .run(&strings(&[
+                "get",
+                "manifest",
+                &request.release,
+                "--namespace",
+                ns,
+            ]))
             .await?;
         unchanged = same_manifest(&desired, &live);
     }
@@ -812,13 +821,19 @@ mod tests {
         let mut r = request();
         r.sync.url = "https://bot:s3cret@git.example/a.git".into();
         let e = r.check().unwrap_err().to_string();
-        assert!(e.contains("--password-file") && !e.contains("s3cret"), "{e}");
+        assert!(
+            e.contains("--password-file") && !e.contains("s3cret"),
+            "{e}"
+        );
     }
 
     #[test]
     fn refs_and_secret_names() {
         assert_eq!(parse_ref("main").unwrap().branch.as_deref(), Some("main"));
-        assert_eq!(parse_ref("tag:v1.4.0").unwrap().tag.as_deref(), Some("v1.4.0"));
+        assert_eq!(
+            parse_ref("tag:v1.4.0").unwrap().tag.as_deref(),
+            Some("v1.4.0")
+        );
         assert_eq!(
             parse_ref("commit:ABC1234").unwrap().commit.as_deref(),
             Some("abc1234")
@@ -829,7 +844,10 @@ mod tests {
             username: "u".into(),
             password: "p".into(),
         };
-        assert_eq!(secret_name(None, "platform", &basic).as_deref(), Some("platform-git"));
+        assert_eq!(
+            secret_name(None, "platform", &basic).as_deref(),
+            Some("platform-git")
+        );
         assert_eq!(secret_name(None, "platform", &Credentials::None), None);
         assert_eq!(
             secret_name(Some("mine"), "platform", &Credentials::None).as_deref(),

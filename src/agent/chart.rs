@@ -87,7 +87,9 @@ pub fn write_to(dir: &Path) -> Result<PathBuf, Error> {
     for (path, text) in FILES {
         let file = root.join(path);
         let written = match file.parent() {
-            Some(parent) => std::fs::create_dir_all(parent).and_then(|()| std::fs::write(&file, text)),
+            Some(parent) => {
+                std::fs::create_dir_all(parent).and_then(|()| std::fs::write(&file, text))
+            }
             None => std::fs::write(&file, text),
         };
         written.map_err(|source| Error::Write { path: file, source })?;

@@ -125,8 +125,13 @@ pub async fn run(ctx: Arc<Context>, workers: Workers, namespaces: Vec<String>) {
                 }
             }
             None => {
-                let Some(spec) = ctx.spec_of(&sync) else {
-                    continue;
+                let spec = match ctx.spec_of(&sync) {
+                    Ok(spec) => spec,
+                    Err(why) => {
+                        tracing::warn!(sync = %key, "not served: {why}");
+                        report_unservable(&ctx, &sync, &why).await;
+                        continue;
+                    }
                 };
                 let (tx, rx) = mpsc::channel(8);
                 let worker = Worker::new(ctx.clone(), spec, Some(sync), rx);
@@ -136,6 +141,29 @@ pub async fn run(ctx: Arc<Context>, workers: Workers, namespaces: Vec<String>) {
                     .insert(key.clone(), tokio::spawn(worker.run()));
                 map.insert(key, tx);
             }
+        }
+    }
+}
+
+/// Says in the Sync's status why it is not served (a `Stalled` spec).
+async fn report_unservable(ctx: &Context, sync: &SyncObject, why: &str) {
+    let previous = sync.status.clone().unwrap_or_default();
+    let next = super::status::next(
+        &previous,
+        sync.metadata.generation,
+        &super::status::Outcome::InvalidSpec {
+            message: format!("the Sync cannot be served: {why}"),
+        },
+        jiff::Timestamp::now(),
+    );
+    if next != previous {
+        let patch = serde_json::json!({"status": next});
+        if let Err(e) = ctx
+            .cluster
+            .merge_patch(&sync.object_ref(), &patch, true)
+            .await
+        {
+            tracing::warn!(sync = %sync.key(), "writing the status failed: {e}");
         }
     }
 }

@@ -88,8 +88,15 @@ pub struct Options {
     pub cache_dir: PathBuf,
     /// The most the Git mirrors may take together.
     pub cache_max_bytes: u64,
+    /// What checking one commit may cost (files, work, Helm).
+    pub limits: crate::pipeline::Limits,
+    /// The prune limits the synced commits may only make stricter.
+    pub prune_floor: crate::sync::prune::Floor,
     /// Who may see the status page.
     pub ui: UiAccess,
+    /// Whether a Sync may name a repository on the agent's own disk
+    /// (`file://`, a path): off, so a Sync cannot read the agent's files.
+    pub allow_local_git: bool,
 }
 
 /// Who may see the read-only status page.
@@ -125,7 +132,10 @@ impl Default for Options {
             concurrency: 16,
             cache_dir: std::env::temp_dir().join("weir-agent-cache"),
             cache_max_bytes: 2 * 1024 * 1024 * 1024,
+            limits: crate::pipeline::Limits::default(),
+            prune_floor: crate::sync::prune::Floor::default(),
             ui: UiAccess::Off,
+            allow_local_git: false,
         }
     }
 }
@@ -170,18 +180,14 @@ pub struct Context {
 }
 
 impl Context {
-    /// What a worker of `sync` syncs; `None` (and a warning) when the Sync
-    /// names a source the agent cannot read.
-    pub fn spec_of(&self, sync: &SyncObject) -> Option<Spec> {
-        let origin = match source::git_origin(sync, &self.options) {
-            Ok(origin) => origin,
-            Err(e) => {
-                tracing::warn!(sync = %sync.key(), "not served: {e}");
-                return None;
-            }
-        };
-        Some(Spec {
+    /// What a worker of `sync` syncs; `Err` says why the Sync cannot be
+    /// served (its spec names a source the agent cannot read).
+    pub fn spec_of(&self, sync: &SyncObject) -> Result<Spec, String> {
+        let origin = source::git_origin(sync, &self.options)?;
+        Ok(Spec {
             name: sync.key(),
+            source: Some(sync.source()),
+            adopt: sync.spec.adopt == Some(true),
             origin,
             target: Some(sync.target()),
             prune: sync.prune(),
@@ -310,6 +316,9 @@ async fn run_path(
     })?;
     let spec = Spec {
         name: dir.display().to_string(),
+        // As `weir sync` names the directory.
+        source: None,
+        adopt: false,
         origin: Origin::Directory(dir),
         target,
         prune,

@@ -83,6 +83,8 @@ pub struct SyncSpec {
     pub webhook: Option<SecretHolder>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopt: Option<bool>,
 }
 
 /// `spec.ref`: one of branch, tag or commit.
@@ -235,6 +237,15 @@ impl SyncObject {
             namespace: Some(self.metadata.namespace.clone()),
             name: self.metadata.name.clone(),
         }
+    }
+
+    /// Where its commits come from, as the inventory records it: the URL
+    /// (without credentials) and `spec.path`.
+    pub fn source(&self) -> crate::sync::SourceId {
+        crate::sync::SourceId::remote(
+            &self.spec.url,
+            self.spec.path.as_deref().unwrap_or_default(),
+        )
     }
 
     /// The inventory target: `spec.target`, else the Sync's name.

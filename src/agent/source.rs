@@ -10,9 +10,7 @@ use serde_json::Value;
 
 use super::resource::SyncObject;
 use crate::pipeline::Source;
-use crate::repo::fetch::{FetchError, FetchOptions, Mirror};
-use crate::repo::remote::{Auth, GitRef, Remote};
-use crate::repo::{self, Limits};
+use crate::repo::{self, Auth, FetchError, FetchOptions, GitRef, Limits, Mirror, Remote};
 
 /// Why the source could not be read (nothing in the cluster changes).
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +68,13 @@ pub fn git_origin(sync: &SyncObject, options: &super::Options) -> Result<Origin,
     if url.is_empty() {
         return Err("spec.url is empty".to_owned());
     }
+    if repo::is_local(&url) && !options.allow_local_git {
+        return Err(format!(
+            "{url} is a path on the agent's own disk: a Sync may not read the agent's files \
+             (use an https:// or ssh:// URL; `weir agent --allow-local-git` allows it on a \
+             machine you alone use)"
+        ));
+    }
     let r = sync.spec.git_ref.clone().unwrap_or_default();
     let git_ref = match (r.branch, r.tag, r.commit) {
         (Some(b), None, None) => GitRef::Branch(b),
@@ -84,8 +89,9 @@ pub fn git_origin(sync: &SyncObject, options: &super::Options) -> Result<Origin,
         .as_deref()
         .map(|p| p.trim_matches('/').to_owned())
         .filter(|p| !p.is_empty() && p != ".");
+    let mirror = Mirror::open(&options.cache_dir, &url).map_err(|e| e.to_string())?;
     Ok(Origin::Git(GitOrigin {
-        mirror: Mirror::open(&options.cache_dir, &url),
+        mirror,
         url,
         git_ref,
         path,
@@ -94,8 +100,8 @@ pub fn git_origin(sync: &SyncObject, options: &super::Options) -> Result<Origin,
 
 /// The [`Remote`] of `url` with the credentials of a Secret read from the
 /// API server (`None`: no Secret): `username` and `password` (a token as
-/// the password alone), or `identity` (an SSH private key, user from the
-/// URL, else `git`), and `known_hosts`.
+/// the password alone), or `identity` (an SSH private key; the user is
+/// `username`, else the URL's, else `git`), and `known_hosts`.
 pub fn remote_of(url: &str, secret: Option<&Value>, secret_name: &str) -> Result<Remote> {
     let get = |key: &str| -> Option<String> {
         let bytes = super::http::secret_value(secret?, key)?;
@@ -104,7 +110,8 @@ pub fn remote_of(url: &str, secret: Option<&Value>, secret_name: &str) -> Result
     let known_hosts = get("known_hosts");
     let auth = if let Some(key) = get("identity") {
         Auth::SshKey {
-            username: get("username").unwrap_or_else(|| "git".to_owned()),
+            // Empty: the URL's user (`git@host`), else `git`.
+            username: get("username").unwrap_or_default(),
             private_key: key,
             passphrase: get("password"),
         }
@@ -188,5 +195,41 @@ impl Origin {
             Origin::Directory(path) => path.display().to_string(),
             Origin::Git(git) => format!("{} ({})", repo::redact_url(&git.url), git.git_ref),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::resource::{Metadata, SyncSpec};
+
+    fn sync(url: &str) -> SyncObject {
+        SyncObject {
+            metadata: Metadata {
+                name: "s".into(),
+                namespace: "n".into(),
+                ..Metadata::default()
+            },
+            spec: SyncSpec {
+                url: url.into(),
+                ..SyncSpec::default()
+            },
+            status: None,
+        }
+    }
+
+    #[test]
+    fn the_agents_own_disk_is_off_limits_unless_allowed() {
+        let options = crate::agent::Options::default();
+        for url in ["file:///etc/secrets.git", "/var/lib/other.git"] {
+            let err = git_origin(&sync(url), &options).unwrap_err();
+            assert!(err.contains("agent's own disk"), "{err}");
+        }
+        assert!(git_origin(&sync("https://git.example/p.git"), &options).is_ok());
+        let allowed = crate::agent::Options {
+            allow_local_git: true,
+            ..options
+        };
+        assert!(git_origin(&sync("file:///srv/p.git"), &allowed).is_ok());
     }
 }

@@ -53,6 +53,8 @@ pub enum Outcome<'a> {
     },
     /// Objects changed or deleted by hand were put back.
     Healed { objects: u64 },
+    /// The Sync's spec names what the agent cannot serve.
+    InvalidSpec { message: String },
 }
 
 impl Outcome<'_> {
@@ -65,6 +67,7 @@ impl Outcome<'_> {
             Outcome::FetchFailed { .. } => "fetch_failed",
             Outcome::SyncFailed { .. } => "failed",
             Outcome::Healed { .. } => "healed",
+            Outcome::InvalidSpec { .. } => "invalid_spec",
         }
     }
 }
@@ -182,6 +185,12 @@ pub fn next(
         }
         Outcome::Healed { objects } => {
             status.drift_corrected = Some(status.drift_corrected.unwrap_or(0) + objects);
+        }
+        Outcome::InvalidSpec { message } => {
+            set("Ready", "False", "InvalidSpec", message.clone());
+            set("Reconciling", "False", "InvalidSpec", String::new());
+            set("Stalled", "True", "InvalidSpec", message.clone());
+            status.last_error = Some(message.clone());
         }
     }
     status

@@ -41,10 +41,7 @@ use super::status::{self, Outcome, Rejection};
 use crate::object::ObjectKey;
 use crate::pipeline::{self, WithoutHelm};
 use crate::render::HelmBinary;
-use crate::repo::Limits;
-use crate::repo::fetch::FetchOptions;
-use crate::repo::remote::Remote;
-use crate::repo::signature::{AllowedSigners, verify_commit};
+use crate::repo::{AllowedSigners, FetchOptions, Remote, verify_commit};
 use crate::sync::apply::{Action, ApplyOptions};
 use crate::sync::lease;
 use crate::sync::report::{Event, Report};
@@ -94,6 +91,11 @@ pub struct Spec {
     /// The inventory target; `None`: the Repository's name, else the
     /// directory's (as `weir sync` names it).
     pub target: Option<String>,
+    /// Where the commits come from, as the inventory records it; `None`:
+    /// as `weir sync` names the source it reads.
+    pub source: Option<crate::sync::SourceId>,
+    /// Take over a target whose inventory records another source.
+    pub adopt: bool,
     pub prune: bool,
     /// The health timeout of a wave, when not the default.
     pub timeout: Option<Duration>,
@@ -309,8 +311,9 @@ impl Worker {
             .as_ref()
             .is_none_or(|o| o.metadata.generation != sync.metadata.generation);
         if generation_changed {
-            if let Some(spec) = self.ctx.spec_of(&sync) {
-                self.spec = spec;
+            match self.ctx.spec_of(&sync) {
+                Ok(spec) => self.spec = spec,
+                Err(e) => tracing::warn!(sync = %sync.key(), "the new spec is not served: {e}"),
             }
             self.remote = None;
             self.impersonating = None;
@@ -373,7 +376,9 @@ impl Worker {
             );
             let keep = git.mirror.path().to_path_buf();
             tokio::task::spawn_blocking(move || {
-                crate::repo::fetch::prune_cache(&root, max, &[keep.as_path()]);
+                if let Err(e) = crate::repo::prune_cache(&root, max, &[keep.as_path()]) {
+                    tracing::debug!("pruning the Git cache: {e}");
+                }
             });
         }
         let current = self
@@ -490,7 +495,8 @@ impl Worker {
         let text = super::http::secret_value(&secret, "allowed_signers")
             .and_then(|b| String::from_utf8(b).ok())
             .unwrap_or_default();
-        let signers = AllowedSigners::parse(&text);
+        let signers =
+            AllowedSigners::parse(&text).map_err(|e| format!("the signers Secret {name}: {e}"))?;
         if signers.is_empty() {
             return Err(format!(
                 "the signers Secret {name} has no key allowed_signers with a public key in it"
@@ -500,7 +506,7 @@ impl Worker {
         let commit = snapshot.revision.clone();
         match tokio::task::spawn_blocking(move || verify_commit(&repo, &commit, &signers)).await {
             Ok(Ok(signer)) => {
-                tracing::info!(sync = %self.spec.name, commit = %status::short(&snapshot.revision), signer = %signer.principal, "signature verified");
+                tracing::info!(sync = %self.spec.name, commit = %status::short(&snapshot.revision), signer = %signer.principals.join(","), "signature verified");
                 Ok(())
             }
             Ok(Err(e)) => Err(format!("{e}: not applied")),
@@ -529,12 +535,15 @@ impl Worker {
         }
         let options = pipeline::Options {
             target: self.spec.target.clone(),
+            source: self.spec.source.clone(),
+            prune_floor: self.ctx.options.prune_floor.clone(),
             without_helm: WithoutHelm::Fail,
             ..pipeline::Options::default()
         };
         let source = snapshot.source.clone();
+        let limits = self.ctx.options.limits;
         let checked = tokio::task::spawn_blocking(move || {
-            let loaded = pipeline::load(&source, &Limits::default())?;
+            let loaded = pipeline::load(&source, &limits)?;
             pipeline::check(loaded, &options, &HelmBinary::new())
         })
         .await;
@@ -586,7 +595,7 @@ impl Worker {
             self.finished("rejected");
             return State::Idle;
         };
-        let (_, _, _, mut plan) = planned.into_parts();
+        let mut plan = planned.into_sync_plan();
         plan.revision = Some(snapshot.revision.clone());
         State::Apply {
             revision: snapshot.revision,
@@ -616,6 +625,7 @@ impl Worker {
             holder: self.ctx.identity.clone(),
             // Long enough for a Lease of an agent that died to expire.
             lease_wait: lease::TARGET_LEASE * 2,
+            adopt: self.spec.adopt,
             ..sync::Options::default()
         };
         let waves: Vec<WaveView> = plan
@@ -695,22 +705,27 @@ impl Worker {
             options,
             progress: &progress,
         };
-        let engine = sync::reconcile(&plan, &ctx);
-        tokio::pin!(engine);
-        let result = loop {
-            tokio::select! {
-                result = &mut engine => break result,
-                Ok(()) = wave_rx.changed() => {
-                    let wave = wave_rx.borrow_and_update().clone();
-                    let outcome = Outcome::Progressing { revision: &revision, wave, waves: plan.waves.len() };
-                    let next = status::next(&self.status, self.generation(), &outcome, Timestamp::now());
-                    self.write_status(next).await;
+        let waves = plan.waves.len();
+        let result = {
+            let engine = sync::reconcile(&plan, &ctx);
+            tokio::pin!(engine);
+            loop {
+                tokio::select! {
+                    result = &mut engine => break result,
+                    Ok(()) = wave_rx.changed() => {
+                        let wave = wave_rx.borrow_and_update().clone();
+                        let outcome = Outcome::Progressing { revision: &revision, wave, waves };
+                        let next = status::next(&self.status, self.generation(), &outcome, Timestamp::now());
+                        self.write_status(next).await;
+                    }
                 }
             }
         };
+        drop(ctx);
+        let target = plan.target.clone();
         match result {
             Ok(report) => {
-                let (desired, object_waves) = self.desired(&plan).await;
+                let (desired, object_waves) = self.desired(plan).await;
                 let managed = desired.len() as u64;
                 let diff = self
                     .applied
@@ -731,7 +746,7 @@ impl Worker {
                 });
                 self.applied = Some(Applied {
                     revision: revision.clone(),
-                    target: plan.target.clone(),
+                    target,
                     desired: desired.clone(),
                     waves: object_waves,
                 });
@@ -757,9 +772,8 @@ impl Worker {
                     );
                     self.record(Reason::Applied, &message).await;
                 }
-                self.watch = Some(
-                    DriftWatch::start(&cluster, desired, self.drift_tx.clone()).await,
-                );
+                self.watch =
+                    Some(DriftWatch::start(&cluster, desired, self.drift_tx.clone()).await);
                 self.drifted.clear();
                 self.finished("applied");
                 State::Idle
@@ -808,13 +822,12 @@ impl Worker {
 
     /// The objects of `plan`, normalised as the engine applied them, by
     /// identity (what drift is judged against), and the wave of each.
-    async fn desired(&self, plan: &SyncPlan) -> (Desired, Arc<HashMap<ObjectKey, u32>>) {
+    async fn desired(&self, plan: SyncPlan) -> (Desired, Arc<HashMap<ObjectKey, u32>>) {
         let mut desired = HashMap::new();
         let mut waves = HashMap::new();
-        for wave in &plan.waves {
-            for unit in &wave.units {
-                for value in &unit.objects {
-                    let mut value = value.clone();
+        for wave in plan.waves {
+            for unit in wave.units {
+                for mut value in unit.objects {
                     if let Ok((object, _)) = self
                         .ctx
                         .cluster
@@ -883,9 +896,7 @@ impl Worker {
                     continue;
                 }
             };
-            match cluster.apply(desired, live.as_ref(), &options)
-                .await
-            {
+            match cluster.apply(desired, live.as_ref(), &options).await {
                 Ok(done) if done.action != Action::Unchanged => {
                     healed.push(format!("{object} ({})", drift.why));
                 }
@@ -925,7 +936,7 @@ impl Worker {
                 Some(Trigger::Fetch) => {}
                 Some(Trigger::Spec(sync)) => {
                     let suspended = sync.suspended();
-                    if let Some(spec) = self.ctx.spec_of(&sync) {
+                    if let Ok(spec) = self.ctx.spec_of(&sync) {
                         self.spec = spec;
                     }
                     self.sync = Some(*sync);
@@ -989,7 +1000,9 @@ impl Worker {
                     tracing::warn!(sync = %self.spec.name, "{d}");
                 }
             }
-            Outcome::FetchFailed { message } | Outcome::SyncFailed { message, .. } => {
+            Outcome::FetchFailed { message }
+            | Outcome::SyncFailed { message, .. }
+            | Outcome::InvalidSpec { message } => {
                 tracing::warn!(sync = %self.spec.name, "{message}")
             }
             Outcome::Healed { objects } => {

@@ -86,11 +86,16 @@ pub fn run(args: AgentArgs) -> anyhow::Result<Outcome> {
             concurrency: usize::from(args.concurrency),
             cache_dir: args.cache_dir.clone().unwrap_or(defaults.cache_dir),
             cache_max_bytes: args.cache_max_size,
+            limits: args.limits.limits(),
+            prune_floor: args.limits.floor(),
             ui,
+            allow_local_git: args.allow_local_git,
         },
     };
     super::connect::runtime()?.block_on(async move {
-        let cluster = super::connect::cluster(&args.connection).await?;
+        let mut connect = args.connection.options();
+        connect.user_agent = Some(format!("weir-agent/{}", env!("CARGO_PKG_VERSION")));
+        let cluster = crate::sync::Cluster::connect(&connect).await?;
         agent::run(config, cluster).await?;
         Ok(Outcome::Success)
     })

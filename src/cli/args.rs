@@ -191,29 +191,59 @@ pub struct BootstrapArgs {
     #[arg(long, value_name = "USER", help_heading = "Credentials")]
     pub username: Option<String>,
     /// HTTPS: a file holding the password or token.
-    #[arg(long, value_name = "FILE", help_heading = "Credentials", conflicts_with = "ssh_key_file")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Credentials",
+        conflicts_with = "ssh_key_file"
+    )]
     pub password_file: Option<PathBuf>,
     /// SSH: a file holding the private key (not protected by a passphrase).
-    #[arg(long, value_name = "FILE", help_heading = "Credentials", requires = "known_hosts_file")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Credentials",
+        requires = "known_hosts_file"
+    )]
     pub ssh_key_file: Option<PathBuf>,
     /// SSH: the server's host keys, as in ~/.ssh/known_hosts (an unknown or changed host key is refused).
-    #[arg(long, value_name = "FILE", help_heading = "Credentials", requires = "ssh_key_file")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Credentials",
+        requires = "ssh_key_file"
+    )]
     pub known_hosts_file: Option<PathBuf>,
     /// The Secret (in weir-system) the credentials are kept in. Without credentials: an existing Secret
     /// to use. Default with credentials: <name>-git.
     #[arg(long, value_name = "NAME", help_heading = "Credentials")]
     pub secret_name: Option<String>,
     /// The Helm release (in weir-system).
-    #[arg(long, value_name = "NAME", default_value = "weir", help_heading = "Chart")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "weir",
+        help_heading = "Chart"
+    )]
     pub release: String,
     /// The chart to install instead of the one built into weir: a directory, repo/weir, or oci://...
     #[arg(long, value_name = "CHART", help_heading = "Chart")]
     pub chart: Option<String>,
     /// The version of --chart (helm --version).
-    #[arg(long, value_name = "VERSION", requires = "chart", help_heading = "Chart")]
+    #[arg(
+        long,
+        value_name = "VERSION",
+        requires = "chart",
+        help_heading = "Chart"
+    )]
     pub chart_version: Option<String>,
     /// A values file for the chart (repeatable; helm --values).
-    #[arg(long = "values", short = 'f', value_name = "FILE", help_heading = "Chart")]
+    #[arg(
+        long = "values",
+        short = 'f',
+        value_name = "FILE",
+        help_heading = "Chart"
+    )]
     pub values: Vec<PathBuf>,
     /// A chart value (repeatable; helm --set), e.g. --set replicas=3.
     #[arg(long = "set", value_name = "KEY=VALUE", help_heading = "Chart")]
@@ -301,11 +331,17 @@ pub struct AgentArgs {
     /// address).
     #[arg(long, value_enum, value_name = "ACCESS", default_value_t = UiMode::Off)]
     pub ui: UiMode,
+    /// Let Syncs name a Git repository on the agent's own disk (`file://`
+    /// URLs, paths). Off by default: a Sync may not read the agent's files.
+    #[arg(long)]
+    pub allow_local_git: bool,
     /// With --ui token: the file holding the token.
     #[arg(long, value_name = "FILE", env = "WEIR_UI_TOKEN_FILE")]
     pub ui_token_file: Option<PathBuf>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// Who may see the status page.
@@ -370,8 +406,8 @@ pub struct SyncArgs {
     #[arg(long)]
     pub prune: bool,
 
-    /// Allow a prune that deletes more than the repo's limits (default: 25% of
-    /// what weir manages, or 50 objects).
+    /// Allow a prune that deletes more than the prune limits
+    /// (--max-prune-objects, --max-prune-fraction, or weir.yaml's stricter ones).
     #[arg(long, requires = "prune")]
     pub allow_mass_prune: bool,
 
@@ -382,6 +418,12 @@ pub struct SyncArgs {
     /// Apply a CRD change even though existing custom resources would become invalid.
     #[arg(long)]
     pub force_crd_upgrade: bool,
+
+    /// Sync into a target whose inventory records another source (another
+    /// repo, or this one under another remote URL or path): its objects
+    /// become this repo's, and --prune deletes those not in it.
+    #[arg(long)]
+    pub adopt: bool,
 
     #[command(flatten)]
     pub connection: ConnectionArgs,
@@ -408,9 +450,8 @@ pub struct SyncArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 
-    /// Refuse files larger than this many bytes (suffixes k, M, G are accepted, e.g. 8M).
-    #[arg(long, value_name = "BYTES", default_value = "8M", value_parser = parse_size)]
-    pub max_file_size: u64,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// Which cluster to talk to: the same flags for every command that does.
@@ -431,6 +472,7 @@ impl ConnectionArgs {
         crate::sync::ConnectOptions {
             kubeconfig: self.kubeconfig.clone(),
             context: self.context.clone(),
+            user_agent: None,
         }
     }
 }
@@ -462,9 +504,8 @@ pub struct SourceArgs {
     /// else 1.35.4.
     #[arg(long, value_name = "VERSION")]
     pub kube_version: Option<String>,
-    /// Refuse files larger than this many bytes (suffixes k, M, G are accepted, e.g. 8M).
-    #[arg(long, value_name = "BYTES", default_value = "8M", value_parser = parse_size)]
-    pub max_file_size: u64,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 #[derive(Debug, Args)]
@@ -555,9 +596,8 @@ pub struct DiffArgs {
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
-    /// Refuse files larger than this many bytes (suffixes k, M, G are accepted, e.g. 8M).
-    #[arg(long, value_name = "BYTES", default_value = "8M", value_parser = parse_size)]
-    pub max_file_size: u64,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// How `weir diff` prints its report.
@@ -626,9 +666,8 @@ pub struct ValidateArgs {
     #[arg(long, value_name = "REV")]
     pub rev: Option<String>,
 
-    /// Refuse files larger than this many bytes (suffixes k, M, G are accepted, e.g. 8M).
-    #[arg(long, value_name = "BYTES", default_value = "8M", value_parser = parse_size)]
-    pub max_file_size: u64,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// A weir kind whose JSON Schema `weir schema` prints.
@@ -657,6 +696,92 @@ pub struct SchemaArgs {
     /// The kind.
     #[arg(value_enum)]
     pub kind: SchemaKind,
+}
+
+/// What one run may cost and what pruning may never do: set where weir
+/// runs, never by the repo (weir.yaml may only make the prune limits
+/// stricter). Every command that reads a config repo takes them, so
+/// `weir validate` judges a repo as `weir sync` and the agent do.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Limits (set here, a repo cannot raise them)")]
+pub struct LimitArgs {
+    /// Refuse files larger than this many bytes (suffixes k, M, G are accepted, e.g. 8M).
+    #[arg(long, value_name = "BYTES", default_value = "8M", value_parser = parse_size)]
+    pub max_file_size: u64,
+    /// The most nodes one run builds: YAML loaded (aliases expanded), Helm
+    /// values, objects, what patches add (a string weighs one node per 64
+    /// bytes). A repo that needs more is refused, naming where.
+    #[arg(long, value_name = "N", default_value_t = crate::budget::DEFAULT_MAX_NODES, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_nodes: u64,
+    /// Kill a `helm template` that runs longer than this (at most 24h).
+    #[arg(long, value_name = "DURATION", default_value = "4s", value_parser = parse_positive_duration)]
+    pub helm_timeout: std::time::Duration,
+    /// Kill a `helm template` that writes more than this many bytes (suffixes k, M, G).
+    #[arg(long, value_name = "BYTES", default_value = "32M", value_parser = parse_size)]
+    pub max_helm_output: u64,
+    /// Cap the memory of a `helm template` (its data segment; Linux) at this
+    /// many bytes (suffixes k, M, G).
+    #[arg(long, value_name = "BYTES", default_value = "128M", value_parser = parse_size)]
+    pub max_helm_memory: u64,
+    /// A prune of more objects stops and asks for --allow-mass-prune.
+    /// weir.yaml's prune.maxObjects may set fewer, never more.
+    #[arg(long, value_name = "N", default_value_t = crate::sync::plan::DEFAULT_MAX_PRUNE_OBJECTS)]
+    pub max_prune_objects: u32,
+    /// A prune of a larger share of the inventory (0 to 1) stops and asks
+    /// for --allow-mass-prune. weir.yaml's prune.maxFraction may set less,
+    /// never more.
+    #[arg(long, value_name = "FRACTION", default_value_t = crate::sync::plan::DEFAULT_MAX_PRUNE_FRACTION, value_parser = parse_fraction)]
+    pub max_prune_fraction: f64,
+    /// Never prune objects of this kind, whatever the repo opts in:
+    /// `Kind` (any group) or `Kind.group`, e.g. `PersistentVolumeClaim`,
+    /// `Certificate.cert-manager.io` (repeatable).
+    #[arg(long = "protect-kind", value_name = "KIND")]
+    pub protect_kinds: Vec<crate::sync::prune::KindName>,
+}
+
+impl LimitArgs {
+    /// The pipeline's limits.
+    pub fn limits(&self) -> crate::pipeline::Limits {
+        crate::pipeline::Limits {
+            files: crate::repo::Limits {
+                max_file_bytes: self.max_file_size,
+                ..crate::repo::Limits::default()
+            },
+            work: crate::budget::Limits {
+                max_nodes: self.max_nodes,
+                helm_timeout: self.helm_timeout,
+                max_helm_output: self.max_helm_output,
+                max_helm_memory: self.max_helm_memory,
+            },
+        }
+    }
+
+    /// The prune floor.
+    pub fn floor(&self) -> crate::sync::prune::Floor {
+        crate::sync::prune::Floor {
+            max_objects: self.max_prune_objects,
+            max_fraction: self.max_prune_fraction,
+            protected_kinds: self.protect_kinds.clone(),
+        }
+    }
+}
+
+/// A duration of weir's syntax, more than zero.
+fn parse_positive_duration(text: &str) -> Result<std::time::Duration, String> {
+    match crate::sync::plan::parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("must be more than 0".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A share between 0 and 1.
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|f| (0.0..=1.0).contains(f))
+        .ok_or_else(|| format!("`{text}` is not a share between 0 and 1, e.g. 0.25"))
 }
 
 /// Parses `8388608`, `512k`, `8M`, `1G` (powers of 1024).

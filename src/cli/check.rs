@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
+use super::args::LimitArgs;
 use crate::pipeline::{self, Checked, Source};
 use crate::render::HelmBinary;
-use crate::repo::Limits;
 
 /// The source named by a command's `PATH` and `--rev`.
 pub fn source(path: &Path, rev: Option<&str>) -> Source {
@@ -21,22 +21,23 @@ pub fn source(path: &Path, rev: Option<&str>) -> Source {
     }
 }
 
-/// Loads `source` (files over `max_file_size` refused) and checks it.
+/// Loads `source` within `limits` and checks it (the prune floor of
+/// `limits` is the one `options` gets).
 pub fn run(
     source: &Source,
-    max_file_size: u64,
-    options: &pipeline::Options,
+    limits: &LimitArgs,
+    options: pipeline::Options,
 ) -> anyhow::Result<Checked> {
-    let limits = Limits {
-        max_file_bytes: max_file_size,
-        ..Limits::default()
-    };
-    let loaded = match pipeline::load(source, &limits) {
+    let loaded = match pipeline::load(source, &limits.limits()) {
         Ok(loaded) => loaded,
         Err(e @ pipeline::Error::NotFound { .. }) => return Err(e.into()),
         Err(e) => return Err(anyhow::Error::new(e).context(describe(source))),
     };
-    Ok(pipeline::check(loaded, options, &HelmBinary::new())?)
+    let options = pipeline::Options {
+        prune_floor: limits.floor(),
+        ..options
+    };
+    Ok(pipeline::check(loaded, &options, &HelmBinary::new())?)
 }
 
 /// What a failure to read `source` is about.

@@ -33,8 +33,8 @@ const BACKOFF: Backoff = Backoff {
 pub fn sides(args: &DiffArgs) -> anyhow::Result<Option<(Side, Side)>> {
     let checked = check::run(
         &check::source(&args.path, None),
-        args.max_file_size,
-        &pipeline::Options {
+        &args.limits,
+        pipeline::Options {
             target: args.target.clone(),
             ..pipeline::Options::default()
         },
@@ -47,7 +47,7 @@ pub fn sides(args: &DiffArgs) -> anyhow::Result<Option<(Side, Side)>> {
     for warning in &checked.report.diagnostics {
         tracing::warn!("{warning}");
     }
-    let plan = planned.sync_plan();
+    let plan = &planned.into_sync_plan();
     let compared = connect::runtime()?.block_on(async {
         let cluster = connect::cluster(&args.connection)
             .await?

@@ -11,26 +11,23 @@ use std::path::Path;
 use crate::diff::{Side, WeirDoc};
 use crate::pipeline::{self, Checked, Source};
 use crate::render::HelmBinary;
-use crate::repo::{self, Limits};
+use crate::repo;
 
+use super::args::LimitArgs;
 use super::check;
 
 /// The config repo at `rev`, or in the working tree when `rev` is `None`,
 /// checked; `Ok(Err(checked))` when it has errors (its report says which).
 /// A revision where the config directory does not exist is an empty side,
-/// so everything in the other one is added or removed. Files over
-/// `max_file_bytes` (`--max-file-size`) are refused.
+/// so everything in the other one is added or removed. The repo is read
+/// and judged within `limits`.
 pub fn side(
     path: &Path,
     rev: Option<&str>,
-    max_file_bytes: u64,
+    limits: &LimitArgs,
 ) -> anyhow::Result<Result<Side, Box<Checked>>> {
-    let limits = Limits {
-        max_file_bytes,
-        ..Limits::default()
-    };
     let source = check::source(path, rev);
-    let loaded = match pipeline::load(&source, &limits) {
+    let loaded = match pipeline::load(&source, &limits.limits()) {
         Ok(loaded) => loaded,
         Err(pipeline::Error::Read(repo::Error::SubdirMissing { .. }))
             if matches!(source, Source::Revision { .. }) =>
@@ -43,13 +40,19 @@ pub fn side(
         .weir_documents()
         .map(|(file, value)| WeirDoc::new(file, value.clone()))
         .collect();
-    let checked = pipeline::check(loaded, &pipeline::Options::default(), &HelmBinary::new())?;
+    let options = pipeline::Options {
+        prune_floor: limits.floor(),
+        ..pipeline::Options::default()
+    };
+    let checked = pipeline::check(loaded, &options, &HelmBinary::new())?;
     let Some(planned) = checked.planned else {
         return Ok(Err(Box::new(checked)));
     };
     for warning in &checked.report.diagnostics {
         tracing::warn!("{warning}");
     }
-    let (_, rendered, _, _) = planned.into_parts();
-    Ok(Ok(Side::of_revision(rendered.objects, weir_docs)))
+    Ok(Ok(Side::of_revision(
+        planned.into_rendered().objects,
+        weir_docs,
+    )))
 }

@@ -23,15 +23,19 @@ pub(super) fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Findings);
     };
     report::to_stderr(&checked.report, &display);
+    let prune = planned.prune_limits();
     if json {
         let doc = serde_json::json!({
             "formatVersion": FORMAT_VERSION,
             "waves": planned.plan().waves,
+            "prune": prune,
             "diagnostics": checked.report.diagnostics,
         });
         super::output::write_stdout(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
     } else {
-        super::output::write_stdout(&text(planned.plan()))?;
+        let mut out = text(planned.plan());
+        let _ = writeln!(out, "prune: {}", prune.describe());
+        super::output::write_stdout(&out)?;
     }
     Ok(Outcome::Success)
 }

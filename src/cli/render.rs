@@ -20,8 +20,8 @@ pub(super) fn checked(source: &SourceArgs) -> anyhow::Result<Checked> {
     };
     check::run(
         &check::source(&source.path, source.rev.as_deref()),
-        source.max_file_size,
-        &options,
+        &source.limits,
+        options,
     )
 }
 

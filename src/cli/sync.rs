@@ -26,8 +26,8 @@ pub fn run(args: SyncArgs) -> Result<Outcome> {
     // before the cluster is touched.
     let checked = check::run(
         &check::source(&args.path, args.rev.as_deref()),
-        args.max_file_size,
-        &pipeline::Options {
+        &args.limits,
+        pipeline::Options {
             target: args.target.clone(),
             ..pipeline::Options::default()
         },
@@ -37,7 +37,7 @@ pub fn run(args: SyncArgs) -> Result<Outcome> {
         eprintln!("the repo is invalid: nothing was applied");
         return Ok(Outcome::Findings);
     };
-    let (_, _, _, plan) = planned.into_parts();
+    let plan = planned.into_sync_plan();
     let options = Options {
         dry_run: args.dry_run,
         prune: args.prune,
@@ -47,6 +47,7 @@ pub fn run(args: SyncArgs) -> Result<Outcome> {
         timeout,
         concurrency: usize::from(args.concurrency),
         lease_wait: parse_duration(&args.lease_wait).context("--lease-wait")?,
+        adopt: args.adopt,
         ..Options::default()
     };
     super::connect::runtime()?.block_on(async move {

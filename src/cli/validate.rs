@@ -20,7 +20,7 @@ pub fn run(args: &ValidateArgs) -> Result<Outcome> {
         ..pipeline::Options::default()
     };
     let source = check::source(&args.path, args.rev.as_deref());
-    let checked = check::run(&source, args.max_file_size, &options)?;
+    let checked = check::run(&source, &args.limits, options)?;
     let mut out = anstream::stdout().lock();
     report::write(
         &mut out,

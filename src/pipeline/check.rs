@@ -2,14 +2,18 @@
 //! into a sync plan, with every finding of every stage in one
 //! [`Report`]; and [`Planned`], which only a check without errors makes.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use super::sync_plan;
 use super::{Loaded, Result};
 use crate::diagnostic::Diagnostic;
+use crate::object::ObjectRef;
 use crate::plan::{self, Plan};
 use crate::render::{self, ChartRenderer, RenderOptions, Rendered, SkipWithoutHelm};
-use crate::sync::SyncPlan;
+use crate::sync::prune::{Floor, Limits as PruneLimits};
+use crate::sync::{SourceId, SyncPlan};
 use crate::validate::{self, ChartObject, RenderFindings, Report, ValidRepo, codes};
 
 /// What a missing `helm` binary means to a check.
@@ -36,6 +40,12 @@ pub struct Options {
     /// The inventory target of the sync plan (`--target`); default: the
     /// Repository's name, else the config directory's name.
     pub target: Option<String>,
+    /// Where the files come from, as the inventory records it; default:
+    /// what [`load`](super::load) found ([`Loaded::source`]).
+    pub source: Option<SourceId>,
+    /// The prune limits set where weir runs: weir.yaml may only make them
+    /// stricter.
+    pub prune_floor: Floor,
     pub without_helm: WithoutHelm,
 }
 
@@ -57,7 +67,9 @@ pub struct Planned {
     repo: ValidRepo,
     rendered: Rendered,
     plan: Plan,
-    sync: SyncPlan,
+    /// Where its sync plan goes: inventory target, revision, source and
+    /// the prune limits in force.
+    target: sync_plan::Target,
 }
 
 impl Planned {
@@ -76,14 +88,37 @@ impl Planned {
         &self.plan
     }
 
-    /// What `weir sync` applies.
-    pub fn sync_plan(&self) -> &SyncPlan {
-        &self.sync
+    /// The inventory target of its sync plan.
+    pub fn target(&self) -> &str {
+        &self.target.name
     }
 
-    /// The parts, by value.
-    pub fn into_parts(self) -> (ValidRepo, Rendered, Plan, SyncPlan) {
-        (self.repo, self.rendered, self.plan, self.sync)
+    /// The prune limits its sync applies: the floor set where weir runs,
+    /// made stricter by weir.yaml.
+    pub fn prune_limits(&self) -> PruneLimits {
+        PruneLimits::of(&self.target.floor, &self.repo.settings().prune).0
+    }
+
+    /// What `weir sync` applies, the rendered objects moved into it (not
+    /// copied: a repo of 10,000 objects is not held twice).
+    pub fn into_sync_plan(self) -> SyncPlan {
+        let Planned {
+            repo,
+            mut rendered,
+            plan,
+            target,
+        } = self;
+        let mut values: HashMap<ObjectRef, Value> = std::mem::take(&mut rendered.objects)
+            .into_iter()
+            .map(|o| (o.id, o.value))
+            .collect();
+        let (sync, _) = sync_plan::build(&repo, &rendered, &plan, target, |id| values.remove(id));
+        sync
+    }
+
+    /// The rendering, by value.
+    pub fn into_rendered(self) -> Rendered {
+        self.rendered
     }
 }
 
@@ -97,7 +132,10 @@ pub fn check(loaded: Loaded, options: &Options, charts: &dyn ChartRenderer) -> R
         diagnostics,
         revision,
         name,
+        source,
+        budget,
     } = loaded;
+    let source = options.source.clone().or(source);
     let skipping = SkipWithoutHelm::new(charts);
     let renderer: &dyn ChartRenderer = match options.without_helm {
         WithoutHelm::Fail => charts,
@@ -108,19 +146,29 @@ pub fn check(loaded: Loaded, options: &Options, charts: &dyn ChartRenderer) -> R
         parallelism: None,
     };
     let mut failure = None;
-    let mut outcome: Option<(Rendered, Option<(Plan, SyncPlan)>)> = None;
+    let mut outcome: Option<(Rendered, Option<(Plan, sync_plan::Target)>)> = None;
     let validation = validate::validate_rendered(
         documents,
         diagnostics,
         &validate::Options {
             strict: options.strict,
         },
-        |repo| match render::render(repo, &tree, &render_options, renderer) {
+        |repo| match render_within(repo, &tree, &render_options, renderer, &budget) {
             Err(e) => {
                 failure = Some(e);
                 RenderFindings::default()
             }
-            Ok(mut rendered) => {
+            // The budget ran out: what rendered is partial, and findings
+            // about it would only follow from what is missing.
+            Ok(None) => RenderFindings::default(),
+            Ok(Some(mut rendered)) if budget.is_exhausted() => RenderFindings {
+                chart_objects: Vec::new(),
+                diagnostics: std::mem::take(&mut rendered.diagnostics)
+                    .into_iter()
+                    .filter(Diagnostic::is_error)
+                    .collect(),
+            },
+            Ok(Some(mut rendered)) => {
                 let mut found = std::mem::take(&mut rendered.diagnostics);
                 let mut planned = None;
                 // Planning judges units (waves, dependencies, cycles), so it
@@ -140,10 +188,16 @@ pub fn check(loaded: Loaded, options: &Options, charts: &dyn ChartRenderer) -> R
                                     .map(|r| r.value.metadata.name.clone())
                             })
                             .unwrap_or_else(|| name.clone());
-                        let (sync, sync_found) =
-                            sync_plan::build(repo, &rendered, &plan, target, revision.clone());
+                        let target = sync_plan::Target {
+                            name: target,
+                            revision: revision.clone(),
+                            source: source.clone(),
+                            floor: options.prune_floor.clone(),
+                        };
+                        let (_, sync_found) =
+                            sync_plan::build(repo, &rendered, &plan, target.clone(), |_| None);
                         found.extend(sync_found);
-                        planned = Some((plan, sync));
+                        planned = Some((plan, target));
                     }
                 }
                 found.extend(not_rendered(&skipping.skipped()));
@@ -160,11 +214,11 @@ pub fn check(loaded: Loaded, options: &Options, charts: &dyn ChartRenderer) -> R
         return Err(e.into());
     }
     let planned = match (validation.repo, outcome) {
-        (Some(repo), Some((rendered, Some((plan, sync))))) => Some(Planned {
+        (Some(repo), Some((rendered, Some((plan, target))))) => Some(Planned {
             repo,
             rendered,
             plan,
-            sync,
+            target,
         }),
         _ => None,
     };
@@ -174,13 +228,30 @@ pub fn check(loaded: Loaded, options: &Options, charts: &dyn ChartRenderer) -> R
     })
 }
 
+/// Renders `repo` within `budget`; `None` when loading already spent it.
+fn render_within(
+    repo: &crate::spec::repo::ConfigRepo,
+    tree: &crate::repo::FileTree,
+    options: &RenderOptions,
+    charts: &dyn ChartRenderer,
+    budget: &crate::budget::Budget,
+) -> render::Result<Option<Rendered>> {
+    if budget.is_exhausted() {
+        return Ok(None);
+    }
+    render::render(repo, tree, options, charts, budget).map(Some)
+}
+
 /// The objects Helm charts rendered (hooks included): validation checks
 /// them like the repo's own manifests.
 fn chart_objects(repo: &crate::spec::repo::ConfigRepo, rendered: &Rendered) -> Vec<ChartObject> {
-    let is_chart = |component: &str| {
-        repo.component(component)
-            .is_some_and(|c| c.value.spec.source.helm.is_some())
-    };
+    let charts: std::collections::HashSet<&str> = repo
+        .components
+        .iter()
+        .filter(|c| c.value.spec.source.helm.is_some())
+        .map(|c| c.value.metadata.name.as_str())
+        .collect();
+    let is_chart = |component: &str| charts.contains(component);
     rendered
         .objects
         .iter()

@@ -32,7 +32,17 @@ mod tests;
 use std::path::PathBuf;
 
 pub use check::{Checked, Options, Planned, WithoutHelm, check};
-pub use source::{Loaded, Source, load, load_tree};
+pub use source::{Loaded, Source, load, load_tree, source_id};
+
+/// What one run may cost, set where weir runs (flags), never by the repo:
+/// the files read, and the work done on them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Bounds on reading files (sizes, counts).
+    pub files: crate::repo::Limits,
+    /// The work budget after reading, and Helm's limits.
+    pub work: crate::budget::Limits,
+}
 
 /// What stops the pipeline before it can judge the repo: the source
 /// cannot be read, or a renderer cannot run. Findings about the repo's

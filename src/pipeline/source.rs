@@ -8,12 +8,14 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{Error, Result};
+use super::{Error, Limits, Result};
+use crate::budget::{self, Budget};
 use crate::diagnostic::Diagnostic;
-use crate::repo::{self, FileTree, Limits};
+use crate::repo::{self, FileTree};
 use crate::spec::filter::FileFilter;
 use crate::spec::model::API_VERSION;
 use crate::spec::yaml::{self, Document, YamlLimits};
+use crate::sync::SourceId;
 
 /// Where the files of a config repo are read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +56,11 @@ pub struct Loaded {
     /// inventory target when neither a `--target` nor a Repository name
     /// gives one.
     pub name: String,
+    /// Where the files come from, as the inventory records it; `None` for
+    /// a tree made in memory.
+    pub source: Option<SourceId>,
+    /// The run's work budget: loading charged it, checking goes on with it.
+    pub budget: Budget,
 }
 
 impl Loaded {
@@ -67,20 +74,21 @@ impl Loaded {
     }
 }
 
-/// Reads `source` and parses its documents. Files over `limits` are
-/// refused with diagnostics; `Err` when the source cannot be read at all
-/// (a missing directory, an unknown revision, not a Git repository).
+/// Reads `source` and parses its documents. Files over `limits.files` are
+/// refused with diagnostics, and parsing charges `limits.work`'s budget;
+/// `Err` when the source cannot be read at all (a missing directory, an
+/// unknown revision, not a Git repository).
 pub fn load(source: &Source, limits: &Limits) -> Result<Loaded> {
     let (tree, revision, name) = match source {
         Source::Directory(path) => {
             if !path.exists() {
                 return Err(Error::NotFound { path: path.clone() });
             }
-            let tree = repo::read_worktree(path, limits)?;
+            let tree = repo::read_worktree(path, &limits.files)?;
             (tree, repo::commit_of(path, None), dir_name(path))
         }
         Source::Revision { repo, rev, subdir } => {
-            let tree = repo::read_revision(repo, rev, subdir.as_deref(), limits)?;
+            let tree = repo::read_revision(repo, rev, subdir.as_deref(), &limits.files)?;
             let revision = tree.commit().map(str::to_owned);
             let name = match subdir.as_deref().and_then(|s| s.rsplit('/').next()) {
                 Some(last) if !last.is_empty() => last.to_owned(),
@@ -89,15 +97,24 @@ pub fn load(source: &Source, limits: &Limits) -> Result<Loaded> {
             (tree, revision, name)
         }
     };
-    Ok(load_tree(tree, revision, name))
+    let mut loaded = load_tree(tree, revision, name, &limits.work);
+    loaded.source = source_id(source);
+    Ok(loaded)
 }
 
 /// Parses the documents of files already read (or made in memory: tests,
-/// fuzzing), as [`load`] does after reading.
-pub fn load_tree(tree: FileTree, revision: Option<String>, name: String) -> Loaded {
+/// fuzzing), as [`load`] does after reading, within a fresh budget of
+/// `work`.
+pub fn load_tree(
+    tree: FileTree,
+    revision: Option<String>,
+    name: String,
+    work: &budget::Limits,
+) -> Loaded {
+    let budget = Budget::new(*work);
     let (filter, mut diagnostics) = FileFilter::of_tree(&tree);
     let (documents, parse_diagnostics) =
-        yaml::load_documents(&tree, &filter, &YamlLimits::default());
+        yaml::load_documents(&tree, &filter, &YamlLimits::default(), &budget);
     diagnostics.extend(tree.diagnostics().iter().cloned());
     diagnostics.extend(parse_diagnostics);
     Loaded {
@@ -106,7 +123,25 @@ pub fn load_tree(tree: FileTree, revision: Option<String>, name: String) -> Load
         diagnostics,
         revision,
         name,
+        source: None,
+        budget,
     }
+}
+
+/// Where `source`'s files come from, as the inventory records it: the
+/// Git repository's remote (`origin`, or its only one) and the config
+/// directory inside it, so a working copy and the agent's clone of the same
+/// repo are one source; else the directory's absolute path.
+pub fn source_id(source: &Source) -> Option<SourceId> {
+    let (dir, subdir) = match source {
+        Source::Directory(path) => (path, None),
+        Source::Revision { repo, subdir, .. } => (repo, subdir.as_deref()),
+    };
+    if let Some((url, path)) = repo::remote_of(dir, subdir) {
+        return Some(SourceId::remote(&url, &path));
+    }
+    let absolute = std::fs::canonicalize(dir).ok()?;
+    Some(SourceId::local(&absolute, subdir.unwrap_or_default()))
 }
 
 /// The last segment of a directory's absolute path (`example-repo` for

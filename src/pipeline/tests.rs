@@ -19,7 +19,7 @@ impl ChartRenderer for NoCharts {
 
 fn check_files(files: &[(&str, &str)]) -> Checked {
     let tree: FileTree = files.iter().copied().collect();
-    let loaded = load_tree(tree, None, "test".into());
+    let loaded = load_tree(tree, None, "test".into(), &crate::budget::Limits::default());
     check(loaded, &Options::default(), &NoCharts).unwrap()
 }
 
@@ -209,7 +209,7 @@ fn a_valid_repo_is_planned() {
     ]);
     assert!(c.report.is_valid(), "{:#?}", c.report);
     let planned = c.planned.expect("planned");
-    let sync = planned.sync_plan();
+    let sync = planned.into_sync_plan();
     assert_eq!(sync.target, "r", "the Repository's name");
     assert_eq!(sync.objects().count(), 2, "the ConfigMap and its Namespace");
 }
@@ -243,7 +243,7 @@ fn patch_targets_and_sync_selectors_pick_the_same_objects() {
         ("app/m/cms.yaml", &cms),
     ]);
     let planned = c.planned.expect("planned");
-    let sync = planned.sync_plan();
+    let sync = planned.into_sync_plan();
     let unit = &sync.waves[0].units[0];
     let names = |pick: &dyn Fn(&serde_json::Value) -> bool| -> Vec<String> {
         unit.objects
@@ -264,4 +264,120 @@ fn patch_targets_and_sync_selectors_pick_the_same_objects() {
     assert_eq!(patched, ["db-0", "db-1"]);
     assert_eq!(selected_by(&unit.prune.protect), patched);
     assert_eq!(selected_by(&unit.health.ignore), patched);
+}
+
+/// `weir sync` in a working copy and the agent syncing the same repo from
+/// Git name one source: the working copy by its `origin` remote and the
+/// config directory's place in it, the agent by its Sync's URL and path.
+#[test]
+fn a_working_copy_and_the_agents_clone_are_one_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("clusters/prod")).unwrap();
+    let repo = git2::Repository::init(root).unwrap();
+    let prod = root.join("clusters/prod");
+    // Without a remote: the directory itself.
+    assert_eq!(
+        source_id(&Source::Directory(prod.clone())),
+        Some(crate::sync::SourceId::local(
+            &std::fs::canonicalize(&prod).unwrap(),
+            ""
+        ))
+    );
+    repo.remote("origin", "git@github.com:org/platform.git")
+        .unwrap();
+    let ours = source_id(&Source::Directory(prod)).unwrap();
+    let agents =
+        crate::sync::SourceId::remote("https://token@github.com/org/platform", "clusters/prod");
+    assert_eq!(ours, agents);
+    assert_eq!(
+        ours.to_string(),
+        "github.com/org/platform (path clusters/prod)"
+    );
+}
+
+fn check_within(files: &[(&str, &str)], max_nodes: u64) -> Checked {
+    let tree: FileTree = files.iter().copied().collect();
+    let work = crate::budget::Limits {
+        max_nodes,
+        ..crate::budget::Limits::default()
+    };
+    let loaded = load_tree(tree, None, "test".into(), &work);
+    check(loaded, &Options::default(), &NoCharts).unwrap()
+}
+
+/// One budget for the whole run: what no file passes alone, all of them
+/// together do, and the run stops there with one finding; rendering then
+/// does not run (its findings would only follow from files left out).
+#[test]
+fn the_budget_is_for_the_whole_run() {
+    let blob = |i: usize| {
+        format!(
+            "apiVersion: example.com/v1\nkind: Blob\nmetadata: {{name: b{i}}}\nspec:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n  b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n  c: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+        )
+    };
+    let texts: Vec<(String, String)> = (0..20)
+        .map(|i| (format!("b{i:02}.yaml"), blob(i)))
+        .collect();
+    let files: Vec<(&str, &str)> = texts
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    assert!(check_within(&files, 100_000).planned.is_some(), "fits");
+    let c = check_within(&files, 10_000);
+    assert!(c.planned.is_none());
+    let errors: Vec<&str> = c
+        .report
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.code.0)
+        .collect();
+    assert_eq!(errors, ["E0024"], "{:#?}", c.report);
+    let d = find(&c, "E0024");
+    assert!(d.message.contains("10,000 nodes"), "{d}");
+    assert!(
+        d.hint
+            .as_deref()
+            .unwrap_or_default()
+            .contains("--max-nodes")
+    );
+}
+
+/// A patch that doubles an object is stopped at the operation that would
+/// pass the budget, named with its component's file and line.
+#[test]
+fn a_doubling_patch_is_stopped_at_its_operation() {
+    let mut component = String::from(
+        "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: web}\nspec:\n  source: {path: m}\n  patches:\n    - target: {kind: ConfigMap}\n      json:\n",
+    );
+    for i in 0..50 {
+        component.push_str(&format!(
+            "        - {{op: copy, from: /data, path: /data/c{i}}}\n"
+        ));
+    }
+    let c = check_within(
+        &[
+            ("web/component.yaml", &component),
+            (
+                "web/m/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n",
+            ),
+        ],
+        50_000,
+    );
+    assert!(c.planned.is_none());
+    assert_eq!(codes_of(&c), ["E0215"], "{:#?}", c.report);
+    let d = find(&c, "E0215");
+    let op: usize = d
+        .path
+        .as_deref()
+        .and_then(|p| p.strip_prefix(".spec.patches[0].json["))
+        .and_then(|p| p.strip_suffix(']'))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{d:?}"));
+    assert!((10..20).contains(&op), "{op}");
+    assert_eq!(d.file.as_deref(), Some("web/component.yaml"));
+    // At the operation's line (the 9th line holds operation 0).
+    assert_eq!(d.span.map(|s| s.line), Some(9 + op as u32), "{d:?}");
 }

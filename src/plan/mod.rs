@@ -51,6 +51,9 @@ pub mod codes {
     // same code: `render::codes::DUPLICATE_OBJECT`.
     /// A duration weir cannot use (a timeout of a hook or a health gate).
     pub const BAD_DURATION: Code = Code("E0406");
+    /// A prune limit of weir.yaml looser than the floor set where weir
+    /// runs: a commit may make prune limits stricter, never looser.
+    pub const PRUNE_LIMIT_LOOSER: Code = Code("E0407");
 }
 
 /// The plan of a repo: its non-empty waves in order.
@@ -223,10 +226,16 @@ pub fn plan(rendered: &mut Rendered, settings: &RepositorySpec) -> (Option<Plan>
     // Waves.
     let order = graph::topological(&names, &edges);
     let mut wave = vec![0u32; names.len()];
+    let mut out_of: Vec<Vec<&graph::Edge>> = vec![Vec::new(); names.len()];
+    for e in &edges {
+        if let Some(list) = out_of.get_mut(e.from) {
+            list.push(e);
+        }
+    }
     for &u in &order {
         let mut required = 0u32;
         let mut binding: Option<&graph::Edge> = None;
-        for e in edges.iter().filter(|e| e.from == u) {
+        for &e in out_of.get(u).map(Vec::as_slice).unwrap_or_default() {
             let after = wave[e.to].saturating_add(1);
             if after > required || binding.is_none() && after == required {
                 required = after;

@@ -12,6 +12,7 @@ use super::helm::{ChartOutput, ChartRenderer, ChartRequest, split_output};
 use super::object::RenderedObject;
 use super::sources::{Context, Source};
 use super::{Result, codes, values, yaml};
+use crate::budget;
 use crate::diagnostic::Diagnostic;
 
 /// Upper bound on charts rendered at once by default.
@@ -26,8 +27,12 @@ pub(super) fn render_charts(
     parallelism: Option<usize>,
 ) -> Result<()> {
     let user_values = resolve_values(ctx);
+    if ctx.budget.is_exhausted() {
+        return Ok(());
+    }
     let repo = ctx.repo;
     let files = ctx.files;
+    let budget = ctx.budget;
 
     let mut jobs = Vec::new();
     for (c, source) in repo.components.iter().zip(&ctx.sources) {
@@ -58,6 +63,9 @@ pub(super) fn render_charts(
             namespace,
             values,
             kube_version,
+            timeout: budget.limits().helm_timeout,
+            max_output: budget.limits().max_helm_output,
+            max_memory: budget.limits().max_helm_memory,
         });
     }
     if jobs.is_empty() {
@@ -94,6 +102,11 @@ pub(super) fn render_charts(
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
 
+    let by_name: BTreeMap<&str, _> = repo
+        .components
+        .iter()
+        .map(|c| (c.value.metadata.name.as_str(), c))
+        .collect();
     let mut rendered = Vec::new();
     for (job, outcome) in jobs.iter().zip(results) {
         match outcome {
@@ -112,12 +125,21 @@ pub(super) fn render_charts(
                 job.chart_dir.to_owned(),
                 Err(message),
             )),
+            Some(Ok(ChartOutput::Stopped(why))) => {
+                if let Some(c) = by_name.get(job.component).copied() {
+                    let d = ctx
+                        .component_error(c, codes::HELM_LIMIT, why.message(job.component))
+                        .with_path(".spec.source.helm.chart")
+                        .with_hint(why.hint());
+                    ctx.diags.push(d);
+                }
+            }
         }
     }
     drop(jobs);
 
     for (component, chart_dir, outcome) in rendered {
-        let Some(c) = repo.component(&component) else {
+        let Some(c) = by_name.get(component.as_str()).copied() else {
             continue;
         };
         match outcome {
@@ -135,7 +157,10 @@ pub(super) fn render_charts(
             }
             Ok(text) => {
                 for (source, chunk) in split_output(&text, &chart_dir) {
-                    match yaml::parse(&source, chunk.as_bytes()) {
+                    if budget.is_exhausted() {
+                        break;
+                    }
+                    match yaml::parse(&source, chunk.as_bytes(), budget) {
                         Err(e) => ctx.diags.push(
                             Diagnostic::error(
                                 codes::BAD_YAML,
@@ -303,10 +328,29 @@ fn resolve_values(ctx: &mut Context<'_>) -> BTreeMap<String, Value> {
                 continue;
             };
             let path = from.path.as_deref().unwrap_or("");
-            match values::get(source_values, path) {
-                Some(v) => {
-                    let v = v.clone();
-                    values::set(&mut user, &from.to, v);
+            let cap = ctx.budget.remaining().saturating_add(1);
+            let nodes = values::get(source_values, path).map(|v| budget::weight(v, cap));
+            match nodes {
+                Some(nodes) => {
+                    let from_name = &from.component;
+                    if !ctx.afford(
+                        nodes,
+                        || format!("`valuesFrom` {k} of component `{name}` (from `{from_name}`)"),
+                        |d| {
+                            d.in_file(c.file.clone())
+                                .at(c.span)
+                                .with_path(field.clone())
+                        },
+                    ) {
+                        return user_values;
+                    }
+                    let copied = ctx
+                        .values
+                        .get(&from.component)
+                        .and_then(|all| values::get(all, path))
+                        .cloned()
+                        .unwrap_or_default();
+                    values::set(&mut user, &from.to, copied);
                 }
                 None => {
                     let d = ctx
@@ -328,10 +372,33 @@ fn resolve_values(ctx: &mut Context<'_>) -> BTreeMap<String, Value> {
                 }
             }
         }
-        if let Some(inline) = &spec.source.helm.as_ref().and_then(|h| h.values.clone()) {
+        if let Some(inline) = spec.source.helm.as_ref().and_then(|h| h.values.as_ref()) {
+            if !ctx.afford_value(
+                inline,
+                || format!("the inline values of component `{name}`"),
+                |d| {
+                    d.in_file(c.file.clone())
+                        .at(c.span)
+                        .with_path(".spec.source.helm.values")
+                },
+            ) {
+                return user_values;
+            }
             values::merge(&mut user, inline.clone());
         }
         if ok {
+            // Coalescing copies the user's values over the chart's.
+            if !ctx.afford_value(
+                &user,
+                || format!("the values of component `{name}`"),
+                |d| {
+                    d.in_file(c.file.clone())
+                        .at(c.span)
+                        .with_path(".spec.source.helm")
+                },
+            ) {
+                return user_values;
+            }
             values::coalesce(&mut defaults, &user);
             ctx.values.insert(name.to_owned(), defaults);
             user_values.insert(name.to_owned(), user);
@@ -342,7 +409,7 @@ fn resolve_values(ctx: &mut Context<'_>) -> BTreeMap<String, Value> {
 
 /// Merges every document of a values file into `into`; reports bad YAML.
 fn merge_file(ctx: &mut Context<'_>, path: &str, bytes: &[u8], into: &mut Value) -> bool {
-    match yaml::parse(path, bytes) {
+    match yaml::parse(path, bytes, ctx.budget) {
         Ok(docs) => {
             for (doc, _) in docs {
                 if doc.is_object() {

@@ -3,11 +3,17 @@
 //! [`HelmBinary`] which writes a chart from the repo's file tree to a
 //! temporary directory and runs helm on it, and the parsing of helm's
 //! output into documents with the chart file each came from.
+//!
+//! A chart is untrusted input like the rest of the repo: helm runs with
+//! the request's time limit and output limit, and is killed past either
+//! ([`ChartOutput::Stopped`]).
 
-use std::io::Write as _;
+use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -30,6 +36,12 @@ pub struct ChartRequest<'a> {
     pub values: &'a Value,
     /// `--kube-version`.
     pub kube_version: &'a str,
+    /// Past this, helm is killed ([`ChartOutput::Stopped`]).
+    pub timeout: Duration,
+    /// Past this many bytes of output, helm is killed.
+    pub max_output: u64,
+    /// helm's data segment is capped at this many bytes (Linux).
+    pub max_memory: u64,
 }
 
 /// What came out of one `helm template` run.
@@ -39,7 +51,74 @@ pub enum ChartOutput {
     Rendered(String),
     /// Helm refused the chart; its error message.
     Failed(String),
+    /// Helm passed a limit of the run and was killed.
+    Stopped(Stopped),
 }
+
+/// Which limit a `helm template` passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// It ran longer than this.
+    Timeout(Duration),
+    /// It wrote more than this many bytes.
+    Output(u64),
+    /// It ran out of its memory cap of this many bytes.
+    Memory(u64),
+}
+
+impl Stopped {
+    /// What happened, for a finding about `component`.
+    pub fn message(&self, component: &str) -> String {
+        match self {
+            Stopped::Timeout(limit) => format!(
+                "helm template of component `{component}` ran longer than {}, so weir killed it \
+                 (a template that loops for ever, or nearly)",
+                crate::sync::plan::format_duration(*limit)
+            ),
+            Stopped::Output(limit) => format!(
+                "helm template of component `{component}` wrote more than {} of manifests, so \
+                 weir killed it",
+                format_bytes(*limit)
+            ),
+            Stopped::Memory(limit) => format!(
+                "helm template of component `{component}` needed more than {} of memory (a \
+                 template that renders gigabytes, or nearly), so it stopped",
+                format_bytes(*limit)
+            ),
+        }
+    }
+
+    /// How to raise the limit, when the chart really needs it.
+    pub fn hint(&self) -> String {
+        let flag = match self {
+            Stopped::Timeout(_) => crate::budget::HELM_TIMEOUT_FLAG,
+            Stopped::Output(_) => crate::budget::MAX_HELM_OUTPUT_FLAG,
+            Stopped::Memory(_) => crate::budget::MAX_HELM_MEMORY_FLAG,
+        };
+        format!(
+            "check the chart's loops (`range`, `until`) with `helm template`; if it really needs \
+             more, raise the limit where weir runs ({flag} on weir validate, plan, render, diff, \
+             sync and agent); a repo cannot raise it"
+        )
+    }
+}
+
+/// `33554432` → `32 MiB`.
+fn format_bytes(bytes: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= 1024 && bytes.is_multiple_of(1024) {
+        format!("{} KiB", bytes / 1024)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// The most of helm's stderr kept for a message.
+const MAX_STDERR: u64 = 64 * 1024;
+/// How often a running helm is looked at.
+const POLL: Duration = Duration::from_millis(5);
 
 /// Renders a chart. Implemented by [`HelmBinary`]; tests may fake it.
 pub trait ChartRenderer: Sync {
@@ -123,7 +202,7 @@ impl ChartRenderer for HelmBinary {
         file.flush().map_err(tmp_err)?;
         drop(file);
 
-        let output = Command::new(helm)
+        let mut child = Command::new(helm)
             .arg("template")
             .arg(request.release_name)
             .arg(&chart)
@@ -140,30 +219,143 @@ impl ChartRenderer for HelmBinary {
             .env("HELM_CACHE_HOME", tmp.path().join("cache"))
             .env("HELM_CONFIG_HOME", tmp.path().join("config"))
             .env("HELM_DATA_HOME", tmp.path().join("data"))
+            // Go collects harder as it nears the cap, so a chart that needs
+            // less does not die of garbage.
+            .env(
+                "GOMEMLIMIT",
+                (request.max_memory / 4 * 3).max(1).to_string(),
+            )
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .map_err(|source| Error::HelmRun {
                 path: helm.to_owned(),
                 source,
             })?;
-        if output.status.success() {
+        cap_memory(&child, request.max_memory);
+        let (ended, stdout, stderr) = run_bounded(&mut child, request.timeout, request.max_output);
+        let status = match ended {
+            Ended::Exited(status) => status,
+            Ended::Stopped(why) => return Ok(ChartOutput::Stopped(why)),
+            Ended::Lost(source) => {
+                return Err(Error::HelmRun {
+                    path: helm.to_owned(),
+                    source,
+                });
+            }
+        };
+        if status.success() {
             Ok(ChartOutput::Rendered(
-                String::from_utf8_lossy(&output.stdout).into_owned(),
+                String::from_utf8_lossy(&stdout).into_owned(),
             ))
         } else {
-            let stderr = String::from_utf8_lossy(&output.stderr);
+            let stderr = String::from_utf8_lossy(&stderr);
+            if stderr.contains("fatal error: out of memory")
+                || stderr.contains("runtime: out of memory")
+            {
+                return Ok(ChartOutput::Stopped(Stopped::Memory(request.max_memory)));
+            }
             let chart_path = chart.to_string_lossy();
             let message = stderr
                 .replace(chart_path.as_ref(), request.chart_dir)
                 .trim()
                 .to_owned();
             Ok(ChartOutput::Failed(if message.is_empty() {
-                format!("helm exited with {}", output.status)
+                format!("helm exited with {status}")
             } else {
                 message
             }))
         }
     }
+}
+
+/// Caps the data segment of a just started helm (`prlimit(2)`; Go's heap
+/// counts). The moments before it applies are helm's start-up, before any
+/// template runs. Where it cannot be set, helm runs without the cap.
+#[cfg(target_os = "linux")]
+fn cap_memory(child: &Child, max: u64) {
+    use rustix::process::{Pid, Resource, Rlimit, prlimit};
+    let limit = Rlimit {
+        current: Some(max),
+        maximum: Some(max),
+    };
+    if let Err(e) = prlimit(Some(Pid::from_child(child)), Resource::Data, limit) {
+        tracing::warn!("cannot cap helm's memory: {e}");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cap_memory(_: &Child, _: u64) {}
+
+/// How a bounded helm run ended.
+enum Ended {
+    Exited(std::process::ExitStatus),
+    /// Killed past a limit.
+    Stopped(Stopped),
+    /// Waiting for it failed.
+    Lost(std::io::Error),
+}
+
+/// Waits for `child`, reading its stdout (at most `max_output` bytes) and
+/// stderr (at most [`MAX_STDERR`]) on two threads; kills it once it runs
+/// past `timeout` or writes past `max_output`.
+fn run_bounded(child: &mut Child, timeout: Duration, max_output: u64) -> (Ended, Vec<u8>, Vec<u8>) {
+    let overflow = AtomicBool::new(false);
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        let out = scope.spawn(|| read_capped(stdout, max_output, &overflow));
+        let err = scope.spawn(|| read_capped(stderr, MAX_STDERR, &AtomicBool::new(false)));
+        let ended = loop {
+            if overflow.load(Ordering::Relaxed) {
+                break Ended::Stopped(Stopped::Output(max_output));
+            }
+            match child.try_wait() {
+                Ok(Some(status)) => break Ended::Exited(status),
+                Ok(None) => {}
+                Err(e) => break Ended::Lost(e),
+            }
+            if started.elapsed() >= timeout {
+                break Ended::Stopped(Stopped::Timeout(timeout));
+            }
+            std::thread::sleep(POLL);
+        };
+        if !matches!(ended, Ended::Exited(_)) {
+            // Killing closes its pipes, so the readers end too.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let out = out.join().unwrap_or_default();
+        let err = err.join().unwrap_or_default();
+        // Output past the limit can arrive after the exit was seen.
+        let ended = match ended {
+            Ended::Exited(_) if overflow.load(Ordering::Relaxed) => {
+                Ended::Stopped(Stopped::Output(max_output))
+            }
+            other => other,
+        };
+        (ended, out, err)
+    })
+}
+
+/// Reads `pipe` to its end, keeping at most `cap` bytes; past them, sets
+/// `overflow` and stops reading.
+fn read_capped<R: Read>(pipe: Option<R>, cap: u64, overflow: &AtomicBool) -> Vec<u8> {
+    let Some(pipe) = pipe else {
+        return Vec::new();
+    };
+    let mut kept = Vec::new();
+    // One byte more than the cap tells a full output from an overflow.
+    match pipe.take(cap.saturating_add(1)).read_to_end(&mut kept) {
+        Ok(_) if kept.len() as u64 > cap => {
+            overflow.store(true, Ordering::Relaxed);
+            kept.clear();
+        }
+        _ => {}
+    }
+    kept
 }
 
 /// A [`ChartRenderer`] for checking a repo where helm may be missing:

@@ -29,6 +29,13 @@
 //!    that names its namespace (`createNamespace`).
 //!
 //! Objects are not yet in apply order and have no wave: that is `plan`'s.
+//!
+//! A repo is untrusted input: everything rendering builds (values and their
+//! `valuesFrom` copies, objects, the copies patches make and what each JSON
+//! Patch operation adds, chart output) is charged to the run's
+//! [`Budget`](crate::budget::Budget) before it is built, and rendering
+//! stops at the first charge past it ([`codes::BUDGET`]); helm runs within
+//! the budget's time, output and memory limits ([`codes::HELM_LIMIT`]).
 
 mod charts;
 pub mod files;
@@ -54,6 +61,7 @@ pub use object::{
     Unit, UnitKind,
 };
 
+use crate::budget::Budget;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::spec::repo::ConfigRepo;
 
@@ -88,6 +96,12 @@ pub mod codes {
     pub const BAD_HOOK: Code = Code("E0213");
     /// A workload field that cannot be rendered (env, probes).
     pub const BAD_WORKLOAD: Code = Code("E0214");
+    /// Rendering (values, `valuesFrom`, objects, patches, chart output)
+    /// would take the run past its work [`Budget`](crate::budget::Budget).
+    pub const BUDGET: Code = Code("E0215");
+    /// `helm template` ran longer than its time limit, or wrote more than
+    /// its output limit, and was killed.
+    pub const HELM_LIMIT: Code = Code("E0216");
     /// A manifest outside every component's directory (not rendered).
     pub const ORPHAN_MANIFEST: Code = Code("W0201");
     /// A patch whose target matches no object of its component.
@@ -200,13 +214,16 @@ pub fn values_files(repo: &ConfigRepo) -> std::collections::BTreeSet<String> {
         .collect()
 }
 
-/// Renders `repo`. `Err` only when the machine fails (no helm, no temp
-/// dir); everything wrong with the repo is in [`Rendered::diagnostics`].
+/// Renders `repo`, charging what it builds to `budget` (past it, one
+/// finding, [`codes::BUDGET`], and rendering stops growing). `Err` only
+/// when the machine fails (no helm, no temp dir); everything wrong with
+/// the repo is in [`Rendered::diagnostics`].
 pub fn render(
     repo: &ConfigRepo,
     files: &dyn Files,
     options: &RenderOptions,
     charts: &dyn ChartRenderer,
+    budget: &Budget,
 ) -> Result<Rendered> {
     let settings = repo.settings();
     let kube_version = options
@@ -214,7 +231,7 @@ pub fn render(
         .clone()
         .or_else(|| settings.defaults.kubernetes_version.clone())
         .unwrap_or_else(|| DEFAULT_KUBERNETES_VERSION.to_owned());
-    let mut ctx = sources::Context::new(repo, files, &settings);
+    let mut ctx = sources::Context::new(repo, files, &settings, budget);
     ctx.collect_units();
     ctx.resolve_sources();
     ctx.assign_manifests();

@@ -7,8 +7,10 @@
 //! matches the namespace the object will have) and before weir adds its
 //! tracking labels (so a patch cannot remove them).
 
+use serde::Deserialize as _;
 use serde_json::Value;
 
+use crate::budget::{self, Budget, Exhausted};
 use crate::spec::model::Patch;
 
 /// Why a patch could not be applied to an object.
@@ -20,21 +22,76 @@ pub enum PatchFailure {
     Failed(String),
     /// Both or neither of `merge` and `json` are given.
     NotExactlyOne,
+    /// What the patch adds (JSON Patch operation `op`, or the merge patch
+    /// when `None`) would take the run past its budget; nothing more is
+    /// applied.
+    Budget {
+        op: Option<usize>,
+        exhausted: Exhausted,
+    },
 }
 
-/// Applies one patch to one object's value.
-pub fn apply(patch: &Patch, value: &mut Value) -> Result<(), PatchFailure> {
+/// A patch ready to be applied to many objects: its JSON Patch operations
+/// are parsed once.
+#[derive(Debug)]
+pub enum Prepared<'a> {
+    Merge(&'a Value),
+    Json(Vec<json_patch::PatchOperation>),
+}
+
+/// Parses a patch's operations.
+pub fn prepare(patch: &Patch) -> Result<Prepared<'_>, PatchFailure> {
     match (&patch.merge, &patch.json) {
-        (Some(merge), None) => {
+        (Some(merge), None) => Ok(Prepared::Merge(merge)),
+        (None, Some(ops)) => ops
+            .iter()
+            .map(json_patch::PatchOperation::deserialize)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Prepared::Json)
+            .map_err(|e| PatchFailure::BadOperations(e.to_string())),
+        _ => Err(PatchFailure::NotExactlyOne),
+    }
+}
+
+/// Applies one prepared patch to one object's value, charging what each
+/// operation adds to `budget` before it runs: a patch that copies an
+/// object into itself again and again is stopped at the operation that
+/// passes the budget, not after it took all memory. On failure `value` may
+/// be half patched: patch a copy.
+pub fn apply(patch: &Prepared<'_>, value: &mut Value, budget: &Budget) -> Result<(), PatchFailure> {
+    match patch {
+        Prepared::Merge(merge) => {
+            budget
+                .charge_value(merge)
+                .map_err(|exhausted| PatchFailure::Budget {
+                    op: None,
+                    exhausted,
+                })?;
             json_patch::merge(value, merge);
             Ok(())
         }
-        (None, Some(ops)) => {
-            let ops: json_patch::Patch = serde_json::from_value(Value::Array(ops.clone()))
-                .map_err(|e| PatchFailure::BadOperations(e.to_string()))?;
-            json_patch::patch(value, &ops).map_err(|e| PatchFailure::Failed(e.to_string()))
+        Prepared::Json(ops) => {
+            for (i, op) in ops.iter().enumerate() {
+                let cap = budget.remaining().saturating_add(1);
+                let adds = match op {
+                    json_patch::PatchOperation::Add(add) => budget::weight(&add.value, cap),
+                    json_patch::PatchOperation::Replace(r) => budget::weight(&r.value, cap),
+                    json_patch::PatchOperation::Copy(copy) => value
+                        .pointer(copy.from.as_str())
+                        .map_or(0, |from| budget::weight(from, cap)),
+                    _ => 0,
+                };
+                budget
+                    .charge(adds)
+                    .map_err(|exhausted| PatchFailure::Budget {
+                        op: Some(i),
+                        exhausted,
+                    })?;
+                json_patch::patch_unsafe(value, std::slice::from_ref(op))
+                    .map_err(|e| PatchFailure::Failed(format!("operation {i}: {e}")))?;
+            }
+            Ok(())
         }
-        _ => Err(PatchFailure::NotExactlyOne),
     }
 }
 
@@ -43,6 +100,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::budget::Limits;
     use crate::object::ObjectRef;
     use crate::render::object::RenderedObject;
     use crate::spec::model::Selector;
@@ -88,7 +146,8 @@ mod tests {
             merge: Some(json!({"spec": {"a": null, "c": 3}})),
             json: None,
         };
-        apply(&merge, &mut v).unwrap();
+        let budget = Budget::default();
+        apply(&prepare(&merge).unwrap(), &mut v, &budget).unwrap();
         assert_eq!(v, json!({"spec": {"b": 2, "c": 3}}));
         let json_ops = Patch {
             target: Selector::default(),
@@ -97,7 +156,7 @@ mod tests {
                 json!({"op": "replace", "path": "/spec/b", "value": 5}),
             ]),
         };
-        apply(&json_ops, &mut v).unwrap();
+        apply(&prepare(&json_ops).unwrap(), &mut v, &budget).unwrap();
         assert_eq!(v["spec"]["b"], 5);
         let failing = Patch {
             target: Selector::default(),
@@ -105,12 +164,33 @@ mod tests {
             json: Some(vec![json!({"op": "remove", "path": "/spec/zzz"})]),
         };
         assert!(matches!(
-            apply(&failing, &mut v),
+            apply(&prepare(&failing).unwrap(), &mut v, &budget),
             Err(PatchFailure::Failed(_))
         ));
-        assert_eq!(
-            v["spec"]["b"], 5,
-            "a failed patch leaves the object as it was"
-        );
+        assert_eq!(v["spec"]["b"], 5);
+    }
+
+    #[test]
+    fn copies_that_double_the_object_stop_at_the_budget() {
+        let ops: Vec<Value> = (0..64)
+            .map(|i| json!({"op": "copy", "from": "/data", "path": format!("/data/x{i}")}))
+            .collect();
+        let doubling = Patch {
+            target: Selector::default(),
+            merge: None,
+            json: Some(ops),
+        };
+        let budget = Budget::new(Limits {
+            max_nodes: 100_000,
+            ..Limits::default()
+        });
+        let mut v = json!({"data": {"a": "b"}});
+        match apply(&prepare(&doubling).unwrap(), &mut v, &budget) {
+            Err(PatchFailure::Budget { op: Some(op), .. }) => {
+                assert!((10..20).contains(&op), "{op}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(budget.used() <= 100_000);
     }
 }

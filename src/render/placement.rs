@@ -169,7 +169,7 @@ pub fn render(
         .filter(|(_, labels)| !labels.is_empty())
         .map(|(i, labels)| {
             let weight = 100u32
-                .saturating_sub(10 * u32::try_from(i).unwrap_or(u32::MAX))
+                .saturating_sub(u32::try_from(i).unwrap_or(u32::MAX).saturating_mul(10))
                 .max(10);
             let expressions: Vec<Value> = labels
                 .into_iter()

@@ -11,6 +11,7 @@ use super::files::{self, Files};
 use super::object::{RenderedHook, RenderedObject, Unit, UnitKind};
 use super::scope::{Scope, Scopes, is_crd};
 use super::{Rendered, SYSTEM_NAMESPACES, codes, patch, workload, yaml};
+use crate::budget::{self, Budget};
 use crate::diagnostic::{Diagnostic, Span};
 use crate::object::ObjectRef;
 use crate::spec::model::{Component, HookDeletePolicy, HookPhase, RepositorySpec};
@@ -39,6 +40,8 @@ pub(super) struct Context<'a> {
     pub repo: &'a ConfigRepo,
     pub files: &'a dyn Files,
     pub settings: &'a RepositorySpec,
+    /// The run's work budget: everything built is charged to it first.
+    pub budget: &'a Budget,
     pub default_namespace: String,
     pub units: Vec<Unit>,
     /// Parallel to `repo.components`.
@@ -56,11 +59,17 @@ pub(super) struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
-    pub fn new(repo: &'a ConfigRepo, files: &'a dyn Files, settings: &'a RepositorySpec) -> Self {
+    pub fn new(
+        repo: &'a ConfigRepo,
+        files: &'a dyn Files,
+        settings: &'a RepositorySpec,
+        budget: &'a Budget,
+    ) -> Self {
         Self {
             repo,
             files,
             settings,
+            budget,
             default_namespace: settings
                 .defaults
                 .namespace
@@ -86,6 +95,38 @@ impl<'a> Context<'a> {
             values: self.values,
             diagnostics: self.diags,
         }
+    }
+
+    /// Charges `nodes` about to be built. Past the budget, the first to
+    /// find out reports it ([`codes::BUDGET`]: `what`, placed by `place`),
+    /// and `false` says: build nothing.
+    pub fn afford(
+        &mut self,
+        nodes: u64,
+        what: impl FnOnce() -> String,
+        place: impl FnOnce(Diagnostic) -> Diagnostic,
+    ) -> bool {
+        match self.budget.charge(nodes) {
+            Ok(()) => true,
+            Err(exhausted) => {
+                if self.budget.first_report() {
+                    let d = place(exhausted.diagnostic(codes::BUDGET, &what()));
+                    self.diags.push(d);
+                }
+                false
+            }
+        }
+    }
+
+    /// [`afford`](Self::afford) the weight of `value`, about to be copied.
+    pub fn afford_value(
+        &mut self,
+        value: &Value,
+        what: impl FnOnce() -> String,
+        place: impl FnOnce(Diagnostic) -> Diagnostic,
+    ) -> bool {
+        let nodes = budget::weight(value, self.budget.remaining().saturating_add(1));
+        self.afford(nodes, what, place)
     }
 
     /// An error about a component, at its document.
@@ -316,46 +357,63 @@ impl<'a> Context<'a> {
 
     pub fn assign_manifests(&mut self) {
         let repo = self.repo;
-        let mut dirs: Vec<(&str, &str)> = Vec::new();
-        let mut chart_dirs: Vec<&str> = Vec::new();
+        // Directory (or file) → the component it belongs to; a later
+        // component of the same directory wins. Charts' directories hold
+        // no manifests. A manifest belongs to its deepest such directory,
+        // found by walking up its path: no search over every component.
+        let mut owners: BTreeMap<String, &str> = BTreeMap::new();
+        let mut charts: BTreeSet<String> = BTreeSet::new();
         for (c, source) in repo.components.iter().zip(&self.sources) {
             match source {
-                Source::Dir(dir) => dirs.push((dir.as_str(), c.value.metadata.name.as_str())),
-                Source::Chart(chart) => chart_dirs.push(chart.dir.as_str()),
+                Source::Dir(dir) => {
+                    owners.insert(dir.clone(), c.value.metadata.name.as_str());
+                }
+                Source::Chart(chart) => {
+                    charts.insert(chart.dir.clone());
+                }
                 Source::Invalid => {}
             }
         }
+        // `Some(None)`: inside a chart, not a manifest.
+        let owner_of = |file: &str| -> Option<Option<&str>> {
+            let mut path = file;
+            let mut owner = None;
+            loop {
+                if charts.contains(path) {
+                    return Some(None);
+                }
+                if owner.is_none() {
+                    owner = owners.get(path).copied();
+                }
+                if path.is_empty() {
+                    return owner.map(Some);
+                }
+                path = files::dir_of(path);
+            }
+        };
         let implicit = repo.components.is_empty();
         let mut orphans: BTreeSet<&str> = BTreeSet::new();
-        let dirs_owned: Vec<(String, String)> = dirs
-            .iter()
-            .map(|(d, n)| ((*d).to_owned(), (*n).to_owned()))
-            .collect();
-        let chart_dirs_owned: Vec<String> = chart_dirs.iter().map(|d| (*d).to_owned()).collect();
         for doc in &repo.manifests {
-            if self.not_manifests.contains(&doc.file)
-                || chart_dirs_owned
-                    .iter()
-                    .any(|d| files::is_within(&doc.file, d))
-            {
+            if self.not_manifests.contains(&doc.file) {
                 continue;
             }
-            let owner = dirs_owned
-                .iter()
-                .filter(|(dir, _)| files::is_within(&doc.file, dir))
-                .max_by_key(|(dir, _)| dir.len())
-                .map(|(_, name)| name.clone());
+            let owner = match owner_of(&doc.file) {
+                // Inside a chart: not a manifest.
+                Some(None) => continue,
+                Some(Some(name)) => Some(name),
+                None if implicit => Some(IMPLICIT_COMPONENT),
+                None => None,
+            };
             match owner {
                 Some(name) => {
-                    self.push_document(&name, &doc.file, Some(doc.span), doc.value.clone())
-                }
-                None if implicit => {
-                    self.push_document(
-                        IMPLICIT_COMPONENT,
-                        &doc.file,
-                        Some(doc.span),
-                        doc.value.clone(),
-                    );
+                    if !self.afford_value(
+                        &doc.value,
+                        || format!("the manifests of component `{name}`"),
+                        |d| d.in_file(doc.file.clone()).at(doc.span),
+                    ) {
+                        return;
+                    }
+                    self.push_document(name, &doc.file, Some(doc.span), doc.value.clone());
                 }
                 None => {
                     if orphans.insert(doc.file.as_str()) {
@@ -438,6 +496,13 @@ impl<'a> Context<'a> {
         for w in &self.repo.workloads {
             let namespace = self.workload_namespace(&w.value.metadata.namespace);
             for value in workload::render(w, &namespace, pools, &mut self.diags) {
+                if !self.afford_value(
+                    &value,
+                    || format!("workload `{}`", w.value.metadata.name),
+                    |d| d.in_file(w.file.clone()).at(w.span),
+                ) {
+                    return;
+                }
                 if let Ok(id) = ObjectRef::from_value(&value) {
                     self.objects.push(RenderedObject {
                         component: w.value.metadata.name.clone(),
@@ -457,19 +522,37 @@ impl<'a> Context<'a> {
 
     pub fn render_hooks(&mut self) {
         let repo = self.repo;
+        let mut by_file: BTreeMap<&str, Vec<&crate::spec::yaml::Document>> = BTreeMap::new();
+        for doc in &repo.manifests {
+            by_file.entry(doc.file.as_str()).or_default().push(doc);
+        }
         for (c, hook_files) in repo.components.iter().zip(self.hook_files.clone()) {
             let name = &c.value.metadata.name;
             for ((i, hook), path) in c.value.spec.hooks.iter().enumerate().zip(hook_files) {
                 let Some(path) = path else { continue };
                 let field = format!(".spec.hooks[{i}].path");
-                let mut docs: Vec<(Value, Option<Span>)> = repo
-                    .manifests
-                    .iter()
-                    .filter(|d| d.file == path)
-                    .map(|d| (d.value.clone(), Some(d.span)))
-                    .collect();
+                let loaded = by_file
+                    .get(path.as_str())
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                let mut docs: Vec<(Value, Option<Span>)> = Vec::with_capacity(loaded.len());
+                for d in loaded {
+                    if !self.afford_value(
+                        &d.value,
+                        || format!("hook `{}` of component `{name}`", hook.name),
+                        |diag| diag.in_file(d.file.clone()).at(d.span),
+                    ) {
+                        return;
+                    }
+                    docs.push((d.value.clone(), Some(d.span)));
+                }
                 if docs.is_empty() {
-                    match self.files.get(&path).map(|bytes| yaml::parse(&path, bytes)) {
+                    let budget = self.budget;
+                    match self
+                        .files
+                        .get(&path)
+                        .map(|bytes| yaml::parse(&path, bytes, budget))
+                    {
                         None => {
                             self.not_found(
                                 c,
@@ -673,20 +756,81 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// Applies every component's patches to its objects. A patch costs
+    /// one node of the budget per object of its component it is matched
+    /// against, plus the copy of each object it changes and what it adds.
     fn apply_patches(&mut self, scopes: &Scopes) {
         let repo = self.repo;
+        let mut by_component: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (index, o) in self.objects.iter().enumerate() {
+            by_component
+                .entry(o.component.as_str())
+                .or_default()
+                .push(index);
+        }
+        let by_component: BTreeMap<String, Vec<usize>> = by_component
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
         for c in &repo.components {
             let name = &c.value.metadata.name;
+            let targets = by_component
+                .get(name)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
             for (i, p) in c.value.spec.patches.iter().enumerate() {
+                let at_patch = |d: Diagnostic| {
+                    d.in_file(c.file.clone())
+                        .at(c.span)
+                        .with_path(format!(".spec.patches[{i}]"))
+                };
+                if !self.afford(
+                    targets.len() as u64,
+                    || format!("patch {i} of component `{name}`"),
+                    at_patch,
+                ) {
+                    return;
+                }
+                let prepared = match patch::prepare(p) {
+                    Ok(prepared) => Some(prepared),
+                    Err(failure) => {
+                        let d = self
+                            .component_error(
+                                c,
+                                codes::PATCH_FAILED,
+                                format!("patch {i} of component `{name}`: {}", describe(&failure)),
+                            )
+                            .with_path(format!(".spec.patches[{i}]"));
+                        self.diags.push(d);
+                        None
+                    }
+                };
                 let mut matched = 0usize;
                 let mut problems = Vec::new();
-                for object in self.objects.iter_mut().filter(|o| &o.component == name) {
+                for &index in targets {
+                    let Some(object) = self.objects.get(index) else {
+                        continue;
+                    };
                     if !object.selected_by(&p.target) {
                         continue;
                     }
                     matched += 1;
+                    let Some(prepared) = &prepared else { continue };
+                    let object_name = object.id.qualified();
+                    let copy =
+                        budget::weight(&object.value, self.budget.remaining().saturating_add(1));
+                    if !self.afford(
+                        copy,
+                        || format!("patch {i} of component `{name}` on {object_name}"),
+                        at_patch,
+                    ) {
+                        return;
+                    }
+                    let Some(object) = self.objects.get_mut(index) else {
+                        continue;
+                    };
                     let mut patched = object.value.clone();
-                    let failure = match patch::apply(p, &mut patched) {
+                    let failure = match patch::apply(prepared, &mut patched, self.budget) {
                         Ok(()) => match ObjectRef::from_value(&patched) {
                             Ok(mut id) => {
                                 if id.namespace.is_none()
@@ -708,13 +852,30 @@ impl<'a> Context<'a> {
                                 "the patched object is no longer a Kubernetes object: {why}"
                             ),
                         },
-                        Err(patch::PatchFailure::Failed(e)) => e,
-                        Err(patch::PatchFailure::BadOperations(e)) => {
-                            format!("`json` is not a list of JSON Patch operations: {e}")
+                        Err(patch::PatchFailure::Budget { op, exhausted }) => {
+                            if self.budget.first_report() {
+                                let what = match op {
+                                    Some(op) => format!(
+                                        "operation {op} of patch {i} of component `{name}` on {object_name}"
+                                    ),
+                                    None => {
+                                        format!("patch {i} of component `{name}` on {object_name}")
+                                    }
+                                };
+                                let path = match op {
+                                    Some(op) => format!(".spec.patches[{i}].json[{op}]"),
+                                    None => format!(".spec.patches[{i}].merge"),
+                                };
+                                let d = exhausted
+                                    .diagnostic(codes::BUDGET, &what)
+                                    .in_file(c.file.clone())
+                                    .at(c.span)
+                                    .with_path(path);
+                                self.diags.push(d);
+                            }
+                            return;
                         }
-                        Err(patch::PatchFailure::NotExactlyOne) => {
-                            "a patch needs exactly one of `merge` or `json`".to_owned()
-                        }
+                        Err(failure) => describe(&failure),
                     };
                     problems.push(format!(
                         "patch {i} of component `{name}` failed on {} ({}): {failure}",
@@ -817,6 +978,13 @@ impl<'a> Context<'a> {
             .filter(|o| o.id.group.is_empty() && o.id.kind == "Namespace")
             .map(|o| o.id.name.as_str())
             .collect();
+        // Which units have objects in which namespaces, once.
+        let used: BTreeSet<(&str, &str)> = self
+            .objects
+            .iter()
+            .chain(self.hooks.iter().map(|h| &h.object))
+            .filter_map(|o| Some((o.component.as_str(), o.id.namespace.as_deref()?)))
+            .collect();
         let mut implied = Vec::new();
         for unit in &self.units {
             let ns = unit.namespace.as_str();
@@ -826,12 +994,7 @@ impl<'a> Context<'a> {
             {
                 continue;
             }
-            let used = self
-                .objects
-                .iter()
-                .chain(self.hooks.iter().map(|h| &h.object))
-                .any(|o| o.component == unit.name && o.id.namespace.as_deref() == Some(ns));
-            if !used {
+            if !used.contains(&(unit.name.as_str(), ns)) {
                 continue;
             }
             let value = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
@@ -899,4 +1062,18 @@ fn join(dir: &str, name: &str) -> String {
 
 fn show(dir: &str) -> &str {
     if dir.is_empty() { "the repo root" } else { dir }
+}
+
+/// A patch failure in words (the budget's is a finding of its own).
+fn describe(failure: &patch::PatchFailure) -> String {
+    match failure {
+        patch::PatchFailure::Failed(e) => e.clone(),
+        patch::PatchFailure::BadOperations(e) => {
+            format!("`json` is not a list of JSON Patch operations: {e}")
+        }
+        patch::PatchFailure::NotExactlyOne => {
+            "a patch needs exactly one of `merge` or `json`".to_owned()
+        }
+        patch::PatchFailure::Budget { exhausted, .. } => exhausted.to_string(),
+    }
 }

@@ -1,5 +1,5 @@
 //! [`commit_of`]: which commit a config repository's files come from, as
-//! the inventory and sync reports record it.
+//! the inventory and sync reports record it; [`remote_of`]: which remote.
 
 use std::path::Path;
 
@@ -29,6 +29,30 @@ pub fn commit_of(repo_dir: &Path, rev: Option<&str>) -> Option<String> {
     } else {
         id
     })
+}
+
+/// The remote a config repository comes from, as [`SourceId`] records it:
+/// the URL of the Git repository's `origin` remote (or of its only
+/// remote), as configured, and the config repo's directory inside it
+/// (`subdir` when given, else where `repo_dir` sits in the work tree).
+/// `None` outside a Git repository or without such a remote.
+///
+/// [`SourceId`]: crate::sync::SourceId
+pub fn remote_of(repo_dir: &Path, subdir: Option<&str>) -> Option<(String, String)> {
+    let repo = Repository::discover(repo_dir).ok()?;
+    let remotes = repo.remotes().ok()?;
+    let names: Vec<&str> = remotes.iter().flatten().flatten().collect();
+    let name = match names.as_slice() {
+        [only] => (*only).to_owned(),
+        names if names.contains(&"origin") => "origin".to_owned(),
+        _ => return None,
+    };
+    let url = repo.find_remote(&name).ok()?.url().ok()?.to_owned();
+    let path = match subdir {
+        Some(subdir) => subdir.trim_matches('/').to_owned(),
+        None => subdir_of(&repo, repo_dir).ok()?,
+    };
+    Some((url, path))
 }
 
 /// Whether files under `repo_dir` differ from the checked-out commit.
@@ -88,5 +112,20 @@ mod tests {
         // A revision is what Git holds, whatever the working tree says.
         assert_eq!(commit_of(&platform, Some("HEAD")), Some(sha));
         assert_eq!(commit_of(&platform, Some("no-such-branch")), None);
+
+        assert_eq!(remote_of(&platform, None), None, "no remote yet");
+        repo.remote("origin", "https://tok@example.com/org/platform.git")
+            .unwrap();
+        assert_eq!(
+            remote_of(&platform, None),
+            Some((
+                "https://tok@example.com/org/platform.git".to_owned(),
+                "platform".to_owned()
+            ))
+        );
+        assert_eq!(
+            remote_of(root, Some("clusters/prod/")).map(|(_, p)| p),
+            Some("clusters/prod".to_owned())
+        );
     }
 }

@@ -24,25 +24,45 @@
 //! Findings about the repo's content are [`Diagnostic`]s kept in the tree;
 //! [`Error`] is for what stops reading altogether (missing root, not a Git
 //! repository, unknown revision, I/O failure).
+//!
+//! Bringing the repository from its Git server, for the agent: a
+//! [`Mirror`] (a bare repository per remote URL in a cache directory, bounded
+//! by [`prune_cache`]) fetches one [`GitRef`] of a [`Remote`] (URL,
+//! [`Auth`], SSH [`KnownHosts`]) within [`FetchOptions`]' time and size
+//! bounds, failing with a [`FetchError`]; [`read_revision`] then reads the
+//! fetched commit from the mirror. [`verify_commit`] checks a commit's SSH
+//! signature against [`AllowedSigners`] ([`SignatureError`] otherwise).
+//! No credential reaches a message, a log or the cache's file names:
+//! [`redact_url`] and [`redact_text`] take them out.
 
+mod cache;
 mod commit;
-pub mod fetch;
-pub mod known_hosts;
+mod credentials;
+mod fetch;
+mod fetch_error;
+mod known_hosts;
 mod path;
-pub mod remote;
 mod revision;
-pub mod signature;
+mod signature;
+#[cfg(test)]
+mod testutil;
 mod tree;
+mod url;
 pub mod watch;
 mod worktree;
 
 use std::path::PathBuf;
 
-pub use commit::{DIRTY_SUFFIX, commit_of};
+pub use cache::{PruneReport, prune_cache};
+pub use commit::{DIRTY_SUFFIX, commit_of, remote_of};
+pub use credentials::Auth;
+pub use fetch::{FetchError, FetchOptions, Fetched, GitRef, Mirror, Remote};
+pub use known_hosts::KnownHosts;
 pub use path::resolve_in_repo;
-pub use remote::redact_url;
 pub use revision::read_revision;
+pub use signature::{AllowedSigners, SignatureError, Signer, verify_commit};
 pub use tree::{FileTree, Limits};
+pub use url::{is_local, redact_text, redact_url};
 pub use worktree::read_worktree;
 
 #[cfg(doc)]

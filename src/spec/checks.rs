@@ -1,6 +1,12 @@
 //! Rules of weir's kinds that serde's derive cannot express: name, label,
 //! duration and quantity syntax, number ranges, and "exactly one of" groups.
 //!
+//! Every number and duration is range-checked, here and in the schemas:
+//! counts Kubernetes takes as `int32` at most [`MAX_COUNT`], waves at most
+//! [`MAX_WAVE`], durations at most 24h (the schemas' format
+//! `weir-duration` is [`parse_duration`]), so nothing a repo writes can
+//! overflow what weir or the API server computes from it.
+//!
 //! The JSON Schemas in `schemas/` are the single source of truth; these
 //! checks mirror them so that deserialising a document into
 //! [`Object`](super::model::Object) accepts exactly what the schemas accept
@@ -14,6 +20,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 use serde::{Deserialize, Deserializer};
+
+use crate::sync::plan::parse_duration;
 
 use super::model::{
     self, ComponentSpec, EnvValue, Metadata, Patch, Port, PortRef, Probe, Quantity, RepositorySpec,
@@ -54,7 +62,7 @@ rules! {
         r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", Some(253),
         "a DNS-1123 subdomain");
     DURATION = ("common", "duration", r"^([0-9]+(ms|s|m|h))+$", None, "a duration such as `90s`");
-    KUBERNETES_VERSION = ("common", "kubernetesVersion", r"^v?[0-9]+\.[0-9]+(\.[0-9]+)?$", None,
+    KUBERNETES_VERSION = ("common", "kubernetesVersion", r"^v?[0-9]{1,4}\.[0-9]{1,4}(\.[0-9]{1,4})?$", None,
         "a Kubernetes version such as `1.35`");
     LABEL_KEY = ("common", "labelKey",
         r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$",
@@ -125,6 +133,28 @@ fn nonempty(value: &str, field: &str) -> Checked {
     } else {
         Ok(())
     }
+}
+
+/// The largest count Kubernetes takes (an `int32`): replicas, GPUs,
+/// probe seconds, Job settings. The schemas say the same (`maximum`).
+pub const MAX_COUNT: u64 = 2_147_483_647;
+/// The largest explicit wave number.
+pub const MAX_WAVE: u64 = 10_000;
+/// The largest quantity written as a number.
+pub const MAX_QUANTITY: f64 = 1e15;
+
+/// A duration of the schemas' `duration` definition: its pattern, and
+/// its format `weir-duration` ([`parse_duration`]: at most 24h).
+fn duration(value: &Option<String>, field: &str) -> Checked {
+    let Some(text) = value else { return Ok(()) };
+    rule(&DURATION, text, field)?;
+    parse_duration(text)
+        .map(drop)
+        .map_err(|e| format!("{field}: {e}"))
+}
+
+fn opt_range(value: Option<impl Into<u64>>, min: u64, max: u64, field: &str) -> Checked {
+    value.map_or(Ok(()), |v| range(v.into(), min, max, field))
 }
 
 fn range(value: u64, min: u64, max: u64, field: &str) -> Checked {
@@ -211,7 +241,8 @@ fn check_metadata(m: &Metadata) -> Checked {
 fn wave(w: &Option<WaveRef>, field: &str) -> Checked {
     match w {
         Some(WaveRef::Name(name)) => rule(&NAME, name, field),
-        _ => Ok(()),
+        Some(WaveRef::Number(n)) => range(u64::from(*n), 0, MAX_WAVE, field),
+        None => Ok(()),
     }
 }
 
@@ -234,7 +265,7 @@ impl Spec for RepositorySpec {
             nonempty(glob, "include/exclude glob")?;
         }
         opt_rule(&NAME, &self.defaults.namespace, "defaults.namespace")?;
-        opt_rule(&DURATION, &self.defaults.timeout, "defaults.timeout")?;
+        duration(&self.defaults.timeout, "defaults.timeout")?;
         opt_rule(
             &KUBERNETES_VERSION,
             &self.defaults.kubernetes_version,
@@ -309,7 +340,7 @@ impl Spec for ComponentSpec {
             &self.preflight.min_kubernetes_version,
             "preflight.minKubernetesVersion",
         )?;
-        opt_rule(&DURATION, &self.health.timeout, "health.timeout")?;
+        duration(&self.health.timeout, "health.timeout")?;
         for c in &self.health.conditions {
             nonempty(&c.kind, "health.conditions.kind")?;
             nonempty(&c.condition_type, "health.conditions.type")?;
@@ -327,7 +358,7 @@ impl Spec for ComponentSpec {
         for h in &self.hooks {
             rule(&NAME, &h.name, "hooks.name")?;
             nonempty(&h.path, "hooks.path")?;
-            opt_rule(&DURATION, &h.timeout, "hooks.timeout")?;
+            duration(&h.timeout, "hooks.timeout")?;
         }
         self.patches.iter().try_for_each(check_patch)?;
         for s in self.prune.protect.iter().chain(&self.prune.allow) {
@@ -382,6 +413,9 @@ fn quantity(q: &Option<Quantity>, field: &str) -> Checked {
         Some(Quantity::Number(n)) if n.as_f64().is_some_and(|f| f < 0.0) => {
             Err(format!("{field}: {n} is negative"))
         }
+        Some(Quantity::Number(n)) if n.as_f64().is_none_or(|f| f > MAX_QUANTITY) => {
+            Err(format!("{field}: {n} is more than {MAX_QUANTITY}"))
+        }
         _ => Ok(()),
     }
 }
@@ -431,6 +465,13 @@ fn check_probe(p: &Probe, field: &str) -> Checked {
             return Err(format!("{field}.{f} must be at least 1"));
         }
     }
+    for (n, f) in [
+        (p.initial_delay_seconds, "initialDelaySeconds"),
+        (p.period_seconds, "periodSeconds"),
+        (p.failure_threshold, "failureThreshold"),
+    ] {
+        opt_range(n, 0, MAX_COUNT, &format!("{field}.{f}"))?;
+    }
     Ok(())
 }
 
@@ -443,17 +484,19 @@ impl Spec for WorkloadSpec {
             quantity(&limits.cpu, "resources.limits.cpu")?;
             quantity(&limits.memory, "resources.limits.memory")?;
         }
+        opt_range(self.replicas, 0, MAX_COUNT, "replicas")?;
+        opt_range(self.resources.gpu, 0, MAX_COUNT, "resources.gpu")?;
         if let Some(s) = &self.scaling {
             range(
                 u64::from(s.min_replicas),
                 1,
-                u64::from(u32::MAX),
+                MAX_COUNT,
                 "scaling.minReplicas",
             )?;
             range(
                 u64::from(s.max_replicas),
                 1,
-                u64::from(u32::MAX),
+                MAX_COUNT,
                 "scaling.maxReplicas",
             )?;
             if let Some(t) = s.target_cpu_utilization {
@@ -504,10 +547,19 @@ impl Spec for WorkloadSpec {
         )?;
         wave(&self.wave, "wave")?;
         all_rule(&NAME, &self.depends_on, "dependsOn")?;
-        if let Some(job) = &self.job
-            && job.active_deadline_seconds == Some(0)
-        {
-            return Err("job.activeDeadlineSeconds must be at least 1".into());
+        if let Some(job) = &self.job {
+            if job.active_deadline_seconds == Some(0) {
+                return Err("job.activeDeadlineSeconds must be at least 1".into());
+            }
+            opt_range(job.completions, 0, MAX_COUNT, "job.completions")?;
+            opt_range(job.parallelism, 0, MAX_COUNT, "job.parallelism")?;
+            opt_range(job.backoff_limit, 0, MAX_COUNT, "job.backoffLimit")?;
+            opt_range(
+                job.active_deadline_seconds,
+                1,
+                MAX_COUNT,
+                "job.activeDeadlineSeconds",
+            )?;
         }
         Ok(())
     }

@@ -16,6 +16,9 @@
 //! - Nesting deeper than [`YamlLimits::max_depth`] fails at the first level
 //!   too deep; nothing recurses on the input's shape. A file may hold at
 //!   most [`YamlLimits::max_nodes`] nodes, which bounds memory.
+//! - Every node built (aliases expanded) is also charged to the run's
+//!   [`Budget`](crate::budget::Budget), shared by all files: many files
+//!   each within the limits above cannot add up past it ([`codes::RUN_BUDGET`]).
 //! - Duplicate keys are an error naming both places. Non-string scalar keys
 //!   become strings as Kubernetes makes them (`1` → `"1"`, `true` →
 //!   `"true"`); mapping or sequence keys are an error.
@@ -42,6 +45,7 @@ use std::panic::AssertUnwindSafe;
 use serde_json::Value;
 
 use super::filter::FileFilter;
+use crate::budget::{self, Budget};
 use crate::diagnostic::{Diagnostic, Span, json_path};
 use crate::repo::FileTree;
 
@@ -81,6 +85,10 @@ pub mod codes {
     /// A glob of weir.yaml's `include` or `exclude` that does not parse
     /// (see [`FileFilter`](crate::spec::filter::FileFilter)).
     pub const BAD_GLOB: Code = Code("E0023");
+    /// The repo's files together (aliases expanded) take the run past its
+    /// work [`Budget`](crate::budget::Budget): many files each within the
+    /// per-file limits can still add up.
+    pub const RUN_BUDGET: Code = Code("E0024");
     /// A bug in weir's loader (it never panics on input; this reports one
     /// that it caught anyway).
     pub const INTERNAL: Code = Code("E0029");
@@ -183,18 +191,32 @@ pub fn parse_documents(
     bytes: &[u8],
     limits: &YamlLimits,
 ) -> Result<Vec<Document>, Diagnostic> {
+    parse_documents_within(file, bytes, limits, &Budget::new(budget::Limits::default()))
+}
+
+/// [`parse_documents`], charging every node built (aliases expanded) to
+/// the run's `budget` as it goes; past it, the file is refused
+/// ([`codes::RUN_BUDGET`]) at the position reached.
+pub fn parse_documents_within(
+    file: &str,
+    bytes: &[u8],
+    limits: &YamlLimits,
+    budget: &Budget,
+) -> Result<Vec<Document>, Diagnostic> {
     let text = check_text(file, bytes)?;
     // The builder does not panic; saphyr-parser has `unwrap`s on paths the
     // fuzz target has not reached. A panic must not take down the agent.
-    std::panic::catch_unwind(AssertUnwindSafe(|| builder::parse(file, text, limits)))
-        .unwrap_or_else(|_| {
-            Err(Diagnostic::error(
-                codes::INTERNAL,
-                "internal error: the YAML parser panicked on this file",
-            )
-            .in_file(file)
-            .with_hint("this is a bug in weir; please report it with the file"))
-        })
+    std::panic::catch_unwind(AssertUnwindSafe(|| {
+        builder::parse(file, text, limits, budget)
+    }))
+    .unwrap_or_else(|_| {
+        Err(Diagnostic::error(
+            codes::INTERNAL,
+            "internal error: the YAML parser panicked on this file",
+        )
+        .in_file(file)
+        .with_hint("this is a bug in weir; please report it with the file"))
+    })
 }
 
 /// The bytes as UTF-8 text, or why they are not YAML.
@@ -289,11 +311,14 @@ pub fn is_yaml_path(path: &str) -> bool {
 ///
 /// A bad file yields one diagnostic and loading goes on with the next.
 /// Documents come in path order, then document order. The tree's own
-/// [`FileTree::diagnostics`] are not repeated here.
+/// [`FileTree::diagnostics`] are not repeated here. Every file charges the
+/// run's `budget`; once it is spent, the files left are refused and one
+/// diagnostic ([`codes::RUN_BUDGET`]) names the first.
 pub fn load_documents(
     tree: &FileTree,
     filter: &FileFilter,
     limits: &YamlLimits,
+    budget: &Budget,
 ) -> (Vec<Document>, Vec<Diagnostic>) {
     let charts: Vec<String> = tree
         .paths()
@@ -314,13 +339,19 @@ pub fn load_documents(
         .collect();
     // Files parse independently; the results come back in path order.
     let parsed = crate::parallel::map(&selected, |(path, bytes)| {
-        parse_documents(path, bytes, limits)
+        parse_documents_within(path, bytes, limits, budget)
     });
     let mut documents = Vec::new();
     let mut diagnostics = Vec::new();
+    let mut budget_reported = false;
     for result in parsed {
         match result {
             Ok(mut docs) => documents.append(&mut docs),
+            Err(diagnostic) if diagnostic.code == codes::RUN_BUDGET => {
+                if !std::mem::replace(&mut budget_reported, true) {
+                    diagnostics.push(diagnostic);
+                }
+            }
             Err(diagnostic) => diagnostics.push(diagnostic),
         }
     }

@@ -140,6 +140,9 @@ fn is_not_found(err: &kube::Error) -> bool {
 pub struct ConnectOptions {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
+    /// What weir tells the API server it is (`User-Agent`); default
+    /// `weir/<version>`.
+    pub user_agent: Option<String>,
 }
 
 /// How objects are applied.
@@ -201,6 +204,10 @@ impl Resolved {
 /// The connection to one cluster, and the only owner of its client.
 pub struct Cluster {
     pub(super) client: Client,
+    /// The same connection for watches, without the read timeout of other
+    /// requests: a watch is quiet for minutes when nothing changes, and the
+    /// server ends it itself (after about five minutes).
+    pub(super) watch_client: Client,
     /// The API server's URL, when connected from a kubeconfig.
     server: Option<String>,
     /// The configuration the client was made from, when connected with
@@ -249,12 +256,23 @@ impl Cluster {
     /// Connects as kubectl would (see [`ConnectOptions`]).
     pub async fn connect(options: &ConnectOptions) -> Result<Self> {
         install_crypto_provider();
-        let config = load_config(options).await?;
+        let mut config = load_config(options).await?;
+        let agent = options
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| format!("weir/{}", env!("CARGO_PKG_VERSION")));
+        if let Ok(value) = http::HeaderValue::from_str(&agent) {
+            config.headers.push((http::header::USER_AGENT, value));
+        }
         let server = crate::repo::redact_url(&config.cluster_url.to_string());
+        let mut watch_config = config.clone();
+        watch_config.read_timeout = None;
         let client = Client::try_from(config.clone()).map_err(Error::Client)?;
+        let watch_client = Client::try_from(watch_config).map_err(Error::Client)?;
         Ok(Self {
             server: Some(server),
             config: Some(config),
+            watch_client,
             ..Self::new(client)
         })
     }
@@ -281,10 +299,14 @@ impl Cluster {
         let mut config = config.clone();
         config.auth_info.impersonate = Some(user.to_owned());
         config.auth_info.impersonate_groups = None;
+        let mut watch_config = config.clone();
+        watch_config.read_timeout = None;
         let client = Client::try_from(config.clone()).map_err(Error::Client)?;
+        let watch_client = Client::try_from(watch_config).map_err(Error::Client)?;
         Ok(Self {
             server: self.server.clone(),
             config: Some(config),
+            watch_client,
             records: Some(self.clone()),
             backoff: self.backoff,
             field_manager: self.field_manager,
@@ -309,6 +331,7 @@ impl Cluster {
     /// Wraps an existing client (tests, the agent).
     pub fn new(client: Client) -> Self {
         Self {
+            watch_client: client.clone(),
             client,
             server: None,
             config: None,
@@ -681,9 +704,9 @@ impl Cluster {
         self.count_read();
         let api: kube::Api<DynamicObject> = match (resolved.namespaced, namespace) {
             (true, Some(ns)) => {
-                kube::Api::namespaced_with(self.client.clone(), ns, &resolved.resource)
+                kube::Api::namespaced_with(self.watch_client.clone(), ns, &resolved.resource)
             }
-            _ => kube::Api::all_with(self.client.clone(), &resolved.resource),
+            _ => kube::Api::all_with(self.watch_client.clone(), &resolved.resource),
         };
         // The initial list is a consistent read (not the watch cache, which
         // may lag behind the apply that just happened).

@@ -245,6 +245,18 @@ async fn prunable(
         return Ok(Vec::new());
     };
     let inventory = Inventory::from_config_map(&stored).map_err(Error::Inventory)?;
+    if let (Some(recorded), Some(ours)) = (&inventory.source, &plan.source)
+        && recorded != ours
+    {
+        // Not this repo's objects: `weir sync` refuses the target unless
+        // told to adopt it, and prunes nothing of them before.
+        tracing::warn!(
+            target = %plan.target,
+            "the target holds the objects of {recorded}, not of {ours}: `weir sync` refuses it \
+             without --adopt; its objects are not shown as removed"
+        );
+        return Ok(Vec::new());
+    }
     let candidates: Vec<_> = inventory
         .entries
         .into_iter()
@@ -254,15 +266,15 @@ async fn prunable(
     let gets: Vec<_> = candidates
         .iter()
         .map(|e| async move {
-            // A kind no longer served (its CRD removed): the object is gone too.
             match cluster.get(&e.object).await {
-                Ok(v) => Ok(v),
+                Ok(v) => Ok(Some(v)),
+                // A kind no longer served (its CRD removed): sync keeps it.
                 Err(apply::Error::UnknownKind { .. }) => Ok(None),
                 Err(err) => Err(err),
             }
         })
         .collect();
-    let lives: Vec<Option<Value>> = stream::iter(gets)
+    let lives: Vec<Option<Option<Value>>> = stream::iter(gets)
         .buffered(concurrency.max(1))
         .try_collect()
         .await?;
@@ -275,9 +287,14 @@ async fn prunable(
     let mut prunable = Vec::new();
     for (entry, current) in candidates.into_iter().zip(lives) {
         let unit_rules = rules.get(entry.component.as_str()).copied();
-        match prune::decide(&entry, current.as_ref(), unit_rules) {
+        let live = match &current {
+            None => prune::Live::KindNotServed,
+            Some(None) => prune::Live::Gone,
+            Some(Some(value)) => prune::Live::Found(value),
+        };
+        match prune::decide(&entry, live, unit_rules, &plan.prune) {
             Verdict::Delete => {
-                let Some(value) = current else { continue };
+                let Some(Some(value)) = current else { continue };
                 let Some(id) = ObjectRef::from_value(&value).ok() else {
                     continue;
                 };

@@ -29,7 +29,7 @@ use super::apply::{self, Action, Applied, ApplyOptions, Cluster};
 use super::crd;
 use super::health::HealthContext;
 use super::hooks::{self, HookResult};
-use super::inventory::{self, Entry, Inventory};
+use super::inventory::{self, Entry, Inventory, SourceId};
 use super::lease;
 use super::list;
 use super::plan::{DEFAULT_HEALTH_TIMEOUT, SyncPlan, SyncUnit};
@@ -95,6 +95,20 @@ pub enum Error {
     /// Another writer holds the target, or took it over mid-sync.
     #[error(transparent)]
     Lease(#[from] lease::Error),
+    /// The target's inventory records another source: this sync would
+    /// take that repo's objects for its own and could prune them.
+    #[error(
+        "target `{target}` holds the objects of {recorded}, and this sync is of {ours}: syncing it \
+         would take them for its own and could prune them, so nothing was applied. If this is \
+         another repo, give it its own target (--target NAME, or metadata.name in weir.yaml); if \
+         it is the same repo under another name (a clone without the remote, another URL), or it \
+         is meant to take the target over, run again with --adopt (a Sync: spec.adopt: true)"
+    )]
+    OtherSource {
+        target: String,
+        recorded: SourceId,
+        ours: SourceId,
+    },
 }
 
 impl Error {
@@ -119,6 +133,7 @@ impl Error {
             Error::PruneStuck { .. } => "prune",
             Error::Inventory(_) => "inventory",
             Error::Lease(_) => "lease",
+            Error::OtherSource { .. } => "otherSource",
         }
     }
 }
@@ -151,6 +166,9 @@ pub struct Options {
     /// How long to wait for the target's Lease while another writer holds
     /// it (zero: fail at once, naming the holder).
     pub lease_wait: Duration,
+    /// Sync into a target whose inventory records another source (its
+    /// objects become this source's, and are pruned when not in it).
+    pub adopt: bool,
 }
 
 impl Default for Options {
@@ -165,6 +183,7 @@ impl Default for Options {
             concurrency: 16,
             holder: lease::cli_holder(),
             lease_wait: Duration::ZERO,
+            adopt: false,
         }
     }
 }
@@ -263,6 +282,23 @@ async fn run(plan: &SyncPlan, ctx: &Context<'_>) -> Result<Report, Failed> {
                     report: Box::new(report),
                 });
             }
+        }
+    }
+}
+
+/// An object of the previous inventory as the API server returned it.
+enum Fetched {
+    Gone,
+    KindNotServed,
+    Found(Value),
+}
+
+impl Fetched {
+    fn as_live(&self) -> prune::Live<'_> {
+        match self {
+            Fetched::Gone => prune::Live::Gone,
+            Fetched::KindNotServed => prune::Live::KindNotServed,
+            Fetched::Found(value) => prune::Live::Found(value),
         }
     }
 }
@@ -447,8 +483,22 @@ impl<'a> Engine<'a> {
                 };
             }
         }
-        // The stored revision stays until the sync completes.
+        if let (Some(recorded), Some(ours)) = (&self.previous.source, &self.plan.source)
+            && recorded != ours
+            && !self.ctx.options.adopt
+        {
+            return Err(Error::OtherSource {
+                target: self.plan.target.clone(),
+                recorded: recorded.clone(),
+                ours: ours.clone(),
+            });
+        }
+        // The stored revision stays until the sync completes; the source
+        // is this sync's from its first write.
         self.inventory.target = self.plan.target.clone();
+        if self.plan.source.is_some() {
+            self.inventory.source = self.plan.source.clone();
+        }
         Ok(if self.plan.waves.is_empty() {
             State::PostSyncHooks
         } else {
@@ -997,18 +1047,22 @@ impl<'a> Engine<'a> {
             .collect();
         let concurrency = self.ctx.options.concurrency;
         let cluster = self.cluster();
+        // Which kinds are served now (a CRD may have been deleted since
+        // discovery was read): an object of a kind no longer served is
+        // kept in the inventory, not taken for gone.
+        cluster.refresh_discovery().await?;
         let gets: Vec<_> = candidates
             .into_iter()
             .map(|e| async move {
                 let live = match cluster.get(&e.object).await {
-                    Ok(v) => v,
-                    Err(apply::Error::UnknownKind { .. }) => None,
+                    Ok(v) => v.map(Fetched::Found).unwrap_or(Fetched::Gone),
+                    Err(apply::Error::UnknownKind { .. }) => Fetched::KindNotServed,
                     Err(err) => return Err(Error::from(err)),
                 };
                 Ok((e, live))
             })
             .collect();
-        let lives: Vec<Result<(Entry, Option<Value>), Error>> = stream::iter(gets)
+        let lives: Vec<Result<(Entry, Fetched), Error>> = stream::iter(gets)
             .buffer_unordered(concurrency.max(1))
             .collect()
             .await;
@@ -1017,13 +1071,13 @@ impl<'a> Engine<'a> {
         for item in lives {
             let (entry, live) = item?;
             let unit_rules = rules.get(entry.component.as_str()).map(|u| &u.prune);
-            match prune::decide(&entry, live.as_ref(), unit_rules) {
+            match prune::decide(&entry, live.as_live(), unit_rules, &self.plan.prune) {
                 Verdict::Delete => deletes.push(entry),
                 Verdict::Gone => {
                     forget.insert(entry.object.key());
                 }
                 Verdict::Keep(reason) => {
-                    if reason == prune::KeepReason::NotManaged {
+                    if reason.forget() {
                         forget.insert(entry.object.key());
                     }
                     let reason = reason.describe(&entry.object.kind);
@@ -1042,8 +1096,8 @@ impl<'a> Engine<'a> {
             prune::guard(
                 deletes.len(),
                 self.previous.entries.len(),
-                self.plan.max_prune_objects(),
-                self.plan.max_prune_fraction(),
+                self.plan.prune.max_objects,
+                self.plan.prune.max_fraction,
             )?;
         }
         // Reverse wave order: what was applied last goes first.
@@ -1164,6 +1218,7 @@ impl<'a> Engine<'a> {
             .collect();
         let mut next = Inventory {
             target: self.plan.target.clone(),
+            source: self.inventory.source.clone(),
             revision: self.plan.revision.clone(),
             entries: self.previous.entries.clone(),
             hooks: self.inventory.hooks.clone(),

@@ -13,6 +13,8 @@
 //!   revision: <git sha, or empty>
 //!   objects: "1200"
 //!   hooks: '{"<component>/<hook>": "<fingerprint>"}'   (when any ran)
+//!   source: github.com/org/platform    (where the objects come from: SourceId)
+//!   sourcePath: clusters/prod          (the config repo's directory in it)
 //! binaryData:
 //!   objects.json.gz: <gzip of a JSON array of entries>
 //! ```
@@ -29,6 +31,11 @@
 //! `hooks` records, per hook, the fingerprint of what it last completed
 //! for (its Job and its component's rendered objects), so a sync that
 //! changes nothing does not run hooks again.
+//!
+//! `source` and `sourcePath` ([`SourceId`]) say which config repo the
+//! objects come from: a sync from another one is refused unless told to
+//! adopt the target, so two repos that get the same target name never
+//! prune each other's objects.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -123,10 +130,110 @@ impl From<Entry> for StoredEntry {
     }
 }
 
+/// Where a target's objects come from, as its inventory records it: two
+/// config repos that happen to get the same target name (two directories
+/// called `platform`) must not take each other's objects for their own.
+///
+/// A Git repository is named by its remote URL reduced to host and path
+/// (`github.com/org/platform`: no scheme, credentials, port or `.git`), so
+/// `https://user:token@github.com/org/platform.git` and
+/// `git@github.com:org/platform` are the same source; a directory that is
+/// not in a Git repository with a remote is named by its absolute path.
+/// `path` is the config repo's directory inside the repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceId {
+    pub repo: String,
+    /// `/`-separated, no leading or trailing `/`; empty for the root.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub path: String,
+}
+
+impl SourceId {
+    /// A Git remote (any URL form Git takes) and the directory inside it.
+    pub fn remote(url: &str, path: &str) -> Self {
+        Self {
+            repo: normalise_url(url),
+            path: clean_path(path),
+        }
+    }
+
+    /// A local directory (absolute), not in a Git repository with a
+    /// remote, and the directory inside it (for a bare repository).
+    pub fn local(dir: &std::path::Path, path: &str) -> Self {
+        Self {
+            repo: dir.to_string_lossy().into_owned(),
+            path: clean_path(path),
+        }
+    }
+}
+
+impl std::fmt::Display for SourceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.repo)
+        } else {
+            write!(f, "{} (path {})", self.repo, self.path)
+        }
+    }
+}
+
+fn clean_path(path: &str) -> String {
+    path.split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// `scheme://user:secret@Host:port/org/repo.git/` and
+/// `user@host:org/repo.git` → `host/org/repo`; a `file://` URL or a plain
+/// path → the path.
+fn normalise_url(url: &str) -> String {
+    let url = url.trim();
+    let (host, path) = if let Some((scheme, rest)) = url.split_once("://") {
+        if scheme.eq_ignore_ascii_case("file") {
+            return clean_repo_path(rest, true);
+        }
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        (authority, path)
+    } else {
+        match url.split_once(':') {
+            // scp-like `[user@]host:path` (a colon before any slash).
+            Some((authority, path)) if !authority.contains('/') && !authority.is_empty() => {
+                (authority, path)
+            }
+            _ => return clean_repo_path(url, true),
+        }
+    };
+    let host = host.rsplit_once('@').map_or(host, |(_, host)| host);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map_or(v6, |(addr, _)| addr),
+        None => host.split_once(':').map_or(host, |(name, _)| name),
+    };
+    format!(
+        "{}/{}",
+        host.to_ascii_lowercase(),
+        clean_repo_path(path, false)
+    )
+}
+
+fn clean_repo_path(path: &str, absolute: bool) -> String {
+    let trimmed = path.trim_end_matches('/');
+    let trimmed = trimmed.strip_suffix(".git").unwrap_or(trimmed);
+    let cleaned = clean_path(trimmed);
+    if absolute && path.starts_with('/') {
+        format!("/{cleaned}")
+    } else {
+        cleaned
+    }
+}
+
 /// What weir manages for one target.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Inventory {
     pub target: String,
+    /// Where its objects come from; `None` in inventories written before
+    /// weir recorded it (the next sync records its own).
+    pub source: Option<SourceId>,
     pub revision: Option<String>,
     pub entries: Vec<Entry>,
     /// `<component>/<hook>` → fingerprint of its last successful run.
@@ -185,6 +292,12 @@ impl Inventory {
         if !self.hooks.is_empty() {
             data["hooks"] = Value::String(serde_json::to_string(&self.hooks).unwrap_or_default());
         }
+        if let Some(source) = &self.source {
+            data["source"] = Value::String(source.repo.clone());
+            if !source.path.is_empty() {
+                data["sourcePath"] = Value::String(source.path.clone());
+            }
+        }
         json!({
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -241,6 +354,12 @@ impl Inventory {
         };
         let mut inv = Inventory {
             target: text("target").unwrap_or_default(),
+            source: text("source")
+                .filter(|s| !s.is_empty())
+                .map(|repo| SourceId {
+                    repo,
+                    path: text("sourcePath").unwrap_or_default(),
+                }),
             revision: text("revision").filter(|r| !r.is_empty()),
             entries,
             hooks,
@@ -314,6 +433,7 @@ mod tests {
     fn round_trips_deterministically() {
         let inv = Inventory {
             target: "platform".into(),
+            source: None,
             revision: Some("abc123".into()),
             entries: vec![
                 entry("ConfigMap", Some("a"), "x", 1),
@@ -376,6 +496,47 @@ mod tests {
             Inventory::from_config_map(&cm),
             Err(Error::Missing { .. })
         ));
+    }
+
+    #[test]
+    fn sources_of_one_repo_agree_whatever_the_url_form() {
+        let https = SourceId::remote(
+            "https://user:secret@GitHub.com/org/platform.git/",
+            "/clusters/prod/",
+        );
+        for same in [
+            "git@github.com:org/platform.git",
+            "ssh://git@github.com:22/org/platform",
+            "https://github.com/org/platform",
+        ] {
+            assert_eq!(SourceId::remote(same, "clusters/prod"), https, "{same}");
+        }
+        assert_eq!(
+            https.to_string(),
+            "github.com/org/platform (path clusters/prod)"
+        );
+        assert!(!https.repo.contains("secret"));
+        assert_ne!(
+            SourceId::remote("https://github.com/org/other", "clusters/prod"),
+            https
+        );
+        assert_eq!(
+            SourceId::remote("file:///srv/git/platform.git", "").repo,
+            "/srv/git/platform"
+        );
+        assert_eq!(
+            SourceId::remote("/srv/git/platform", "").repo,
+            "/srv/git/platform"
+        );
+
+        let inv = Inventory {
+            target: "platform".into(),
+            source: Some(https.clone()),
+            ..Inventory::default()
+        };
+        let cm = inv.to_config_map();
+        assert_eq!(cm["data"]["source"], "github.com/org/platform");
+        assert_eq!(Inventory::from_config_map(&cm).unwrap().source, Some(https));
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod wait;
 
 pub use apply::{ApplyOptions, Cluster, ConnectOptions};
 pub use engine::{Context, Error, Failed, Options, State, reconcile};
+pub use inventory::SourceId;
 pub use plan::{HealthRules, HookJob, SyncPlan, SyncUnit, SyncWave};
 pub use report::{Event, Report};
 

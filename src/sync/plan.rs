@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::inventory::SourceId;
+use super::prune::Limits as PruneLimits;
 use crate::spec::model::{
-    ComponentPrune, ExtraCondition, HookDeletePolicy, HookPhase, Preflight, PrunePolicy, Selector,
+    ComponentPrune, ExtraCondition, HookDeletePolicy, HookPhase, Preflight, Selector,
 };
 
 /// Default share of the inventory a prune may delete without
@@ -31,9 +33,14 @@ pub struct SyncPlan {
     pub target: String,
     /// The revision being synced (a git sha), when known.
     pub revision: Option<String>,
+    /// Where the objects come from, recorded in the inventory; a sync from
+    /// another source into an existing target is refused unless told to
+    /// adopt it. `None`: not known (a plan built in code), not checked.
+    pub source: Option<SourceId>,
     pub waves: Vec<SyncWave>,
-    /// Repository-wide prune limits.
-    pub prune: PrunePolicy,
+    /// The prune limits in force: the floor set where weir runs, or
+    /// weir.yaml's where stricter.
+    pub prune: PruneLimits,
 }
 
 /// One wave: its units are applied together, and all must be healthy
@@ -93,62 +100,91 @@ impl SyncPlan {
             .flat_map(|w| w.units.iter())
             .flat_map(|u| u.objects.iter())
     }
-
-    pub fn max_prune_fraction(&self) -> f64 {
-        self.prune
-            .max_fraction
-            .unwrap_or(DEFAULT_MAX_PRUNE_FRACTION)
-    }
-
-    pub fn max_prune_objects(&self) -> u32 {
-        self.prune.max_objects.unwrap_or(DEFAULT_MAX_PRUNE_OBJECTS)
-    }
 }
+
+/// The longest duration weir takes anywhere (timeouts, intervals): 24 hours.
+/// Longer ones are refused when parsed, so no deadline computed from one
+/// can overflow, and a typo like `5000000h` is an error, not a sync that
+/// waits for centuries.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 
 /// Why a duration string was not understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{input}` is not a duration: write a number with a unit, e.g. `90s`, `5m`, `1h30m`")]
-pub struct DurationError {
-    pub input: String,
+pub enum DurationError {
+    #[error("`{input}` is not a duration: write a number with a unit, e.g. `90s`, `5m`, `1h30m`")]
+    Syntax { input: String },
+    #[error("`{input}` is longer than 24h, the longest duration weir takes")]
+    TooLong { input: String },
 }
 
 /// Parses durations as weir's specs write them: `500ms`, `30s`, `5m`,
-/// `1h30m`, or a bare number of seconds.
+/// `1h30m`, or a bare number of seconds; at most [`MAX_DURATION`]. The one
+/// duration parser: the schemas' `weir-duration` format is this function.
 pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
-    let err = || DurationError {
+    let err = || DurationError::Syntax {
+        input: input.to_owned(),
+    };
+    let too_long = || DurationError::TooLong {
         input: input.to_owned(),
     };
     let s = input.trim();
     if s.is_empty() {
         return Err(err());
     }
-    if let Ok(secs) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
-        if digits == 0 {
-            return Err(err());
+    // Any number of more than 20 digits overflows u64 anyway; parts are
+    // summed with checks, never wrapped or saturated.
+    let total = if s.bytes().all(|b| b.is_ascii_digit()) {
+        let secs: u64 = s.parse().map_err(|_| too_long())?;
+        Duration::from_secs(secs)
+    } else {
+        let mut total = Duration::ZERO;
+        let mut rest = s;
+        while !rest.is_empty() {
+            let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
+            if digits == 0 {
+                return Err(err());
+            }
+            let n: u64 = rest[..digits].parse().map_err(|_| too_long())?;
+            rest = &rest[digits..];
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            let unit = &rest[..unit_len];
+            rest = &rest[unit_len..];
+            let part = match unit {
+                "ms" => Some(Duration::from_millis(n)),
+                "s" => Some(Duration::from_secs(n)),
+                "m" => n.checked_mul(60).map(Duration::from_secs),
+                "h" => n.checked_mul(3600).map(Duration::from_secs),
+                _ => return Err(err()),
+            };
+            total = part
+                .and_then(|part| total.checked_add(part))
+                .ok_or_else(too_long)?;
         }
-        let n: u64 = rest[..digits].parse().map_err(|_| err())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let part = match unit {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n.saturating_mul(60)),
-            "h" => Duration::from_secs(n.saturating_mul(3600)),
-            _ => return Err(err()),
-        };
-        total = total.saturating_add(part);
+        total
+    };
+    if total > MAX_DURATION {
+        return Err(too_long());
     }
     Ok(total)
+}
+
+/// A duration as weir writes them: `4s`, `1m30s`, `250ms`, `2h`.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if !ms.is_multiple_of(1000) || ms == 0 {
+        return format!("{ms}ms");
+    }
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let mut out = String::new();
+    for (n, unit) in [(h, "h"), (m, "m"), (s, "s")] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -165,5 +201,36 @@ mod tests {
         assert!(parse_duration("5 minutes").is_err());
         assert!(parse_duration("m5").is_err());
         assert!(parse_duration("5d").is_err());
+    }
+
+    #[test]
+    fn absurd_durations_are_refused_not_saturated() {
+        assert_eq!(parse_duration("24h"), Ok(MAX_DURATION));
+        assert_eq!(parse_duration("86400"), Ok(MAX_DURATION));
+        for absurd in [
+            "24h1ms",
+            "86401",
+            "99999999999999999999999s",
+            "18446744073709551615h",
+            "5000000h",
+            "307445734561825860m",
+        ] {
+            assert!(
+                matches!(parse_duration(absurd), Err(DurationError::TooLong { .. })),
+                "{absurd}"
+            );
+        }
+        assert!(matches!(
+            parse_duration("x"),
+            Err(DurationError::Syntax { .. })
+        ));
+    }
+
+    #[test]
+    fn durations_are_written_back() {
+        assert_eq!(format_duration(Duration::from_secs(4)), "4s");
+        assert_eq!(format_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
+        assert_eq!(format_duration(MAX_DURATION), "24h");
     }
 }

@@ -181,9 +181,9 @@ impl Cluster {
         self.count_read();
         let api: kube::Api<DynamicObject> = match (resolved.namespaced, namespace) {
             (true, Some(ns)) => {
-                kube::Api::namespaced_with(self.client.clone(), ns, &resolved.resource)
+                kube::Api::namespaced_with(self.watch_client.clone(), ns, &resolved.resource)
             }
-            _ => kube::Api::all_with(self.client.clone(), &resolved.resource),
+            _ => kube::Api::all_with(self.watch_client.clone(), &resolved.resource),
         };
         let mut config = watcher::Config::default();
         if let Some(selector) = label_selector {

@@ -108,10 +108,18 @@ fn weir_schema_messages_say_what_was_expected() {
         .iter()
         .map(|d| (d.code.0, d.message.as_str()))
         .collect();
-    assert!(messages.contains(&(
-        "E0104",
-        "`5 minutes` is not a duration such as `90s`, `5m` or `1h30m`"
-    )));
+    assert!(
+        messages.contains(&(
+            "E0104",
+            "`5 minutes` is not a duration of at most 24h such as `90s`, `5m` or `1h30m`"
+        )),
+        "{messages:#?}"
+    );
+    assert_eq!(
+        messages.iter().filter(|(c, _)| *c == "E0104").count(),
+        1,
+        "one finding for the duration, not one per keyword: {messages:#?}"
+    );
     assert!(messages.contains(&("E0105", "needs one of `path` or `helm`")));
     assert!(messages.contains(&("E0103", "missing required field `image`")));
     // The env value's own error, not "matches none of the alternatives".

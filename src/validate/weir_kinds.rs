@@ -197,7 +197,7 @@ fn describe(
                 ),
             ));
         }
-        ValidationErrorKind::Pattern { .. } => {
+        ValidationErrorKind::Pattern { .. } | ValidationErrorKind::Format { .. } => {
             let expected = title_of(schema, keyword_parent(schema, error))
                 .unwrap_or_else(|| "a value of the documented form".into());
             out.push(

@@ -29,6 +29,11 @@ pub const FILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The `format` of the schemas' durations: what weir's one duration
+/// parser takes ([`parse_duration`](crate::sync::plan::parse_duration):
+/// at most 24h). Editors that do not know it still check the pattern.
+pub const DURATION_FORMAT: &str = "weir-duration";
+
 /// The reference prefix of shared definitions in the kinds' files.
 const COMMON_REF: &str = "common.schema.json#/$defs/";
 
@@ -130,6 +135,10 @@ impl WeirSchemas {
         for name in ["repository", "component", "workload"] {
             let document = bundled(name)?;
             let validator = jsonschema::draft202012::options()
+                .with_format(DURATION_FORMAT, |text: &str| {
+                    crate::sync::plan::parse_duration(text).is_ok()
+                })
+                .should_validate_formats(true)
                 .build(&document)
                 .map_err(|e| SchemaError::Compile {
                     name: name.to_string(),
@@ -170,6 +179,52 @@ mod tests {
         assert_eq!(s.kinds.len(), 3);
         let text = serde_json::to_string(&bundled("component").unwrap()).unwrap();
         assert!(!text.contains("common.schema.json"));
+    }
+
+    /// Every number has a maximum no larger than what Kubernetes takes, so
+    /// no count a repo writes overflows what weir or the API server makes
+    /// of it; every format is one weir checks.
+    #[test]
+    fn numbers_are_bounded_and_formats_checked() {
+        fn walk(node: &Value, at: &str, out: &mut Vec<String>) {
+            match node {
+                Value::Object(map) => {
+                    let numeric = |t: &Value| t == "integer" || t == "number";
+                    let is_number = map.get("type").is_some_and(|t| {
+                        numeric(t) || t.as_array().is_some_and(|a| a.iter().any(numeric))
+                    });
+                    let max = map.get("maximum").and_then(Value::as_f64);
+                    if is_number && max.is_none_or(|m| m > 1e15) {
+                        out.push(format!("{at}: maximum {max:?}"));
+                    }
+                    if let Some(format) = map.get("format")
+                        && format != DURATION_FORMAT
+                    {
+                        out.push(format!("{at}: format {format}"));
+                    }
+                    for (k, v) in map {
+                        walk(v, &format!("{at}/{k}"), out);
+                    }
+                }
+                Value::Array(items) => {
+                    for (i, v) in items.iter().enumerate() {
+                        walk(v, &format!("{at}/{i}"), out);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut unbounded = Vec::new();
+        for (name, _) in FILES {
+            walk(&raw(name).unwrap(), name, &mut unbounded);
+        }
+        assert!(unbounded.is_empty(), "{unbounded:#?}");
+        let schemas = WeirSchemas::get().unwrap();
+        let component = schemas.for_kind("Component").unwrap();
+        let doc = serde_json::json!({"apiVersion": "weir.dev/v1alpha1", "kind": "Component",
+            "metadata": {"name": "c"}, "spec": {"source": {"path": "m"},
+            "health": {"timeout": "25h"}}});
+        assert!(!component.validator.is_valid(&doc), "25h passes the schema");
     }
 
     /// The serde-side rules in `spec::checks` use the schemas' patterns.

@@ -32,7 +32,12 @@ pub fn read_tree(root: &Path) -> Tree {
 pub fn load(tree: &Tree) -> ConfigRepo {
     let (filter, diags) = FileFilter::of_tree(tree);
     assert!(diags.is_empty(), "filter: {diags:#?}");
-    let (docs, diags) = yaml::load_documents(tree, &filter, &YamlLimits::default());
+    let (docs, diags) = yaml::load_documents(
+        tree,
+        &filter,
+        &YamlLimits::default(),
+        &weir::budget::Budget::default(),
+    );
     assert!(diags.is_empty(), "load: {diags:#?}");
     let (repo, diags) = ConfigRepo::assemble(docs);
     assert!(diags.is_empty(), "assemble: {diags:#?}");
@@ -101,7 +106,14 @@ impl Outcome {
 
 /// Renders and plans a loaded repo.
 pub fn run(repo: &ConfigRepo, tree: &Tree, helm: &dyn ChartRenderer) -> Outcome {
-    let mut rendered = render::render(repo, tree, &RenderOptions::default(), helm).unwrap();
+    let mut rendered = render::render(
+        repo,
+        tree,
+        &RenderOptions::default(),
+        helm,
+        &weir::budget::Budget::default(),
+    )
+    .unwrap();
     let mut diagnostics = std::mem::take(&mut rendered.diagnostics);
     // As the pipeline does: planning judges units, so it runs even when
     // some objects did not render; only a plan without errors counts.

@@ -118,6 +118,11 @@ impl Agent {
         }
     }
 
+    /// The agent's process id (for its memory, in benchmarks).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn dir(&self) -> &Path {
         self._dir.path()
     }

@@ -51,7 +51,10 @@ impl Release {
                 "--timeout",
                 "3m",
             ])
-            .arg(format!("--kubeconfig={}", super::kubeconfig_path().display()));
+            .arg(format!(
+                "--kubeconfig={}",
+                super::kubeconfig_path().display()
+            ));
         for set in sets {
             command.args(["--set", set]);
         }
@@ -69,8 +72,17 @@ impl Release {
 impl Drop for Release {
     fn drop(&mut self) {
         let _ = Command::new(super::helm())
-            .args(["uninstall", &self.name, "--namespace", NAMESPACE, "--wait=false"])
-            .arg(format!("--kubeconfig={}", super::kubeconfig_path().display()))
+            .args([
+                "uninstall",
+                &self.name,
+                "--namespace",
+                NAMESPACE,
+                "--wait=false",
+            ])
+            .arg(format!(
+                "--kubeconfig={}",
+                super::kubeconfig_path().display()
+            ))
             .output();
     }
 }
@@ -83,14 +95,20 @@ pub async fn ready_pods(client: &Client, release: &str, count: usize) -> Vec<Pod
         let pods = pods.clone();
         let selector = selector.clone();
         async move {
-            let list = pods.list(&ListParams::default().labels(&selector)).await.ok()?;
+            let list = pods
+                .list(&ListParams::default().labels(&selector))
+                .await
+                .ok()?;
             let ready = list
                 .items
                 .iter()
                 .filter(|p| {
                     p.status.as_ref().is_some_and(|s| {
                         s.phase.as_deref() == Some("Running")
-                            && s.conditions.iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True")
+                            && s.conditions
+                                .iter()
+                                .flatten()
+                                .any(|c| c.type_ == "Ready" && c.status == "True")
                     })
                 })
                 .count();
@@ -101,7 +119,13 @@ pub async fn ready_pods(client: &Client, release: &str, count: usize) -> Vec<Pod
     let nodes: Api<Node> = Api::all(client.clone());
     for pod in &found {
         let node = pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap();
-        let labels = nodes.get(&node).await.unwrap().metadata.labels.unwrap_or_default();
+        let labels = nodes
+            .get(&node)
+            .await
+            .unwrap()
+            .metadata
+            .labels
+            .unwrap_or_default();
         assert_eq!(
             labels.get("type").map(String::as_str),
             Some("kwok"),
@@ -147,4 +171,3 @@ pub fn forbidden_lines(agent: &Agent) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
-

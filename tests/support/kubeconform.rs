@@ -64,9 +64,15 @@ pub fn write_crd_schema(dir: &Path, crd: &Value) -> Result<(), Box<dyn std::erro
     }
     write(
         dir,
-        crd["spec"]["group"].as_str().ok_or("a CRD without spec.group")?,
-        version["name"].as_str().ok_or("a CRD version without a name")?,
-        crd["spec"]["names"]["kind"].as_str().ok_or("a CRD without a kind")?,
+        crd["spec"]["group"]
+            .as_str()
+            .ok_or("a CRD without spec.group")?,
+        version["name"]
+            .as_str()
+            .ok_or("a CRD version without a name")?,
+        crd["spec"]["names"]["kind"]
+            .as_str()
+            .ok_or("a CRD without a kind")?,
         &schema,
     )?;
     Ok(())

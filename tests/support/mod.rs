@@ -9,12 +9,14 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 pub mod agent;
+pub mod browser;
 pub mod chart;
 pub mod chartservers;
 pub mod example_repo;
 pub mod git;
 pub mod gitserver;
 pub mod hostile;
+pub mod hostile_repos;
 pub mod kubeconform;
 pub mod secrets;
 pub mod servers;

@@ -306,6 +306,22 @@ fn boot(cluster: &mut Cluster, tools: &Toolset) -> Result<()> {
     )?;
     cluster.procs.push(etcd);
 
+    // WEIR_TESTENV_AUDIT=1: an audit log of every request's metadata (who,
+    // with which user agent, what), for benchmarks that count a tool's
+    // requests (`<state>/audit.log`). Off otherwise: it costs every request.
+    let mut audit = Vec::new();
+    if std::env::var_os("WEIR_TESTENV_AUDIT").is_some_and(|v| v == "1") {
+        let policy = dir.join("audit-policy.yaml");
+        std::fs::write(
+            &policy,
+            "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n",
+        )
+        .context("writing the audit policy")?;
+        audit.push(arg("audit-policy-file", &policy));
+        audit.push(arg("audit-log-path", dir.join("audit.log")));
+        audit.push("--audit-log-maxsize=2000".to_owned());
+        audit.push("--audit-log-format=json".to_owned());
+    }
     let apiserver = procs::spawn(
         dir,
         "kube-apiserver",
@@ -331,7 +347,10 @@ fn boot(cluster: &mut Cluster, tools: &Toolset) -> Result<()> {
             "--authorization-mode=Node,RBAC".to_owned(),
             "--allow-privileged=true".to_owned(),
             "--profiling=false".to_owned(),
-        ],
+        ]
+        .into_iter()
+        .chain(audit)
+        .collect::<Vec<_>>(),
         &[],
     )?;
     cluster.procs.push(apiserver);

@@ -1,7 +1,8 @@
 //! The Debian packages integration tests take their servers and clients
 //! from, in one list: a smart-HTTP Git server (`git-http-backend` behind
 //! `lighttpd`), an SSH Git server (`sshd`), and the clients the tests and
-//! the Git server's webhook hook run (`ssh`, `curl`, `openssl`).
+//! the Git server's webhook hook run (`ssh`, `curl`, `openssl`), and a
+//! headless browser for the agent's status page (`chromium`).
 //!
 //! `cargo xtask test`, `demo` and `testenv up` install what is missing with
 //! `apt-get install -y --no-install-recommends` (as root, else through
@@ -24,7 +25,7 @@ pub struct Package {
 }
 
 /// Every Debian package the tests need.
-pub const PACKAGES: [Package; 6] = [
+pub const PACKAGES: [Package; 7] = [
     Package {
         name: "git",
         path: "/usr/lib/git-core/git-http-backend",
@@ -54,6 +55,11 @@ pub const PACKAGES: [Package; 6] = [
         name: "openssl",
         path: "/usr/bin/openssl",
         env: None,
+    },
+    Package {
+        name: "chromium",
+        path: "/usr/bin/chromium",
+        env: Some("WEIR_CHROMIUM"),
     },
 ];
 
@@ -198,7 +204,8 @@ mod tests {
     #[test]
     fn every_variable_names_an_absolute_path_once() {
         let env = env();
-        assert_eq!(env.len(), 3);
+        let with_env = PACKAGES.iter().filter(|p| p.env.is_some()).count();
+        assert_eq!(env.len(), with_env);
         for (var, path) in &env {
             assert!(var.starts_with("WEIR_"), "{var}");
             assert!(path.is_absolute(), "{}", path.display());

@@ -61,11 +61,13 @@ enum Cmd {
     /// Build the extra tool a benchmark compares against (dyff; kubeconform
     /// comes with the test environment).
     Tools,
-    /// Fuzz weir's YAML loader (the cargo-fuzz target in fuzz/) for a
-    /// bounded time. Needs nightly and cargo-fuzz; installs them when
-    /// missing. Exit 1 when the fuzzer finds an input that crashes, hangs
-    /// (over 2 s) or blows memory (over 512 MB); it is saved in
-    /// fuzz/artifacts/.
+    /// Fuzz weir for a bounded time: the YAML loader (`yaml_loader`) or the
+    /// whole pipeline (`pipeline`: load, validate, render with helm stubbed,
+    /// plan), cargo-fuzz targets in fuzz/. Needs nightly and cargo-fuzz;
+    /// installs them when missing. Exit 1 when the fuzzer finds an input
+    /// that crashes, hangs (over 10 s) or blows memory (over 512 MB); it is
+    /// saved in fuzz/artifacts/. A clean pipeline run merges what it found
+    /// into fuzz/pipeline-corpus/ (commit it).
     Fuzz {
         /// How long to fuzz, in seconds (after building the target).
         #[arg(long, value_name = "N", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]

@@ -139,7 +139,42 @@ pub fn test(cargo_test_args: &[String]) -> Result<ExitCode> {
     }
     drop(guard);
 
-    let ok = results.iter().all(|r| r.ok) && !crate::interrupted() && results.len() == 6;
+    // The whole pipeline under libFuzzer for a short, bounded time (not
+    // for a run filtered to some tests). Its corpus starts from the kept
+    // one, fuzz/pipeline-corpus/, which this run does not change.
+    let fuzzing = cargo_test_args.is_empty();
+    if fuzzing && !crate::interrupted() {
+        let t = Instant::now();
+        let seconds = crate::fuzz::TEST_SECONDS;
+        let ok = match crate::fuzz::run("pipeline", seconds, false) {
+            Ok(Ok(figures)) => {
+                ui::done(
+                    &format!(
+                        "fuzz pipeline: {} runs in {} s, no crash",
+                        figures.runs, figures.seconds
+                    ),
+                    t.elapsed(),
+                );
+                true
+            }
+            Ok(Err(message)) => {
+                ui::warn(&message);
+                false
+            }
+            Err(e) => {
+                ui::warn(&format!("fuzzing the pipeline could not run: {e:#}"));
+                false
+            }
+        };
+        results.push(StepResult {
+            name: "fuzz pipeline",
+            ok,
+            took: t.elapsed(),
+        });
+    }
+
+    let expected = if fuzzing { 7 } else { 6 };
+    let ok = results.iter().all(|r| r.ok) && !crate::interrupted() && results.len() == expected;
     ui::step("summary");
     for r in &results {
         ui::info(&format!(

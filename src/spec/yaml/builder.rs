@@ -191,6 +191,27 @@ struct Budget {
     expanded: u64,
     /// Nodes written in the file.
     nodes: usize,
+    /// Weight built since the run's budget was last charged.
+    unflushed: u64,
+}
+
+/// The run's budget is charged in batches of this many nodes (and for
+/// every alias expansion at once), not per node.
+const FLUSH_EVERY: u64 = 4096;
+
+/// Charges what the file built since the last charge to the run's budget.
+fn flush(
+    file: &str,
+    run: &crate::budget::Budget,
+    budget: &mut Budget,
+    at: Span,
+) -> Result<(), Diagnostic> {
+    let nodes = std::mem::take(&mut budget.unflushed);
+    run.charge(nodes).map_err(|e| {
+        e.diagnostic(codes::RUN_BUDGET, "this file")
+            .in_file(file)
+            .at(at)
+    })
 }
 
 /// Parses all documents of one file. `text` is known to be UTF-8 without
@@ -199,11 +220,12 @@ pub(super) fn parse(
     file: &str,
     text: &str,
     limits: &YamlLimits,
+    run: &crate::budget::Budget,
 ) -> Result<Vec<Document>, Diagnostic> {
     // Working memory, reused from one document (and file) to the next.
     let mut spare = SPARE.with(|cell| cell.take());
     let mut documents = Vec::new();
-    let result = parse_into(file, text, limits, &mut spare, &mut documents);
+    let result = parse_into(file, text, limits, run, &mut spare, &mut documents);
     if spare.positions.nodes.capacity() <= MAX_SPARE_NODES {
         SPARE.with(|cell| cell.replace(spare));
     }
@@ -221,24 +243,27 @@ fn parse_into(
     file: &str,
     text: &str,
     limits: &YamlLimits,
+    run: &crate::budget::Budget,
     spare: &mut Buffers,
     documents: &mut Vec<Document>,
 ) -> Result<(), Diagnostic> {
     let mut parser = Parser::new_from_str(text);
     let mut index = 0;
     let mut budget = Budget::default();
+    let mut last = Span { line: 1, column: 1 };
     let mut doc: Option<(Span, DocBuilder<'_>)> = None;
     let result = loop {
         let Some(next) = parser.next_event() else {
-            break Ok(());
+            break flush(file, run, &mut budget, last);
         };
         let (event, span) = match next {
             Ok(next) => next,
             Err(err) => break Err(scan_error(file, text, &err)),
         };
         let at = position(span.start);
+        last = at;
         match event {
-            Event::StreamEnd => break Ok(()),
+            Event::StreamEnd => break flush(file, run, &mut budget, at),
             Event::StreamStart | Event::Nothing => {}
             Event::DocumentStart(_) => {
                 if index >= limits.max_documents {
@@ -256,7 +281,10 @@ fn parse_into(
                 if let Some((_, unfinished)) = doc.take() {
                     *spare = unfinished.work;
                 }
-                doc = Some((at, DocBuilder::new(file, limits, std::mem::take(spare))));
+                doc = Some((
+                    at,
+                    DocBuilder::new(file, limits, run, std::mem::take(spare)),
+                ));
             }
             Event::DocumentEnd => {
                 let Some((start, builder)) = doc.take() else {
@@ -312,13 +340,19 @@ struct Buffers {
 struct DocBuilder<'a> {
     file: &'a str,
     limits: &'a YamlLimits,
+    run: &'a crate::budget::Budget,
     positions: Positions,
     work: Buffers,
     root: Option<u32>,
 }
 
 impl<'a> DocBuilder<'a> {
-    fn new(file: &'a str, limits: &'a YamlLimits, mut work: Buffers) -> Self {
+    fn new(
+        file: &'a str,
+        limits: &'a YamlLimits,
+        run: &'a crate::budget::Budget,
+        mut work: Buffers,
+    ) -> Self {
         let mut positions = std::mem::take(&mut work.positions);
         positions.nodes.clear();
         positions.children.clear();
@@ -334,6 +368,7 @@ impl<'a> DocBuilder<'a> {
         Self {
             file,
             limits,
+            run,
             positions,
             work,
             root: None,
@@ -381,8 +416,13 @@ impl<'a> DocBuilder<'a> {
         }
     }
 
-    /// Counts one more node written in the file against `max_nodes`.
-    fn count_node(&self, budget: &mut Budget, at: Span) -> Result<(), Diagnostic> {
+    /// Counts one more node written in the file against `max_nodes`, and
+    /// its `weight` against the run's budget.
+    fn count_node(&self, budget: &mut Budget, at: Span, weight: u64) -> Result<(), Diagnostic> {
+        budget.unflushed = budget.unflushed.saturating_add(weight);
+        if budget.unflushed >= FLUSH_EVERY {
+            flush(self.file, self.run, budget, at)?;
+        }
         budget.nodes += 1;
         if budget.nodes > self.limits.max_nodes {
             return Err(self
@@ -454,7 +494,7 @@ impl<'a> DocBuilder<'a> {
         at: Span,
         budget: &mut Budget,
     ) -> Result<(), Diagnostic> {
-        self.count_node(budget, at)?;
+        self.count_node(budget, at, crate::budget::string_weight(text.len()))?;
         let file = self.file;
         let bad = |message: String| {
             Diagnostic::error(codes::BAD_SCALAR, message)
@@ -536,7 +576,7 @@ impl<'a> DocBuilder<'a> {
         if self.work.stack.len() >= self.limits.max_depth {
             return Err(self.too_deep(at));
         }
-        self.count_node(budget, at)?;
+        self.count_node(budget, at, 1)?;
         let meta = Meta {
             size: 1,
             height: 1,
@@ -586,11 +626,13 @@ impl<'a> DocBuilder<'a> {
                      instead of expanding it through aliases",
                 ));
         }
-        Ok(())
+        // What an alias expands to is built too: the run pays for it now.
+        budget.unflushed = budget.unflushed.saturating_add(nodes);
+        flush(self.file, self.run, budget, at)
     }
 
     fn alias(&mut self, anchor: usize, at: Span, budget: &mut Budget) -> Result<(), Diagnostic> {
-        self.count_node(budget, at)?;
+        self.count_node(budget, at, 1)?;
         let target = self.work.anchors.get(&anchor).and_then(|&id| {
             let node = *self.positions.node(id)?;
             let meta = *self.work.meta.get(id as usize)?;

@@ -454,7 +454,12 @@ fn load_documents_selects_files_and_collects_diagnostics() {
             })
             .collect()
     };
-    let (docs, diagnostics) = load_documents(&tree, &FileFilter::all(), &limits);
+    let (docs, diagnostics) = load_documents(
+        &tree,
+        &FileFilter::all(),
+        &limits,
+        &crate::budget::Budget::default(),
+    );
     assert_eq!(
         kinds(&docs),
         [
@@ -470,10 +475,16 @@ fn load_documents_selects_files_and_collects_diagnostics() {
     assert_eq!(diagnostics[0].file.as_deref(), Some("apps/web/bad.yaml"));
 
     let filter = FileFilter::new(&["apps/**", "weir.yaml"], &["**/bad.yaml"]).unwrap();
-    let (docs, diagnostics) = load_documents(&tree, &filter, &limits);
+    let (docs, diagnostics) =
+        load_documents(&tree, &filter, &limits, &crate::budget::Budget::default());
     assert_eq!(docs.len(), 4);
     assert!(diagnostics.is_empty());
-    let (docs, _) = load_documents(&tree, &FileFilter::new(&[], &[]).unwrap(), &limits);
+    let (docs, _) = load_documents(
+        &tree,
+        &FileFilter::new(&[], &[]).unwrap(),
+        &limits,
+        &crate::budget::Budget::default(),
+    );
     assert_eq!(docs.len(), 5, "an empty include set selects everything");
 
     // A chart at the root: nothing is a manifest.
@@ -484,7 +495,14 @@ fn load_documents_selects_files_and_collects_diagnostics() {
     .into_iter()
     .collect();
     assert_eq!(
-        load_documents(&chart, &FileFilter::all(), &limits).0.len(),
+        load_documents(
+            &chart,
+            &FileFilter::all(),
+            &limits,
+            &crate::budget::Budget::default()
+        )
+        .0
+        .len(),
         0
     );
 }
