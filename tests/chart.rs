@@ -465,3 +465,18 @@ fn the_chart_built_into_weir_is_the_chart_on_disk() {
     );
     assert!(built_in == on_disk);
 }
+
+/// `tests/chart_install.rs` fails on any refused request in the agent's
+/// log; a timestamp's digits are not one.
+#[test]
+fn the_install_tests_tell_a_403_in_the_agents_log_from_a_timestamp() {
+    use support::chart::refused;
+    assert!(refused(
+        r#"{"timestamp":"x","fields":{"message":"HTTP 403: no"}}"#
+    ));
+    assert!(refused("secrets is forbidden: User cannot get"));
+    assert!(!refused(
+        r#"{"timestamp":"2026-12-04T07:49:03.804037Z","fields":{"message":"leading"}}"#
+    ));
+    assert!(!refused("applied 14032 objects"));
+}

@@ -168,14 +168,8 @@ async fn the_chart_installs_and_its_service_account_syncs_cluster_wide() {
     // deletes the ClusterRole, its binding and the Deployment.
     let id = support::unique_name("weir-chart");
     let server = GitServer::start();
-    let (platform, commit) = pushed_repo(
-        &client,
-        &server,
-        "platform",
-        &ns.name,
-        &platform_files(&id, true),
-    )
-    .await;
+    let (platform, commit) =
+        pushed_repo(&client, &server, "platform", &ns.name, &platform_files(&id)).await;
     agent_support::apply_sync(
         &client,
         &ns.name,
@@ -259,7 +253,10 @@ async fn the_chart_installs_and_its_service_account_syncs_cluster_wide() {
         &ns.name,
         "platforms",
         json!({"url": server.http_url(&platforms), "path": "example-repo", "interval": "1h",
-               "target": "example-platforms", "secretRef": {"name": "git"}, "timeout": "5m"}),
+               "target": "example-platforms", "secretRef": {"name": "git"}, "timeout": "5m",
+               // Other tests sync example-repo into the same target from
+               // other sources (tests/agent_example_repo.rs, example_repo.rs).
+               "adopt": true}),
     )
     .await;
     let sync = wait_ready(
@@ -293,10 +290,11 @@ async fn the_chart_installs_and_its_service_account_syncs_cluster_wide() {
         .await;
 }
 
-/// A platform in miniature, in namespace `id`: with `rbac`, a ClusterRole
-/// granting everything and its binding, and a Deployment.
-fn platform_files(id: &str, rbac: bool) -> Vec<(&'static str, String)> {
-    let mut files = vec![
+/// A platform in miniature, in namespace `id`: a Namespace, a CRD, 13
+/// ConfigMaps, a ServiceAccount, a ClusterRole granting
+/// everything and its binding, and a Deployment.
+fn platform_files(id: &str) -> Vec<(&'static str, String)> {
+    vec![
         (
             "cluster/namespace.yaml",
             format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {id}\n"),
@@ -313,9 +311,16 @@ fn platform_files(id: &str, rbac: bool) -> Vec<(&'static str, String)> {
             ),
         ),
         ("apps/config.yaml", config_map(id, "hello")),
-    ];
-    if rbac {
-        files.push((
+        // Enough objects that the prune below (4 of them) stays within
+        // the agent's default limit (a quarter of the inventory).
+        (
+            "apps/more.yaml",
+            (1..=12)
+                .map(|i| config_map(id, &format!("more-{i}")))
+                .collect::<Vec<_>>()
+                .join("---\n"),
+        ),
+        (
             "cluster/rbac.yaml",
             format!(
                 "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: runner, namespace: {id}}}\n---\n\
@@ -325,8 +330,8 @@ fn platform_files(id: &str, rbac: bool) -> Vec<(&'static str, String)> {
                  roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {id}}}\n\
                  subjects: [{{kind: ServiceAccount, name: runner, namespace: {id}}}]\n"
             ),
-        ));
-        files.push((
+        ),
+        (
             "apps/deployment.yaml",
             format!(
                 "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: {id}}}\n\
@@ -334,9 +339,8 @@ fn platform_files(id: &str, rbac: bool) -> Vec<(&'static str, String)> {
                  metadata: {{labels: {{app: web}}}}\n    spec:\n      containers:\n      \
                  - {{name: web, image: registry.example.com/web:1}}\n"
             ),
-        ));
-    }
-    files
+        ),
+    ]
 }
 
 #[tokio::test]

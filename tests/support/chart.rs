@@ -162,12 +162,34 @@ pub async fn agent_as_deployed(client: &Client, release: &str, pod: &Pod, dir: &
     )
 }
 
-/// The lines of the agent's log that report a refused request.
+/// The lines of the agent's log that report a refused request: `forbidden`
+/// (the API server's reason) or the status code 403 as a number of its own,
+/// not within a timestamp.
 pub fn forbidden_lines(agent: &Agent) -> Vec<String> {
     agent
         .log_text()
         .lines()
-        .filter(|l| l.contains("403") || l.to_lowercase().contains("forbidden"))
+        .filter(|line| refused(line))
         .map(str::to_owned)
         .collect()
+}
+
+/// Whether a log line reports a refused request (see [`forbidden_lines`]).
+pub fn refused(line: &str) -> bool {
+    // A JSON log line without its timestamp (whose digits may hold 403).
+    let text = match serde_json::from_str::<serde_json::Value>(line) {
+        Ok(mut v) => {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("timestamp");
+            }
+            v.to_string()
+        }
+        Err(_) => line.to_owned(),
+    };
+    let text = text.to_lowercase();
+    text.contains("forbidden")
+        || text.match_indices("403").any(|(at, _)| {
+            let digit = |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit());
+            !digit(text[..at].chars().next_back()) && !digit(text[at + 3..].chars().next())
+        })
 }
