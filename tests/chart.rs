@@ -480,3 +480,41 @@ fn the_install_tests_tell_a_403_in_the_agents_log_from_a_timestamp() {
     ));
     assert!(!refused("applied 14032 objects"));
 }
+
+/// The agent's limits (hostile input, prune) are values, passed as its
+/// flags only when set; numbers from a values file stay integers.
+#[test]
+fn the_agents_limits_are_values_passed_as_its_flags() {
+    let args = |extra: &[&str]| -> Vec<String> {
+        let objects = objects(&template(extra));
+        of_kind(&objects, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(
+        !args(&[]).iter().any(|a| a.starts_with("--max-") || a.starts_with("--protect-kind")),
+        "the agent's defaults unless set"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let values = dir.path().join("limits.yaml");
+    std::fs::write(
+        &values,
+        "agent:\n  limits:\n    maxNodes: 2000000\n    maxPruneObjects: 0\n    maxPruneFraction: 0.1\n    \
+         helmTimeout: 10s\n    maxHelmMemory: 256M\n    protectKinds: [PersistentVolumeClaim]\n",
+    )
+    .unwrap();
+    let set = args(&["--values", values.to_str().unwrap()]);
+    for flag in [
+        "--max-nodes=2000000",
+        "--max-prune-objects=0",
+        "--max-prune-fraction=0.1",
+        "--helm-timeout=10s",
+        "--max-helm-memory=256M",
+        "--protect-kind=PersistentVolumeClaim",
+    ] {
+        assert!(set.iter().any(|a| a == flag), "{flag} in {set:?}");
+    }
+}
