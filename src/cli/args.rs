@@ -172,7 +172,8 @@ Run it again at any time: it changes nothing unless the chart, the values or the
 #[derive(Debug, Args)]
 #[command(mut_arg("kube_context", |a| a.visible_alias("context")))]
 pub struct BootstrapArgs {
-    /// The config repository's Git URL (https://, ssh://, git@host:path or file://), without credentials.
+    /// The config repository's Git URL (https://, ssh:// or git@host:path), without credentials. The
+    /// agent refuses file:// and paths unless the chart passes it --allow-local-git (agent.extraArgs).
     #[arg(long, value_name = "URL")]
     pub repo: String,
     /// The config repo's directory inside the Git repository (default: its root).
