@@ -493,17 +493,29 @@ pub async fn run(
         upgrade.extend(values.iter().cloned());
         helm.run(&upgrade).await?;
     }
-    let after = helm.status().await?;
-    let detail = after.as_ref().map(|s| {
+    // `helm status` no longer names the chart; `helm get metadata` does
+    // (its name, version and the release's revision).
+    let metadata = helm
+        .run(&strings(&[
+            "get",
+            "metadata",
+            &request.release,
+            "--namespace",
+            ns,
+            "--output",
+            "json",
+        ]))
+        .await
+        .ok()
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok());
+    let detail = metadata.as_ref().map(|m| {
         format!(
             "chart {}-{}, revision {}",
-            s.pointer("/chart/metadata/name")
+            m.get("chart")
                 .and_then(Value::as_str)
                 .unwrap_or(super::chart::NAME),
-            s.pointer("/chart/metadata/version")
-                .and_then(Value::as_str)
-                .unwrap_or("?"),
-            s.get("version").and_then(Value::as_i64).unwrap_or(0)
+            m.get("version").and_then(Value::as_str).unwrap_or("?"),
+            m.get("revision").and_then(Value::as_i64).unwrap_or(0)
         )
     });
     step(Step {
