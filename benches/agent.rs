@@ -28,44 +28,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::agent::{self as agent_support, Agent};
 use support::gitserver::{Flavor, GitServer};
+use support::measure::{audit_events, by_agent, memory_kb};
 
 const NS: &str = "weir-bench";
 const TOKEN: &str = "bench-webhook-token-0123456789";
-
-fn audit_log() -> std::path::PathBuf {
-    std::env::var_os("WEIR_BENCH_AUDIT_LOG")
-        .map(Into::into)
-        .expect("WEIR_BENCH_AUDIT_LOG: run benches/agent.sh")
-}
-
-/// Audit events (Metadata level, ResponseComplete) of user agents starting
-/// with `agent`, received in [from, to].
-fn audit_events(agent: &str, from: jiff::Timestamp, to: jiff::Timestamp) -> Vec<Value> {
-    let text = std::fs::read_to_string(audit_log()).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|e| {
-            e["userAgent"]
-                .as_str()
-                .is_some_and(|ua| ua.starts_with(agent))
-        })
-        .filter(|e| {
-            e["requestReceivedTimestamp"]
-                .as_str()
-                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                .is_some_and(|t| t >= from && t <= to)
-        })
-        .collect()
-}
-
-fn rss_kb(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
 
 async fn ready_at(client: &kube::Client, name: &str, revision: &str, limit: Duration) -> Duration {
     let start = Instant::now();
@@ -105,14 +71,7 @@ async fn main() {
     );
     let first = tree.commit("example-repo");
     tree.push();
-    let creds = server.credentials().clone();
-    agent_support::secret(
-        &client,
-        NS,
-        "git",
-        &[("username", &creds.username), ("password", &creds.password)],
-    )
-    .await;
+    agent_support::git_credentials(&client, NS, "git", &server).await;
     agent_support::secret(&client, NS, "hook", &[("token", TOKEN)]).await;
     agent_support::apply_sync(
         &client,
@@ -134,7 +93,7 @@ async fn main() {
     );
     rows.insert(
         "6 agent RSS after syncing example-repo (peak)",
-        format!("{} MB", rss_kb(pid, "VmHWM:") / 1024),
+        format!("{} MB", memory_kb(pid, "VmHWM:") / 1024),
     );
 
     // 1. A one-field change with a webhook.
@@ -166,18 +125,18 @@ async fn main() {
         .filter(|e| e["fields"]["message"] == "webhook: fetching now")
         .filter_map(|e| e["timestamp"].as_str()?.parse::<jiff::Timestamp>().ok())
         .find(|t| *t >= pushed_at);
-    let applies: Vec<jiff::Timestamp> =
-        audit_events("weir-agent", pushed_at, jiff::Timestamp::now())
-            .iter()
-            .filter(|e| {
-                e["verb"] == "patch"
-                    && !matches!(
-                        e["objectRef"]["resource"].as_str(),
-                        Some("leases" | "events" | "syncs" | "configmaps")
-                    )
-            })
-            .filter_map(|e| e["requestReceivedTimestamp"].as_str()?.parse().ok())
-            .collect();
+    let applies: Vec<jiff::Timestamp> = audit_events(pushed_at, jiff::Timestamp::now())
+        .iter()
+        .filter(|e| by_agent(e, "weir-agent"))
+        .filter(|e| {
+            e["verb"] == "patch"
+                && !matches!(
+                    e["objectRef"]["resource"].as_str(),
+                    Some("leases" | "events" | "syncs" | "configmaps")
+                )
+        })
+        .filter_map(|e| e["requestReceivedTimestamp"].as_str()?.parse().ok())
+        .collect();
     match (webhook_at, applies.iter().min()) {
         (Some(hook), Some(apply)) => {
             let ms = apply.duration_since(hook).as_millis();
@@ -207,7 +166,10 @@ async fn main() {
     let from = jiff::Timestamp::now();
     tokio::time::sleep(Duration::from_secs(idle)).await;
     let to = jiff::Timestamp::now();
-    let events = audit_events("weir-agent", from, to);
+    let events: Vec<Value> = audit_events(from, to)
+        .into_iter()
+        .filter(|e| by_agent(e, "weir-agent"))
+        .collect();
     let minutes = idle as f64 / 60.0;
     let mutating = |e: &&Value| {
         matches!(
@@ -265,8 +227,8 @@ async fn main() {
         "6 agent RSS managing 10,174 objects (now / peak)",
         format!(
             "{} MB / {} MB",
-            rss_kb(pid, "VmRSS:") / 1024,
-            rss_kb(pid, "VmHWM:") / 1024
+            memory_kb(pid, "VmRSS:") / 1024,
+            memory_kb(pid, "VmHWM:") / 1024
         ),
     );
 

@@ -28,14 +28,7 @@ async fn the_agent_syncs_example_repo_from_git_to_ready() {
     tree.write("README.md", "the platforms\n");
     let commit = tree.commit("example-repo");
     tree.push();
-    let creds = server.credentials().clone();
-    agent_support::secret(
-        &client,
-        &ns.name,
-        "git",
-        &[("username", &creds.username), ("password", &creds.password)],
-    )
-    .await;
+    agent_support::git_credentials(&client, &ns.name, "git", &server).await;
     agent_support::apply_sync(
         &client,
         &ns.name,

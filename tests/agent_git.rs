@@ -92,13 +92,7 @@ async fn the_agent_syncs_every_push_and_says_what_it_did() {
 
     let creds = server.credentials().clone();
     let token = "webhook-token-0123456789abcdef";
-    agent_support::secret(
-        &client,
-        &ns.name,
-        "git",
-        &[("username", &creds.username), ("password", &creds.password)],
-    )
-    .await;
+    agent_support::git_credentials(&client, &ns.name, "git", &server).await;
     agent_support::secret(&client, &ns.name, "hook", &[("token", token)]).await;
     let target = support::unique_name("agentgit");
     // An hour's interval: what happens sooner, a webhook or a request did.
@@ -467,14 +461,7 @@ async fn an_unsigned_commit_under_a_signature_policy_is_refused() {
     ]);
     let signed = tree.git(&["rev-parse", "HEAD"]).trim().to_owned();
     tree.push();
-    let creds = server.credentials().clone();
-    agent_support::secret(
-        &client,
-        &ns.name,
-        "git",
-        &[("username", &creds.username), ("password", &creds.password)],
-    )
-    .await;
+    agent_support::git_credentials(&client, &ns.name, "git", &server).await;
     agent_support::secret(
         &client,
         &ns.name,

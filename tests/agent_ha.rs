@@ -68,14 +68,7 @@ async fn the_follower_takes_over_from_a_killed_leader_and_converges() {
     );
     let commit = tree.commit("platform");
     tree.push();
-    let creds = server.credentials().clone();
-    agent_support::secret(
-        &client,
-        &ns.name,
-        "git",
-        &[("username", &creds.username), ("password", &creds.password)],
-    )
-    .await;
+    agent_support::git_credentials(&client, &ns.name, "git", &server).await;
     let target = support::unique_name("ha");
     agent_support::apply_sync(
         &client,

@@ -69,14 +69,7 @@ async fn the_page_shows_waves_findings_and_nothing_secret() {
     );
     tree.commit("first");
     tree.push();
-    let creds = server.credentials().clone();
-    agent_support::secret(
-        &client,
-        &ns.name,
-        "git",
-        &[("username", &creds.username), ("password", &creds.password)],
-    )
-    .await;
+    agent_support::git_credentials(&client, &ns.name, "git", &server).await;
     let target = support::unique_name("page");
     agent_support::apply_sync(
         &client,

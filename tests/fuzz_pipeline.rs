@@ -7,8 +7,11 @@
 
 #[path = "../fuzz/fuzz_targets/repo_input.rs"]
 mod repo_input;
+mod support;
 
 use std::path::Path;
+
+use support::rng::Rng;
 
 fn corpus() -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/pipeline-corpus");
@@ -34,22 +37,6 @@ fn the_kept_corpus_replays() {
     for (name, data) in corpus() {
         let result = std::panic::catch_unwind(|| repo_input::run(&data));
         assert!(result.is_ok(), "fuzz/pipeline-corpus/{name} panics");
-    }
-}
-
-/// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
     }
 }
 

@@ -14,6 +14,7 @@ use std::fs;
 use std::path::Path;
 
 use git2::{Repository, Signature};
+use support::rng::Rng;
 use weir::diagnostic::{Code, Diagnostic};
 use weir::repo::{self, Limits, read_revision, read_worktree, resolve_in_repo};
 use weir::spec::filter::FileFilter;
@@ -317,22 +318,6 @@ fn git_errors_are_clear() {
 }
 
 // ---- Random mutation of the loader's input -------------------------------
-
-/// xorshift64*: deterministic, so a failure names a reproducible iteration.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 const SEEDS: &[&str] = &[
     "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {app: web}\nspec:\n  replicas: 3\n  template:\n    spec:\n      containers:\n        - name: web\n          image: nginx:1.25\n          args: [\"--port\", '8080']\n",

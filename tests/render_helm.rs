@@ -170,6 +170,7 @@ fn a_helm_that_cannot_run_is_an_error() {
         component: "c",
         chart_dir: "c",
         files: vec![],
+        archive: None,
         release_name: "c",
         namespace: "default",
         values: &json!({}),

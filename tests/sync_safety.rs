@@ -261,20 +261,16 @@ async fn prune_goes_in_reverse_wave_order_and_names_a_blocking_finalizer() {
     assert!(get(&cluster, &later).await.is_none());
 
     // Released, the next sync converges.
-    let out = std::process::Command::new(support::kubectl())
-        .arg(format!(
-            "--kubeconfig={}",
-            support::kubeconfig_path().display()
-        ))
-        .args(["-n", &ns.name, "patch", "configmap", "held", "--type=merge"])
-        .args(["-p", r#"{"metadata":{"finalizers":null}}"#])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::kubectl_ok(&[
+        "-n",
+        &ns.name,
+        "patch",
+        "configmap",
+        "held",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
     sync_ok(&cluster, &second, prune).await;
     assert!(get(&cluster, &held).await.is_none());
     let entries = inventory(&cluster, &target).await.unwrap().entries;
@@ -522,19 +518,7 @@ async fn objects_being_deleted_or_of_kinds_no_longer_served_are_reported_and_rem
     sync_ok(&cluster, &first, options()).await;
 
     let kubectl = |args: &[&str]| {
-        let out = std::process::Command::new(support::kubectl())
-            .arg(format!(
-                "--kubeconfig={}",
-                support::kubeconfig_path().display()
-            ))
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        support::kubectl_ok(args);
     };
     kubectl(&[
         "-n",

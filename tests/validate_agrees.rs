@@ -19,11 +19,8 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
-
-const WEIR: &str = env!("CARGO_BIN_EXE_weir");
 
 const REPO: &str = "apiVersion: weir.dev/v1alpha1\nkind: Repository\nmetadata: {name: agree}\nspec:\n  waves: [first, second]\n  nodePools:\n    gpu:\n      labels: {pool: gpu}\n";
 
@@ -184,6 +181,41 @@ fn case(code: &str) -> Vec<(String, String)> {
             ));
             files
         }
+        "E0217" => vec![
+            f("broken/kustomization.yaml", "resources: [cm.yaml]\n"),
+            f(
+                "broken/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\ndata: {a: b}\n",
+            ),
+        ],
+        "E0218" => {
+            // Each level names the one below twice, with two name
+            // suffixes: 2^18 ConfigMaps, past kustomize's time or output
+            // limit.
+            let mut files = vec![f("fan/l0/kustomization.yaml", "resources: [cm.yaml]\n")];
+            files.push(f("fan/l0/cm.yaml", &config_map("c", "")));
+            for level in 1..=18 {
+                let below = level - 1;
+                for side in ["a", "b"] {
+                    files.push(f(
+                        &format!("fan/l{level}/{side}/kustomization.yaml"),
+                        &format!("nameSuffix: -{side}\nresources: [../../l{below}]\n"),
+                    ));
+                }
+                files.push(f(
+                    &format!("fan/l{level}/kustomization.yaml"),
+                    "resources: [a, b]\n",
+                ));
+            }
+            files
+        }
+        "E0219" => vec![f(
+            "db/component.yaml",
+            &component(
+                "db",
+                "  namespace: db\n  source:\n    helm: {repo: 'http://127.0.0.1:1', chart: c, version: 1.0.0}\n",
+            ),
+        )],
         "W0201" => vec![
             web(""),
             web_cm(),
@@ -283,16 +315,7 @@ fn stage_codes() -> Vec<String> {
 }
 
 fn weir(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(WEIR)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("running weir");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    support::weir_cli(args)
 }
 
 /// `(code, file, line)` of every finding in a JSON report.

@@ -124,6 +124,9 @@ fn summary(unit: &PlanUnit) -> String {
 
 fn details(unit: &PlanUnit) -> Vec<String> {
     let mut lines = Vec::new();
+    if let Some(chart) = &unit.chart {
+        lines.push(format!("chart: {}", chart.describe()));
+    }
     if !unit.after.is_empty() {
         // One entry per unit, its reasons together.
         let mut after: Vec<(&str, Vec<String>)> = Vec::new();

@@ -201,7 +201,8 @@ pub fn check(loaded: Loaded, options: &Options, charts: &dyn ChartRenderer) -> R
                     }
                 }
                 found.extend(not_rendered(&skipping.skipped()));
-                let chart_objects = chart_objects(repo, &rendered);
+                found.extend(not_built(&skipping.skipped_kustomize()));
+                let chart_objects = chart_objects(&rendered);
                 outcome = Some((rendered, planned));
                 RenderFindings {
                     chart_objects,
@@ -242,16 +243,10 @@ fn render_within(
     render::render(repo, tree, options, charts, budget).map(Some)
 }
 
-/// The objects Helm charts rendered (hooks included): validation checks
-/// them like the repo's own manifests.
-fn chart_objects(repo: &crate::spec::repo::ConfigRepo, rendered: &Rendered) -> Vec<ChartObject> {
-    let charts: std::collections::HashSet<&str> = repo
-        .components
-        .iter()
-        .filter(|c| c.value.spec.source.helm.is_some())
-        .map(|c| c.value.metadata.name.as_str())
-        .collect();
-    let is_chart = |component: &str| charts.contains(component);
+/// The objects Helm charts and kustomizations rendered (hooks included):
+/// validation checks them like the repo's own manifests.
+fn chart_objects(rendered: &Rendered) -> Vec<ChartObject> {
+    let is_chart = |component: &str| rendered.generated.contains(component);
     rendered
         .objects
         .iter()
@@ -267,28 +262,49 @@ fn chart_objects(repo: &crate::spec::repo::ConfigRepo, rendered: &Rendered) -> V
 
 /// The warning that charts were not rendered for want of helm.
 fn not_rendered(components: &[String]) -> Option<Diagnostic> {
+    missing_tool(
+        components,
+        "helm was not found, so the Helm charts of",
+        "were not rendered: the objects they render and custom resources of the CRDs they \
+         define were not checked",
+        "install Helm 3 (https://helm.sh/docs/intro/install/) and put it on PATH, or set \
+         WEIR_HELM to its path",
+    )
+}
+
+/// The warning that kustomizations were not built for want of kustomize.
+fn not_built(components: &[String]) -> Option<Diagnostic> {
+    missing_tool(
+        components,
+        "kustomize was not found, so the kustomizations of",
+        "were not built: the objects they make were not checked",
+        "install kustomize 5 (https://kubectl.docs.kubernetes.io/installation/kustomize/) and \
+         put it on PATH, or set WEIR_KUSTOMIZE to its path",
+    )
+}
+
+/// The warning that `components` were not rendered because a tool is
+/// missing: "`before` component(s) `a`, `b` `after`", with `hint`.
+fn missing_tool(
+    components: &[String],
+    before: &str,
+    after: &str,
+    hint: &str,
+) -> Option<Diagnostic> {
     if components.is_empty() {
         return None;
     }
     let names: Vec<String> = components.iter().map(|c| format!("`{c}`")).collect();
+    let noun = if names.len() == 1 {
+        "component"
+    } else {
+        "components"
+    };
     Some(
         Diagnostic::warning(
             codes::NOT_RENDERED,
-            format!(
-                "helm was not found, so the Helm charts of {} {} were not rendered: \
-                 the objects they render and custom resources of the CRDs they define \
-                 were not checked",
-                if names.len() == 1 {
-                    "component"
-                } else {
-                    "components"
-                },
-                names.join(", ")
-            ),
+            format!("{before} {noun} {} {after}", names.join(", ")),
         )
-        .with_hint(
-            "install Helm 3 (https://helm.sh/docs/intro/install/) and put it on PATH, \
-             or set WEIR_HELM to its path",
-        ),
+        .with_hint(hint),
     )
 }

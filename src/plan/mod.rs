@@ -91,6 +91,10 @@ pub struct PlanUnit {
     pub hooks: Vec<PlanHook>,
     /// What the wave's health gate waits for on this unit's objects.
     pub health: Vec<HealthGate>,
+    /// The chart a remote chart component resolved to: exact version and
+    /// digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chart: Option<crate::render::Resolved>,
 }
 
 /// A unit this one comes after.
@@ -454,6 +458,7 @@ fn plan_unit(
         name: unit.name.clone(),
         kind: unit.kind,
         file: unit.file.clone(),
+        chart: rendered.charts.get(&unit.name).cloned(),
         namespace: unit.namespace.clone(),
         after,
         objects: objects.iter().map(|o| o.id.clone()).collect(),

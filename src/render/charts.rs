@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 
 use super::helm::{ChartOutput, ChartRenderer, ChartRequest, split_output};
 use super::object::RenderedObject;
-use super::sources::{Context, Source};
+use super::remote::{ChartFetch, Fetched};
+use super::sources::{ChartSource, Context, Source};
 use super::{Result, codes, values, yaml};
 use crate::budget;
 use crate::diagnostic::Diagnostic;
@@ -30,26 +31,89 @@ pub(super) fn render_charts(
     if ctx.budget.is_exhausted() {
         return Ok(());
     }
-    let repo = ctx.repo;
     let files = ctx.files;
     let budget = ctx.budget;
+    let components = ctx.components;
+
+    // Remote charts first: fetched (or found in the cache) one by one.
+    let mut fetched: BTreeMap<&str, (std::path::PathBuf, String)> = BTreeMap::new();
+    for (c, source) in components.iter().zip(ctx.sources.clone()) {
+        let name = c.value.metadata.name.as_str();
+        let Source::Chart(ChartSource {
+            remote: Some(remote),
+            ..
+        }) = source
+        else {
+            continue;
+        };
+        if !user_values.contains_key(name) {
+            continue;
+        }
+        let request = ChartFetch {
+            component: name,
+            repo: &remote.repo,
+            chart: &remote.chart,
+            version: &remote.version,
+            plain_http: remote.plain_http,
+            max_memory: budget.limits().max_helm_memory,
+        };
+        match charts.fetch(&request)? {
+            Fetched::Archive { resolved, path } => {
+                let label = format!("{}-{}", resolved.chart, resolved.version);
+                ctx.charts.insert(name.to_owned(), resolved);
+                fetched.insert(name, (path, label));
+            }
+            Fetched::Skipped => {}
+            Fetched::Failed(message) => {
+                let d = ctx
+                    .component_error(
+                        c,
+                        codes::CHART_FETCH_FAILED,
+                        format!(
+                            "could not fetch chart `{}` version `{}` of component `{name}` from {}:\n{message}",
+                            remote.chart,
+                            remote.version,
+                            crate::repo::redact_url(&remote.repo)
+                        ),
+                    )
+                    .with_path(".spec.source.helm")
+                    .with_hint(format!(
+                        "check the repository URL, that it has this chart and version (`helm search repo` / \
+                         `helm show chart`), and its credentials in the file {} names; \
+                         nothing of this repo is applied until it is fetched",
+                        super::remote::CREDENTIALS_ENV
+                    ));
+                ctx.diags.push(d);
+            }
+        }
+    }
 
     let mut jobs = Vec::new();
-    for (c, source) in repo.components.iter().zip(&ctx.sources) {
+    for (c, source) in components.iter().zip(&ctx.sources) {
         let name = c.value.metadata.name.as_str();
         let (Source::Chart(chart), Some(values)) = (source, user_values.get(name)) else {
             continue;
+        };
+        let (archive, chart_dir) = match &chart.remote {
+            Some(_) => match fetched.get(name) {
+                Some((path, label)) => (Some(path.as_path()), label.as_str()),
+                None => continue,
+            },
+            None => (None, chart.dir.as_str()),
         };
         let prefix_len = if chart.dir.is_empty() {
             0
         } else {
             chart.dir.len() + 1
         };
-        let chart_files = files
-            .under(&chart.dir)
-            .into_iter()
-            .map(|(path, bytes)| (&path[prefix_len.min(path.len())..], bytes))
-            .collect();
+        let chart_files = match archive {
+            Some(_) => Vec::new(),
+            None => files
+                .under(&chart.dir)
+                .into_iter()
+                .map(|(path, bytes)| (&path[prefix_len.min(path.len())..], bytes))
+                .collect(),
+        };
         let namespace = ctx
             .units
             .iter()
@@ -57,8 +121,9 @@ pub(super) fn render_charts(
             .map_or(ctx.default_namespace.as_str(), |u| u.namespace.as_str());
         jobs.push(ChartRequest {
             component: name,
-            chart_dir: &chart.dir,
+            chart_dir,
             files: chart_files,
+            archive,
             release_name: &chart.release,
             namespace,
             values,
@@ -102,8 +167,7 @@ pub(super) fn render_charts(
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
 
-    let by_name: BTreeMap<&str, _> = repo
-        .components
+    let by_name: BTreeMap<&str, _> = components
         .iter()
         .map(|c| (c.value.metadata.name.as_str(), c))
         .collect();
@@ -142,6 +206,7 @@ pub(super) fn render_charts(
         let Some(c) = by_name.get(component.as_str()).copied() else {
             continue;
         };
+        ctx.generated.insert(component.clone());
         match outcome {
             Err(message) => {
                 let d = ctx
@@ -203,8 +268,7 @@ pub(super) fn render_charts(
 /// Components in a `valuesFrom` cycle are left out (`plan` reports the
 /// cycle), as are those whose values could not be built.
 fn resolve_values(ctx: &mut Context<'_>) -> BTreeMap<String, Value> {
-    let repo = ctx.repo;
-    let components = &repo.components;
+    let components = ctx.components;
     let index: BTreeMap<&str, usize> = components
         .iter()
         .enumerate()
@@ -270,7 +334,9 @@ fn resolve_values(ctx: &mut Context<'_>) -> BTreeMap<String, Value> {
         let name = c.value.metadata.name.as_str();
         let spec = &c.value.spec;
         let Source::Chart(chart) = ctx.sources[i].clone() else {
-            if !spec.values_from.is_empty() && matches!(ctx.sources[i], Source::Dir(_)) {
+            if !spec.values_from.is_empty()
+                && matches!(ctx.sources[i], Source::Dir(_) | Source::Kustomize(_))
+            {
                 let d = ctx
                     .component_error(
                         c,
@@ -290,7 +356,11 @@ fn resolve_values(ctx: &mut Context<'_>) -> BTreeMap<String, Value> {
         } else {
             format!("{}/values.yaml", chart.dir)
         };
-        if let Some(bytes) = ctx.files.get(&values_yaml) {
+        // A remote chart's own defaults are helm's to add: its effective
+        // values (for `valuesFrom`) are what the component gives.
+        if chart.remote.is_none()
+            && let Some(bytes) = ctx.files.get(&values_yaml)
+        {
             ok &= merge_file(ctx, &values_yaml, bytes, &mut defaults);
         }
 
@@ -309,7 +379,10 @@ fn resolve_values(ctx: &mut Context<'_>) -> BTreeMap<String, Value> {
                 continue;
             };
             if !matches!(ctx.sources[source_index], Source::Chart(_)) {
-                if matches!(ctx.sources[source_index], Source::Dir(_)) {
+                if matches!(
+                    ctx.sources[source_index],
+                    Source::Dir(_) | Source::Kustomize(_)
+                ) {
                     let d = ctx
                         .component_error(
                             c,

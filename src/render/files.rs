@@ -82,6 +82,20 @@ pub fn is_within(path: &str, dir: &str) -> bool {
         || (path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/')
 }
 
+/// `name` in the repo directory `dir` (`""` = the root).
+pub fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// A repo directory as a message names it (`""` is "the repo root").
+pub fn show_dir(dir: &str) -> &str {
+    if dir.is_empty() { "the repo root" } else { dir }
+}
+
 /// The directory of a repo file, `""` at the root.
 pub fn dir_of(file: &str) -> &str {
     file.rsplit_once('/').map_or("", |(dir, _)| dir)

@@ -8,15 +8,16 @@
 //! the request's time limit and output limit, and is killed past either
 //! ([`ChartOutput::Stopped`]).
 
-use std::io::{Read, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
+use super::kustomize::KustomizeRequest;
+use super::remote::{ChartFetch, Fetched};
 use super::{Error, Result};
 
 /// Environment variable naming the helm binary to use (before `PATH`).
@@ -30,6 +31,9 @@ pub struct ChartRequest<'a> {
     pub chart_dir: &'a str,
     /// The chart's files, paths relative to `chart_dir`.
     pub files: Vec<(&'a str, &'a [u8])>,
+    /// A fetched chart archive to render instead of `files` (a remote
+    /// chart, [`super::remote`]).
+    pub archive: Option<&'a Path>,
     pub release_name: &'a str,
     pub namespace: &'a str,
     /// Values given to helm (files, `valuesFrom` and inline, merged).
@@ -67,22 +71,28 @@ pub enum Stopped {
 }
 
 impl Stopped {
-    /// What happened, for a finding about `component`.
+    /// What happened, for a finding about `component`'s chart.
     pub fn message(&self, component: &str) -> String {
+        self.message_of("helm template", component)
+    }
+
+    /// What happened when `tool` (`helm template`, `kustomize build`) ran
+    /// for `component`.
+    pub fn message_of(&self, tool: &str, component: &str) -> String {
         match self {
             Stopped::Timeout(limit) => format!(
-                "helm template of component `{component}` ran longer than {}, so weir killed it \
+                "{tool} of component `{component}` ran longer than {}, so weir killed it \
                  (a template that loops for ever, or nearly)",
                 crate::sync::plan::format_duration(*limit)
             ),
             Stopped::Output(limit) => format!(
-                "helm template of component `{component}` wrote more than {} of manifests, so \
+                "{tool} of component `{component}` wrote more than {} of manifests, so \
                  weir killed it",
                 format_bytes(*limit)
             ),
             Stopped::Memory(limit) => format!(
-                "helm template of component `{component}` needed more than {} of memory (a \
-                 template that renders gigabytes, or nearly), so it stopped",
+                "{tool} of component `{component}` needed more than {} of memory (output of \
+                 gigabytes, or nearly), so it stopped",
                 format_bytes(*limit)
             ),
         }
@@ -90,15 +100,19 @@ impl Stopped {
 
     /// How to raise the limit, when the chart really needs it.
     pub fn hint(&self) -> String {
+        self.hint_of("check the chart's loops (`range`, `until`) with `helm template`")
+    }
+
+    /// How to raise the limit, after `check` (what to look at first).
+    pub fn hint_of(&self, check: &str) -> String {
         let flag = match self {
             Stopped::Timeout(_) => crate::budget::HELM_TIMEOUT_FLAG,
             Stopped::Output(_) => crate::budget::MAX_HELM_OUTPUT_FLAG,
             Stopped::Memory(_) => crate::budget::MAX_HELM_MEMORY_FLAG,
         };
         format!(
-            "check the chart's loops (`range`, `until`) with `helm template`; if it really needs \
-             more, raise the limit where weir runs ({flag} on weir validate, plan, render, diff, \
-             sync and agent); a repo cannot raise it"
+            "{check}; if it really needs more, raise the limit where weir runs ({flag} on weir \
+             validate, plan, render, diff, sync and agent); a repo cannot raise it"
         )
     }
 }
@@ -115,23 +129,40 @@ fn format_bytes(bytes: u64) -> String {
     }
 }
 
-/// The most of helm's stderr kept for a message.
-const MAX_STDERR: u64 = 64 * 1024;
-/// How often a running helm is looked at.
-const POLL: Duration = Duration::from_millis(5);
-
-/// Renders a chart. Implemented by [`HelmBinary`]; tests may fake it.
+/// Renders a chart, or builds a kustomization: the tools rendering runs.
+/// Implemented by [`HelmBinary`]; tests may fake it.
 pub trait ChartRenderer: Sync {
     /// `Err` only for failures of the machine (no helm, no temp dir);
     /// problems of the chart itself are [`ChartOutput::Failed`].
     fn template(&self, request: &ChartRequest<'_>) -> Result<ChartOutput>;
+
+    /// `kustomize build` of a kustomization. `Err` only for failures of
+    /// the machine; by default there is no kustomize
+    /// ([`Error::KustomizeNotFound`]).
+    fn kustomize(&self, request: &KustomizeRequest<'_>) -> Result<ChartOutput> {
+        let _ = request;
+        Err(Error::KustomizeNotFound { from_env: None })
+    }
+
+    /// Fetches a remote chart. `Err` only for failures of the machine (no
+    /// helm, no cache); by default remote charts cannot be fetched.
+    fn fetch(&self, request: &ChartFetch<'_>) -> Result<Fetched> {
+        Ok(Fetched::Failed(format!(
+            "this renderer fetches no remote charts ({})",
+            request.chart
+        )))
+    }
 }
 
 /// The `helm` binary: `$WEIR_HELM`, else `helm` on `PATH`, looked up on
-/// first use (a repo without charts never needs it).
+/// first use (a repo without charts never needs it); and likewise the
+/// `kustomize` binary (`$WEIR_KUSTOMIZE`, else `kustomize` on `PATH`) for
+/// kustomizations ([`super::kustomize`]).
 #[derive(Debug, Default)]
 pub struct HelmBinary {
     path: OnceLock<Option<PathBuf>>,
+    kustomize: OnceLock<Option<PathBuf>>,
+    credentials: OnceLock<std::result::Result<super::remote::Credentials, (PathBuf, String)>>,
 }
 
 impl HelmBinary {
@@ -143,7 +174,21 @@ impl HelmBinary {
     pub fn at(path: impl Into<PathBuf>) -> Self {
         let found = OnceLock::new();
         let _ = found.set(Some(path.into()));
-        Self { path: found }
+        Self {
+            path: found,
+            kustomize: OnceLock::new(),
+            credentials: OnceLock::new(),
+        }
+    }
+
+    /// Where kustomize is, or the error that tells how to get it.
+    pub fn locate_kustomize(&self) -> Result<&Path> {
+        self.kustomize
+            .get_or_init(|| find_tool(super::kustomize::KUSTOMIZE_ENV, "kustomize"))
+            .as_deref()
+            .ok_or_else(|| Error::KustomizeNotFound {
+                from_env: std::env::var_os(super::kustomize::KUSTOMIZE_ENV).map(PathBuf::from),
+            })
     }
 
     /// Where helm is, or the error that tells how to get it.
@@ -158,17 +203,43 @@ impl HelmBinary {
 }
 
 fn find_helm() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os(HELM_ENV) {
+    find_tool(HELM_ENV, "helm")
+}
+
+/// `$env` when it is set (and a file), else `name` on `PATH`.
+fn find_tool(env: &str, name: &str) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(env) {
         let path = PathBuf::from(path);
         return path.is_file().then_some(path);
     }
     let paths = std::env::var_os("PATH")?;
     std::env::split_paths(&paths)
-        .map(|dir| dir.join("helm"))
+        .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
 }
 
 impl ChartRenderer for HelmBinary {
+    fn kustomize(&self, request: &KustomizeRequest<'_>) -> Result<ChartOutput> {
+        super::kustomize::build(self.locate_kustomize()?, request)
+    }
+
+    fn fetch(&self, request: &ChartFetch<'_>) -> Result<Fetched> {
+        let helm = self.locate()?;
+        let credentials = self.credentials.get_or_init(|| {
+            super::remote::Credentials::from_env().map_err(|e| match e {
+                Error::ChartCredentials { path, why } => (path, why),
+                other => (PathBuf::new(), other.to_string()),
+            })
+        });
+        match credentials {
+            Ok(credentials) => super::remote::fetch(helm, credentials, request),
+            Err((path, why)) => Err(Error::ChartCredentials {
+                path: path.clone(),
+                why: why.clone(),
+            }),
+        }
+    }
+
     fn template(&self, request: &ChartRequest<'_>) -> Result<ChartOutput> {
         let helm = self.locate()?;
         let tmp_err = |source| Error::TempDir {
@@ -179,21 +250,12 @@ impl ChartRenderer for HelmBinary {
             .prefix("weir-helm-")
             .tempdir()
             .map_err(tmp_err)?;
-        let chart = tmp.path().join("chart");
-        for (relative, bytes) in &request.files {
-            // Paths come from the repo tree below the chart directory;
-            // refuse anything that could step outside the temp dir anyway.
-            if relative
-                .split('/')
-                .any(|p| p.is_empty() || p == "." || p == "..")
-            {
-                continue;
-            }
-            let target = chart.join(relative);
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent).map_err(tmp_err)?;
-            }
-            std::fs::write(&target, bytes).map_err(tmp_err)?;
+        let chart = match request.archive {
+            Some(archive) => archive.to_owned(),
+            None => tmp.path().join("chart"),
+        };
+        if request.archive.is_none() {
+            super::tool::write_tree(&chart, request.files.iter().copied()).map_err(tmp_err)?;
         }
         let values = tmp.path().join("values.json");
         let mut file = std::fs::File::create(&values).map_err(tmp_err)?;
@@ -202,7 +264,8 @@ impl ChartRenderer for HelmBinary {
         file.flush().map_err(tmp_err)?;
         drop(file);
 
-        let mut child = Command::new(helm)
+        let mut command = Command::new(helm);
+        command
             .arg("template")
             .arg(request.release_name)
             .arg(&chart)
@@ -218,144 +281,35 @@ impl ChartRenderer for HelmBinary {
             // local chart needs none of them.
             .env("HELM_CACHE_HOME", tmp.path().join("cache"))
             .env("HELM_CONFIG_HOME", tmp.path().join("config"))
-            .env("HELM_DATA_HOME", tmp.path().join("data"))
-            // Go collects harder as it nears the cap, so a chart that needs
-            // less does not die of garbage.
-            .env(
-                "GOMEMLIMIT",
-                (request.max_memory / 4 * 3).max(1).to_string(),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|source| Error::HelmRun {
-                path: helm.to_owned(),
-                source,
-            })?;
-        cap_memory(&child, request.max_memory);
-        let (ended, stdout, stderr) = run_bounded(&mut child, request.timeout, request.max_output);
-        let status = match ended {
-            Ended::Exited(status) => status,
-            Ended::Stopped(why) => return Ok(ChartOutput::Stopped(why)),
-            Ended::Lost(source) => {
-                return Err(Error::HelmRun {
-                    path: helm.to_owned(),
-                    source,
-                });
-            }
+            .env("HELM_DATA_HOME", tmp.path().join("data"));
+        let bounds = super::tool::Bounds {
+            timeout: request.timeout,
+            max_output: request.max_output,
+            max_memory: request.max_memory,
         };
-        if status.success() {
-            Ok(ChartOutput::Rendered(
-                String::from_utf8_lossy(&stdout).into_owned(),
-            ))
-        } else {
-            let stderr = String::from_utf8_lossy(&stderr);
-            if stderr.contains("fatal error: out of memory")
-                || stderr.contains("runtime: out of memory")
-            {
-                return Ok(ChartOutput::Stopped(Stopped::Memory(request.max_memory)));
+        let run = super::tool::run(command, None, &bounds).map_err(|source| Error::HelmRun {
+            path: helm.to_owned(),
+            source,
+        })?;
+        Ok(match run {
+            super::tool::Run::Succeeded(stdout) => {
+                ChartOutput::Rendered(String::from_utf8_lossy(&stdout).into_owned())
             }
-            let chart_path = chart.to_string_lossy();
-            let message = stderr
-                .replace(chart_path.as_ref(), request.chart_dir)
-                .trim()
-                .to_owned();
-            Ok(ChartOutput::Failed(if message.is_empty() {
-                format!("helm exited with {status}")
-            } else {
-                message
-            }))
-        }
+            super::tool::Run::Stopped(why) => ChartOutput::Stopped(why),
+            super::tool::Run::Failed { status, stderr } => {
+                let chart_path = chart.to_string_lossy();
+                let message = stderr
+                    .replace(chart_path.as_ref(), request.chart_dir)
+                    .trim()
+                    .to_owned();
+                ChartOutput::Failed(if message.is_empty() {
+                    format!("helm exited with {status}")
+                } else {
+                    message
+                })
+            }
+        })
     }
-}
-
-/// Caps the data segment of a just started helm (`prlimit(2)`; Go's heap
-/// counts). The moments before it applies are helm's start-up, before any
-/// template runs. Where it cannot be set, helm runs without the cap.
-#[cfg(target_os = "linux")]
-fn cap_memory(child: &Child, max: u64) {
-    use rustix::process::{Pid, Resource, Rlimit, prlimit};
-    let limit = Rlimit {
-        current: Some(max),
-        maximum: Some(max),
-    };
-    if let Err(e) = prlimit(Some(Pid::from_child(child)), Resource::Data, limit) {
-        tracing::warn!("cannot cap helm's memory: {e}");
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn cap_memory(_: &Child, _: u64) {}
-
-/// How a bounded helm run ended.
-enum Ended {
-    Exited(std::process::ExitStatus),
-    /// Killed past a limit.
-    Stopped(Stopped),
-    /// Waiting for it failed.
-    Lost(std::io::Error),
-}
-
-/// Waits for `child`, reading its stdout (at most `max_output` bytes) and
-/// stderr (at most [`MAX_STDERR`]) on two threads; kills it once it runs
-/// past `timeout` or writes past `max_output`.
-fn run_bounded(child: &mut Child, timeout: Duration, max_output: u64) -> (Ended, Vec<u8>, Vec<u8>) {
-    let overflow = AtomicBool::new(false);
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let started = Instant::now();
-    std::thread::scope(|scope| {
-        let out = scope.spawn(|| read_capped(stdout, max_output, &overflow));
-        let err = scope.spawn(|| read_capped(stderr, MAX_STDERR, &AtomicBool::new(false)));
-        let ended = loop {
-            if overflow.load(Ordering::Relaxed) {
-                break Ended::Stopped(Stopped::Output(max_output));
-            }
-            match child.try_wait() {
-                Ok(Some(status)) => break Ended::Exited(status),
-                Ok(None) => {}
-                Err(e) => break Ended::Lost(e),
-            }
-            if started.elapsed() >= timeout {
-                break Ended::Stopped(Stopped::Timeout(timeout));
-            }
-            std::thread::sleep(POLL);
-        };
-        if !matches!(ended, Ended::Exited(_)) {
-            // Killing closes its pipes, so the readers end too.
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let out = out.join().unwrap_or_default();
-        let err = err.join().unwrap_or_default();
-        // Output past the limit can arrive after the exit was seen.
-        let ended = match ended {
-            Ended::Exited(_) if overflow.load(Ordering::Relaxed) => {
-                Ended::Stopped(Stopped::Output(max_output))
-            }
-            other => other,
-        };
-        (ended, out, err)
-    })
-}
-
-/// Reads `pipe` to its end, keeping at most `cap` bytes; past them, sets
-/// `overflow` and stops reading.
-fn read_capped<R: Read>(pipe: Option<R>, cap: u64, overflow: &AtomicBool) -> Vec<u8> {
-    let Some(pipe) = pipe else {
-        return Vec::new();
-    };
-    let mut kept = Vec::new();
-    // One byte more than the cap tells a full output from an overflow.
-    match pipe.take(cap.saturating_add(1)).read_to_end(&mut kept) {
-        Ok(_) if kept.len() as u64 > cap => {
-            overflow.store(true, Ordering::Relaxed);
-            kept.clear();
-        }
-        _ => {}
-    }
-    kept
 }
 
 /// A [`ChartRenderer`] for checking a repo where helm may be missing:
@@ -366,6 +320,7 @@ fn read_capped<R: Read>(pipe: Option<R>, cap: u64, overflow: &AtomicBool) -> Vec
 pub struct SkipWithoutHelm<'a> {
     inner: &'a dyn ChartRenderer,
     skipped: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    skipped_kustomize: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl<'a> SkipWithoutHelm<'a> {
@@ -373,7 +328,17 @@ impl<'a> SkipWithoutHelm<'a> {
         Self {
             inner,
             skipped: std::sync::Mutex::default(),
+            skipped_kustomize: std::sync::Mutex::default(),
         }
+    }
+
+    /// The components whose kustomizations were not built for want of
+    /// kustomize.
+    pub fn skipped_kustomize(&self) -> Vec<String> {
+        self.skipped_kustomize
+            .lock()
+            .map(|set| set.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The components whose charts were not rendered for want of helm.
@@ -390,6 +355,30 @@ impl ChartRenderer for SkipWithoutHelm<'_> {
         match self.inner.template(request) {
             Err(Error::HelmNotFound { .. }) => {
                 if let Ok(mut set) = self.skipped.lock() {
+                    set.insert(request.component.to_owned());
+                }
+                Ok(ChartOutput::Rendered(String::new()))
+            }
+            other => other,
+        }
+    }
+
+    fn fetch(&self, request: &ChartFetch<'_>) -> Result<Fetched> {
+        match self.inner.fetch(request) {
+            Err(Error::HelmNotFound { .. }) => {
+                if let Ok(mut set) = self.skipped.lock() {
+                    set.insert(request.component.to_owned());
+                }
+                Ok(Fetched::Skipped)
+            }
+            other => other,
+        }
+    }
+
+    fn kustomize(&self, request: &KustomizeRequest<'_>) -> Result<ChartOutput> {
+        match self.inner.kustomize(request) {
+            Err(Error::KustomizeNotFound { .. }) => {
+                if let Ok(mut set) = self.skipped_kustomize.lock() {
                     set.insert(request.component.to_owned());
                 }
                 Ok(ChartOutput::Rendered(String::new()))
@@ -458,6 +447,8 @@ mod tests {
     fn missing_helm_is_a_clear_error() {
         let helm = HelmBinary {
             path: OnceLock::from(None),
+            kustomize: OnceLock::new(),
+            credentials: OnceLock::new(),
         };
         let err = helm.locate().unwrap_err().to_string();
         assert!(err.contains("cargo xtask testenv"), "{err}");

@@ -19,9 +19,14 @@
 //!    when directories nest); with Components, a manifest that belongs to
 //!    none (and is no hook or values file) is reported (`W0201`) and not
 //!    rendered;
+//!    a directory holding a Helm chart or a kustomization that no
+//!    Component claims is a component of its own ([`directories`]), and a
+//!    component whose `path` is such a directory renders it (a chart with
+//!    its default values, a kustomization by `kustomize build`,
+//!    [`kustomize`]);
 //! 3. values of chart components, `valuesFrom` resolved in dependency
 //!    order ([`values`] documents the precedence), then all charts rendered
-//!    by `helm template`, in parallel;
+//!    by `helm template`, in parallel; then kustomizations;
 //! 4. workloads ([`workload`], [`placement`]);
 //! 5. hooks; namespaces (namespaced objects without one get their unit's
 //!    target namespace, cluster-scoped objects never keep one); patches;
@@ -38,13 +43,17 @@
 //! the budget's time, output and memory limits ([`codes::HELM_LIMIT`]).
 
 mod charts;
+mod directories;
 pub mod files;
 pub mod helm;
+pub mod kustomize;
 pub mod object;
 pub mod patch;
 pub mod placement;
+pub mod remote;
 pub mod scope;
 mod sources;
+mod tool;
 pub mod values;
 pub mod workload;
 mod yaml;
@@ -56,10 +65,12 @@ use serde_json::Value;
 
 pub use files::Files;
 pub use helm::{ChartOutput, ChartRenderer, ChartRequest, HelmBinary, SkipWithoutHelm};
+pub use kustomize::KustomizeRequest;
 pub use object::{
     COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RenderedHook, RenderedObject, SOURCE_ANNOTATION,
     Unit, UnitKind,
 };
+pub use remote::{ChartFetch, Fetched, Resolved};
 
 use crate::budget::Budget;
 use crate::diagnostic::{Diagnostic, Severity};
@@ -102,6 +113,14 @@ pub mod codes {
     /// `helm template` ran longer than its time limit, or wrote more than
     /// its output limit, and was killed.
     pub const HELM_LIMIT: Code = Code("E0216");
+    /// A remote chart could not be fetched: the repository is unreachable,
+    /// refused the credentials, or has no such chart or version.
+    pub const CHART_FETCH_FAILED: Code = Code("E0219");
+    /// `kustomize build` failed on a component's kustomization.
+    pub const KUSTOMIZE_FAILED: Code = Code("E0217");
+    /// `kustomize build` passed the limits helm runs within (time, output,
+    /// memory) and was killed.
+    pub const KUSTOMIZE_LIMIT: Code = Code("E0218");
     /// A manifest outside every component's directory (not rendered).
     pub const ORPHAN_MANIFEST: Code = Code("W0201");
     /// A patch whose target matches no object of its component.
@@ -141,15 +160,37 @@ pub enum Error {
         }
     )]
     HelmNotFound { from_env: Option<PathBuf> },
-    /// helm could not be started.
-    #[error("could not run helm at {}", path.display())]
+    /// No kustomize binary, and the repo has kustomization components.
+    #[error(
+        "{}; weir builds kustomization directories with the real `kustomize build`. \
+         Install kustomize 5 (https://kubectl.docs.kubernetes.io/installation/kustomize/) and put \
+         it on PATH or set WEIR_KUSTOMIZE to its path; in weir's own source tree, `cargo xtask \
+         testenv` builds one",
+        match from_env {
+            Some(path) => format!("WEIR_KUSTOMIZE is set to {}, which is not a file", path.display()),
+            None => "the `kustomize` binary was not found on PATH".to_owned(),
+        }
+    )]
+    KustomizeNotFound { from_env: Option<PathBuf> },
+    /// The chart repository credentials file cannot be used.
+    #[error("the chart repository credentials file {} ({}) cannot be used: {why}", path.display(), remote::CREDENTIALS_ENV)]
+    ChartCredentials { path: PathBuf, why: String },
+    /// The chart cache cannot be used.
+    #[error(
+        "the chart cache cannot be used: {why}; set {} to a writable directory",
+        remote::CACHE_ENV
+    )]
+    ChartCache { why: String },
+    /// helm (or kustomize) could not be started.
+    #[error("could not run {}", path.display())]
     HelmRun {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    /// The chart of a component could not be written to a temp directory.
-    #[error("could not write the chart of component `{component}` to a temporary directory")]
+    /// The chart (or kustomization) of a component could not be written to
+    /// a temporary directory.
+    #[error("could not write the files of component `{component}` to a temporary directory")]
     TempDir {
         component: String,
         #[source]
@@ -181,6 +222,12 @@ pub struct Rendered {
     pub values: BTreeMap<String, Value>,
     /// Findings about the repo's content, errors and warnings.
     pub diagnostics: Vec<Diagnostic>,
+    /// Components whose objects a tool made (Helm charts,
+    /// kustomizations), not the repo's files: validation checks their
+    /// objects as it checks the repo's manifests.
+    pub generated: std::collections::BTreeSet<String>,
+    /// The chart each remote chart component resolved to.
+    pub charts: BTreeMap<String, Resolved>,
 }
 
 impl Rendered {
@@ -231,11 +278,14 @@ pub fn render(
         .clone()
         .or_else(|| settings.defaults.kubernetes_version.clone())
         .unwrap_or_else(|| DEFAULT_KUBERNETES_VERSION.to_owned());
-    let mut ctx = sources::Context::new(repo, files, &settings, budget);
+    let mut components = repo.components.clone();
+    components.extend(directories::components(repo, files, &settings, budget));
+    let mut ctx = sources::Context::new(repo, &components, files, &settings, budget);
     ctx.collect_units();
     ctx.resolve_sources();
     ctx.assign_manifests();
     charts::render_charts(&mut ctx, charts, &kube_version, options.parallelism)?;
+    kustomize::render_kustomizations(&mut ctx, charts)?;
     ctx.render_workloads();
     ctx.render_hooks();
     ctx.finish();

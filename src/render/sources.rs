@@ -16,6 +16,7 @@ use crate::diagnostic::{Diagnostic, Span};
 use crate::object::ObjectRef;
 use crate::spec::model::{Component, HookDeletePolicy, HookPhase, RepositorySpec};
 use crate::spec::repo::{ConfigRepo, IMPLICIT_COMPONENT, Located};
+use crate::spec::yaml::CHART_FILE;
 
 /// Where a component's objects come from, once its paths are resolved.
 #[derive(Debug, Clone)]
@@ -23,30 +24,52 @@ pub(super) enum Source {
     /// A manifest directory (or file), repo-relative.
     Dir(String),
     Chart(ChartSource),
+    /// A kustomization's directory, repo-relative ([`super::kustomize`]).
+    Kustomize(String),
     /// Could not be resolved; already reported.
     Invalid,
 }
 
 #[derive(Debug, Clone)]
 pub(super) struct ChartSource {
+    /// The chart directory; for a remote chart, `chart-version` once
+    /// fetched (what its objects' sources name).
     pub dir: String,
+    /// A chart of a chart repository or OCI registry.
+    pub remote: Option<RemoteChart>,
     pub release: String,
     /// Resolved values files; `None` for one that could not be resolved.
     pub values_files: Vec<Option<String>>,
 }
 
+/// A remote chart as a component names it.
+#[derive(Debug, Clone)]
+pub(super) struct RemoteChart {
+    pub repo: String,
+    pub chart: String,
+    pub version: String,
+    pub plain_http: bool,
+}
+
 /// Everything a render accumulates.
 pub(super) struct Context<'a> {
     pub repo: &'a ConfigRepo,
+    /// The repo's Components, then its directory components
+    /// ([`super::directories`]).
+    pub components: &'a [Located<Component>],
+    /// Components whose objects a tool made (charts, kustomizations).
+    pub generated: BTreeSet<String>,
+    /// What each remote chart component resolved to.
+    pub charts: BTreeMap<String, super::remote::Resolved>,
     pub files: &'a dyn Files,
     pub settings: &'a RepositorySpec,
     /// The run's work budget: everything built is charged to it first.
     pub budget: &'a Budget,
     pub default_namespace: String,
     pub units: Vec<Unit>,
-    /// Parallel to `repo.components`.
+    /// Parallel to `components`.
     pub sources: Vec<Source>,
-    /// Parallel to `repo.components`: each hook's resolved file.
+    /// Parallel to `components`: each hook's resolved file.
     hook_files: Vec<Vec<Option<String>>>,
     pub objects: Vec<RenderedObject>,
     pub hooks: Vec<RenderedHook>,
@@ -61,12 +84,16 @@ pub(super) struct Context<'a> {
 impl<'a> Context<'a> {
     pub fn new(
         repo: &'a ConfigRepo,
+        components: &'a [Located<Component>],
         files: &'a dyn Files,
         settings: &'a RepositorySpec,
         budget: &'a Budget,
     ) -> Self {
         Self {
             repo,
+            components,
+            generated: BTreeSet::new(),
+            charts: BTreeMap::new(),
             files,
             settings,
             budget,
@@ -94,6 +121,8 @@ impl<'a> Context<'a> {
             hooks: self.hooks,
             values: self.values,
             diagnostics: self.diags,
+            generated: self.generated,
+            charts: self.charts,
         }
     }
 
@@ -163,7 +192,8 @@ impl<'a> Context<'a> {
                 seen.insert(name.to_owned(), file.to_owned());
             }
         };
-        for c in &self.repo.components {
+        let components = self.components;
+        for c in components {
             let spec = &c.value.spec;
             check(&c.value.metadata.name, &c.file, c.span, &mut self.diags);
             let namespace = spec
@@ -269,9 +299,34 @@ impl<'a> Context<'a> {
         self.diags.push(d);
     }
 
+    /// Resolves a chart component's values files; reports those that
+    /// leave the repo or do not exist.
+    fn resolve_values_files(
+        &mut self,
+        c: &Located<Component>,
+        files: &[String],
+    ) -> Vec<Option<String>> {
+        let mut values_files = Vec::new();
+        for (i, file) in files.iter().enumerate() {
+            let field = format!(".spec.source.helm.valuesFiles[{i}]");
+            let resolved = self.resolve(c, file, &field);
+            if let Some(path) = &resolved
+                && self.files.get(path).is_none()
+            {
+                self.not_found(
+                    c,
+                    &field,
+                    format!("values file `{file}` ({path}) does not exist"),
+                );
+            }
+            values_files.push(resolved);
+        }
+        values_files
+    }
+
     pub fn resolve_sources(&mut self) {
-        let repo = self.repo;
-        for c in &repo.components {
+        let components = self.components;
+        for c in components {
             let name = &c.value.metadata.name;
             let spec = &c.value.spec;
             let source = match (&spec.source.path, &spec.source.helm) {
@@ -281,18 +336,47 @@ impl<'a> Context<'a> {
                             self.not_found(
                             c,
                             ".spec.source.path",
-                            format!("source path `{path}` of component `{name}` ({}) holds no files", show(&dir)),
+                            format!("source path `{path}` of component `{name}` ({}) holds no files", files::show_dir(&dir)),
                         );
                             Source::Invalid
+                        }
+                        Some(dir) if self.files.get(&files::join(&dir, CHART_FILE)).is_some() => {
+                            // A chart directory: its default values, as
+                            // Argo CD renders it.
+                            Source::Chart(ChartSource {
+                                dir,
+                                remote: None,
+                                release: name.clone(),
+                                values_files: Vec::new(),
+                            })
+                        }
+                        Some(dir)
+                            if super::kustomize::kustomization_file(self.files, &dir).is_some() =>
+                        {
+                            Source::Kustomize(dir)
                         }
                         Some(dir) => Source::Dir(dir),
                         None => Source::Invalid,
                     }
                 }
+                (None, Some(helm)) if helm.repo.is_some() => {
+                    let values_files = self.resolve_values_files(c, &helm.values_files);
+                    Source::Chart(ChartSource {
+                        dir: String::new(),
+                        remote: Some(RemoteChart {
+                            repo: helm.repo.clone().unwrap_or_default(),
+                            chart: helm.chart.clone(),
+                            version: helm.version.clone().unwrap_or_default(),
+                            plain_http: helm.plain_http.unwrap_or(false),
+                        }),
+                        release: helm.release_name.clone().unwrap_or_else(|| name.clone()),
+                        values_files,
+                    })
+                }
                 (None, Some(helm)) => match self.resolve(c, &helm.chart, ".spec.source.helm.chart")
                 {
                     Some(dir) => {
-                        let chart_yaml = join(&dir, "Chart.yaml");
+                        let chart_yaml = files::join(&dir, "Chart.yaml");
                         if self.files.get(&chart_yaml).is_none() {
                             self.not_found(
                                 c,
@@ -303,23 +387,10 @@ impl<'a> Context<'a> {
                                 ),
                             );
                         }
-                        let mut values_files = Vec::new();
-                        for (i, file) in helm.values_files.iter().enumerate() {
-                            let field = format!(".spec.source.helm.valuesFiles[{i}]");
-                            let resolved = self.resolve(c, file, &field);
-                            if let Some(path) = &resolved
-                                && self.files.get(path).is_none()
-                            {
-                                self.not_found(
-                                    c,
-                                    &field,
-                                    format!("values file `{file}` ({path}) does not exist"),
-                                );
-                            }
-                            values_files.push(resolved);
-                        }
+                        let values_files = self.resolve_values_files(c, &helm.values_files);
                         Source::Chart(ChartSource {
                             dir,
+                            remote: None,
                             release: helm.release_name.clone().unwrap_or_else(|| name.clone()),
                             values_files,
                         })
@@ -363,13 +434,19 @@ impl<'a> Context<'a> {
         // found by walking up its path: no search over every component.
         let mut owners: BTreeMap<String, &str> = BTreeMap::new();
         let mut charts: BTreeSet<String> = BTreeSet::new();
-        for (c, source) in repo.components.iter().zip(&self.sources) {
+        let components = self.components;
+        for (c, source) in components.iter().zip(&self.sources) {
             match source {
                 Source::Dir(dir) => {
                     owners.insert(dir.clone(), c.value.metadata.name.as_str());
                 }
-                Source::Chart(chart) => {
+                // A remote chart has no directory in the repo.
+                Source::Chart(chart) if chart.remote.is_none() => {
                     charts.insert(chart.dir.clone());
+                }
+                Source::Chart(_) => {}
+                Source::Kustomize(dir) => {
+                    charts.insert(dir.clone());
                 }
                 Source::Invalid => {}
             }
@@ -526,7 +603,8 @@ impl<'a> Context<'a> {
         for doc in &repo.manifests {
             by_file.entry(doc.file.as_str()).or_default().push(doc);
         }
-        for (c, hook_files) in repo.components.iter().zip(self.hook_files.clone()) {
+        let components = self.components;
+        for (c, hook_files) in components.iter().zip(self.hook_files.clone()) {
             let name = &c.value.metadata.name;
             for ((i, hook), path) in c.value.spec.hooks.iter().enumerate().zip(hook_files) {
                 let Some(path) = path else { continue };
@@ -760,7 +838,7 @@ impl<'a> Context<'a> {
     /// one node of the budget per object of its component it is matched
     /// against, plus the copy of each object it changes and what it adds.
     fn apply_patches(&mut self, scopes: &Scopes) {
-        let repo = self.repo;
+        let components = self.components;
         let mut by_component: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (index, o) in self.objects.iter().enumerate() {
             by_component
@@ -772,7 +850,7 @@ impl<'a> Context<'a> {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
-        for c in &repo.components {
+        for c in components {
             let name = &c.value.metadata.name;
             let targets = by_component
                 .get(name)
@@ -1050,18 +1128,6 @@ fn default_namespace(
         }
         _ => {}
     }
-}
-
-fn join(dir: &str, name: &str) -> String {
-    if dir.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{dir}/{name}")
-    }
-}
-
-fn show(dir: &str) -> &str {
-    if dir.is_empty() { "the repo root" } else { dir }
 }
 
 /// A patch failure in words (the budget's is a finding of its own).

@@ -310,6 +310,28 @@ impl Spec for ComponentSpec {
         }
         if let Some(helm) = &source.helm {
             nonempty(&helm.chart, "source.helm.chart")?;
+            match (&helm.repo, &helm.version) {
+                (Some(repo), Some(version)) => {
+                    if !["https://", "http://", "oci://"]
+                        .iter()
+                        .any(|scheme| repo.len() > scheme.len() && repo.starts_with(scheme))
+                    {
+                        return Err(format!(
+                            "source.helm.repo: `{repo}` is not an https://, http:// or oci:// URL"
+                        ));
+                    }
+                    nonempty(version, "source.helm.version")?;
+                    if repo.chars().any(char::is_whitespace) {
+                        return Err(format!("source.helm.repo: `{repo}` is not a URL"));
+                    }
+                }
+                (None, None) => {
+                    if helm.plain_http.is_some() {
+                        return Err("source.helm.plainHttp needs `repo`".into());
+                    }
+                }
+                _ => return Err("source.helm.repo and source.helm.version go together".into()),
+            }
             opt_rule(&NAME, &helm.release_name, "source.helm.releaseName")?;
             helm.values_files
                 .iter()

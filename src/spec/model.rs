@@ -186,12 +186,25 @@ pub struct Source {
     pub helm: Option<HelmSource>,
 }
 
-/// A local Helm chart, rendered with `helm template`.
+/// A Helm chart, rendered with `helm template`: a chart directory of the
+/// repo, or with `repo` a chart of a chart repository or OCI registry.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HelmSource {
-    /// Chart directory, relative to the component's file.
+    /// Chart directory, relative to the component's file; with `repo`, the
+    /// chart's name there.
     pub chart: String,
+    /// A chart repository (`https://…`, with its `index.yaml`) or an OCI
+    /// registry path (`oci://…`) to fetch `chart` from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<String>,
+    /// With `repo`: an exact version (`1.2.3`) or a semver range (`~1.2.0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// With an `oci://` repo: talk plain HTTP to the registry (one on a
+    /// private network without TLS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plain_http: Option<bool>,
     /// Release name (default: the component's name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release_name: Option<String>,

@@ -290,6 +290,14 @@ fn position_of(bytes: &[u8], offset: usize) -> Span {
     }
 }
 
+/// The file that makes a directory a Helm chart.
+pub const CHART_FILE: &str = "Chart.yaml";
+
+/// The files that make a directory a kustomization (the names `kustomize
+/// build` looks for).
+pub const KUSTOMIZATION_FILES: [&str; 3] =
+    ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
 /// Whether a path names a YAML file (`.yaml` or `.yml`, any case).
 pub fn is_yaml_path(path: &str) -> bool {
     let lower = |ext: &str| {
@@ -304,8 +312,10 @@ pub fn is_yaml_path(path: &str) -> bool {
 /// Parses every manifest of a tree: each `.yaml`/`.yml` file that
 ///
 /// - `filter` selects (weir.yaml's `include` and `exclude`),
-/// - is not inside a Helm chart (a directory holding `Chart.yaml`: templates
-///   are not YAML, and charts are rendered, not loaded),
+/// - is not inside a Helm chart or a kustomization (a directory holding
+///   `Chart.yaml`, or one of [`KUSTOMIZATION_FILES`]: templates are not
+///   YAML, patches are not whole objects, and both are rendered by their
+///   tool, not loaded),
 /// - and is not hidden (no path segment starts with `.`: `.github/`,
 ///   `.gitlab-ci.yml`, `.pre-commit-config.yaml` are not manifests).
 ///
@@ -322,10 +332,14 @@ pub fn load_documents(
 ) -> (Vec<Document>, Vec<Diagnostic>) {
     let charts: Vec<String> = tree
         .paths()
-        .filter_map(|path| match path.strip_suffix("Chart.yaml") {
-            Some("") => Some(String::new()),
-            Some(dir) if dir.ends_with('/') => Some(dir.to_owned()),
-            _ => None,
+        .filter_map(|path| {
+            let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+            let marker = name == CHART_FILE || KUSTOMIZATION_FILES.contains(&name);
+            match dir {
+                _ if !marker => None,
+                "" => Some(String::new()),
+                dir => Some(format!("{dir}/")),
+            }
         })
         .collect();
     let selected: Vec<(&str, &[u8])> = tree

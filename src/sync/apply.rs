@@ -183,8 +183,24 @@ pub enum Action {
 pub struct Applied {
     pub object: ObjectRef,
     pub action: Action,
-    /// The object as the server holds it now (or would, in a dry run).
+    /// The object as the server holds it now (or would, in a dry run),
+    /// without `metadata.managedFields`: nothing after an apply reads them
+    /// (health, the inventory's version, a diff), and they are most of a
+    /// small object's size, which a wave of thousands holds at once.
     pub live: Value,
+}
+
+impl Applied {
+    fn new(object: ObjectRef, action: Action, mut live: Value) -> Self {
+        if let Some(metadata) = live.get_mut("metadata").and_then(Value::as_object_mut) {
+            metadata.remove("managedFields");
+        }
+        Self {
+            object,
+            action,
+            live,
+        }
+    }
 }
 
 /// The resource an object is served as.
@@ -791,43 +807,26 @@ impl Cluster {
         let force = options.force_conflicts;
         if let Some(live) = live {
             match compare::in_sync(desired, live, self.field_manager) {
-                Ok(()) => {
-                    return Ok(Applied {
-                        object,
-                        action: Action::Unchanged,
-                        live: live.clone(),
-                    });
-                }
+                Ok(()) => return Ok(Applied::new(object, Action::Unchanged, live.clone())),
                 Err(drift) => tracing::debug!(%object, %drift, "may differ, asking the server"),
             }
             let dry = self.patch(&object, &resolved, desired, true, force).await?;
             if compare::same_object(&dry, live) {
-                return Ok(Applied {
-                    object,
-                    action: Action::Unchanged,
-                    live: live.clone(),
-                });
+                return Ok(Applied::new(object, Action::Unchanged, live.clone()));
             }
             if options.dry_run {
-                return Ok(Applied {
-                    object,
-                    action: Action::Configured,
-                    live: dry,
-                });
+                return Ok(Applied::new(object, Action::Configured, dry));
             }
         }
         let result = self
             .patch(&object, &resolved, desired, options.dry_run, force)
             .await?;
-        Ok(Applied {
-            object,
-            action: if live.is_some() {
-                Action::Configured
-            } else {
-                Action::Created
-            },
-            live: result,
-        })
+        let action = if live.is_some() {
+            Action::Configured
+        } else {
+            Action::Created
+        };
+        Ok(Applied::new(object, action, result))
     }
 
     /// Applies many objects with at most `options.concurrency` requests in
@@ -836,15 +835,16 @@ impl Cluster {
     /// the order of `objects`.
     pub async fn apply_all(
         &self,
-        objects: &[Value],
+        objects: &[&Value],
         live: &HashMap<ObjectRef, Option<Value>>,
         options: &ApplyOptions,
         on_done: &(dyn Fn(&Result<Applied>) + Send + Sync),
     ) -> Vec<Result<Applied>> {
-        let applies: Vec<_> = objects
-            .iter()
-            .enumerate()
-            .map(|(i, desired)| async move {
+        // The requests are made as the stream is polled: only
+        // `concurrency` of them exist at once, not one per object.
+        let mut results: Vec<(usize, Result<Applied>)> = stream::iter(0..objects.len())
+            .map(|i| async move {
+                let desired = objects[i];
                 let current = ObjectRef::from_value(desired)
                     .ok()
                     .and_then(|r| live.get(&r).cloned().flatten());
@@ -852,8 +852,6 @@ impl Cluster {
                 on_done(&result);
                 (i, result)
             })
-            .collect();
-        let mut results: Vec<(usize, Result<Applied>)> = stream::iter(applies)
             .buffer_unordered(options.concurrency.max(1))
             .collect()
             .await;

@@ -166,7 +166,7 @@ pub async fn compare(cluster: &Cluster, plan: &SyncPlan, concurrency: usize) -> 
     }
     let refs: Vec<ObjectRef> = pending.iter().map(|p| p.object.clone()).collect();
     let live = cluster.fetch_live(&refs, concurrency).await?;
-    let values: Vec<Value> = pending.iter().map(|p| p.desired.value.clone()).collect();
+    let values: Vec<&Value> = pending.iter().map(|p| &p.desired.value).collect();
     let options = ApplyOptions {
         dry_run: true,
         force_conflicts: false,

@@ -780,7 +780,7 @@ impl<'a> Engine<'a> {
             .cluster()
             .fetch_live(&refs, self.ctx.options.concurrency)
             .await?;
-        let values: Vec<Value> = batch.iter().map(|o| o.value.clone()).collect();
+        let values: Vec<&Value> = batch.iter().map(|o| &o.value).collect();
         let index = w.index;
         let on_done = |r: &Result<Applied, apply::Error>| {
             if let Ok(a) = r {

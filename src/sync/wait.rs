@@ -80,13 +80,16 @@ pub async fn wait_ready(
     let default_ctx = HealthContext::default();
     let ctx_of = |p: &Pending| contexts.get(p.context).unwrap_or(&default_ctx);
     let mut last: HashMap<ObjectRef, (Health, Option<Value>)> = HashMap::new();
-    // First pass on what the apply returned.
+    // First pass on what the apply returned. Only what is still waited
+    // for is kept (a wave of 10,000 ConfigMaps is not copied).
     pending.retain(|p| match initial.get(&p.object) {
         Some(live) => {
             let h = health::assess(live, ctx_of(p));
-            let ready = h.is_ready();
+            if h.is_ready() {
+                return false;
+            }
             last.insert(p.object.clone(), (h, Some(live.clone())));
-            !ready
+            true
         }
         None => true,
     });

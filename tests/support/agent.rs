@@ -280,6 +280,24 @@ pub async fn secret(client: &kube::Client, namespace: &str, name: &str, data: &[
         .expect("applying a Secret");
 }
 
+/// Secret `name` holding the Git server's HTTP credentials (`username`,
+/// `password`), as a Sync's `secretRef` names them.
+pub async fn git_credentials(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    server: &super::gitserver::GitServer,
+) {
+    let creds = server.credentials();
+    secret(
+        client,
+        namespace,
+        name,
+        &[("username", &creds.username), ("password", &creds.password)],
+    )
+    .await;
+}
+
 /// The Events recorded on Sync `name`, as `(reason, message)`.
 pub async fn events_of(
     client: &kube::Client,

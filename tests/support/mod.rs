@@ -18,6 +18,8 @@ pub mod gitserver;
 pub mod hostile;
 pub mod hostile_repos;
 pub mod kubeconform;
+pub mod measure;
+pub mod rng;
 pub mod secrets;
 pub mod servers;
 pub mod tools;
@@ -54,6 +56,41 @@ pub fn kubeconfig_path() -> PathBuf {
 /// The built `kubectl` (`WEIR_KUBECTL`).
 pub fn kubectl() -> PathBuf {
     env_path("WEIR_KUBECTL")
+}
+
+/// Runs the built kubectl against the test cluster with `args`; panics
+/// with its stderr unless it succeeds. Its stdout.
+pub fn kubectl_ok<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
+    let out = std::process::Command::new(kubectl())
+        .arg("--kubeconfig")
+        .arg(kubeconfig_path())
+        .args(args)
+        .output()
+        .expect("running kubectl");
+    assert!(
+        out.status.success(),
+        "kubectl {:?}: {}",
+        args.iter()
+            .map(|a| a.as_ref().to_string_lossy())
+            .collect::<Vec<_>>(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs the weir binary under test with `args` (`NO_COLOR=1`): its exit
+/// code, stdout and stderr.
+pub fn weir_cli(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("running weir");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// The built `helm` (`WEIR_HELM`).

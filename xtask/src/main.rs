@@ -58,9 +58,15 @@ enum Cmd {
     /// chartmuseum, registry, kustomize, sops, age, age-keygen and
     /// kubeconform.
     BuildTestenv,
-    /// Build the extra tool a benchmark compares against (dyff; kubeconform
-    /// comes with the test environment).
-    Tools,
+    /// Build the extra tools benchmarks compare against (dyff, Flux's
+    /// source-controller and kustomize-controller; kubeconform comes with
+    /// the test environment).
+    Tools {
+        /// Print `export VAR=path` lines for the tools' binaries on stdout
+        /// (`eval "$(cargo xtask tools --env)"`), progress on stderr.
+        #[arg(long)]
+        env: bool,
+    },
     /// Fuzz weir for a bounded time: the YAML loader (`yaml_loader`) or the
     /// whole pipeline (`pipeline`: load, validate, render with helm stubbed,
     /// plan), cargo-fuzz targets in fuzz/. Needs nightly and cargo-fuzz;
@@ -125,7 +131,7 @@ fn main() -> ExitCode {
         Cmd::Test { cargo_test_args } => tasks::test(&cargo_test_args),
         Cmd::Demo => tasks::demo(),
         Cmd::BuildTestenv => tasks::build_testenv(),
-        Cmd::Tools => tasks::tools(),
+        Cmd::Tools { env } => tasks::tools(env),
         Cmd::Fuzz { seconds, target } => fuzz::task(&target, seconds),
         Cmd::Openapi {
             kubeconfig,

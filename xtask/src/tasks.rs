@@ -340,11 +340,20 @@ pub fn build_testenv() -> Result<ExitCode> {
 }
 
 /// `cargo xtask tools`.
-pub fn tools() -> Result<ExitCode> {
+pub fn tools(env: bool) -> Result<ExitCode> {
     let t = Instant::now();
-    build::ensure(&Tool::EXTRA)?;
+    let tools = build::ensure(&Tool::EXTRA)?;
     ui::done("benchmark tools ready", t.elapsed());
-    build::report(&Tool::EXTRA)?;
+    if env {
+        for tool in Tool::EXTRA {
+            for &(var, bin) in tool.env_vars() {
+                let path = tools.bin(bin)?;
+                println!("export {var}={}", shell_quote(&path.to_string_lossy()));
+            }
+        }
+    } else {
+        build::report(&Tool::EXTRA)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

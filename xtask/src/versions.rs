@@ -41,6 +41,11 @@ pub const SOPS: &str = "v3.13.3";
 /// age and age-keygen: the keys sops encrypts to in the tests.
 pub const AGE: &str = "v1.3.2";
 
+/// Flux's source-controller and kustomize-controller, which the agent's
+/// benchmark runs beside weir (v1.10 needs Go 1.27; this machine has 1.26).
+pub const FLUX_SOURCE_CONTROLLER: &str = "v1.9.3";
+pub const FLUX_KUSTOMIZE_CONTROLLER: &str = "v1.9.6";
+
 /// A Go-built tool of the test environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
@@ -55,6 +60,8 @@ pub enum Tool {
     Kustomize,
     Sops,
     Age,
+    FluxSource,
+    FluxKustomize,
 }
 
 impl Tool {
@@ -77,7 +84,7 @@ impl Tool {
         Tool::Kubeconform,
     ];
     /// The tools only benchmarks need; built by `cargo xtask tools`.
-    pub const EXTRA: [Tool; 1] = [Tool::Dyff];
+    pub const EXTRA: [Tool; 3] = [Tool::Dyff, Tool::FluxSource, Tool::FluxKustomize];
 
     /// Short name, used in cache directory names and progress lines.
     pub fn name(self) -> &'static str {
@@ -93,6 +100,8 @@ impl Tool {
             Tool::Kustomize => "kustomize",
             Tool::Sops => "sops",
             Tool::Age => "age",
+            Tool::FluxSource => "source-controller",
+            Tool::FluxKustomize => "kustomize-controller",
         }
     }
 
@@ -110,6 +119,8 @@ impl Tool {
             Tool::Kustomize => KUSTOMIZE,
             Tool::Sops => SOPS,
             Tool::Age => AGE,
+            Tool::FluxSource => FLUX_SOURCE_CONTROLLER,
+            Tool::FluxKustomize => FLUX_KUSTOMIZE_CONTROLLER,
         }
     }
 
@@ -132,6 +143,8 @@ impl Tool {
             Tool::Kustomize => &["kustomize"],
             Tool::Sops => &["sops"],
             Tool::Age => &["age", "age-keygen"],
+            Tool::FluxSource => &["source-controller"],
+            Tool::FluxKustomize => &["kustomize-controller"],
         }
     }
 
@@ -146,6 +159,8 @@ impl Tool {
             Tool::Sops => &[("WEIR_SOPS", "sops")],
             Tool::Age => &[("WEIR_AGE", "age"), ("WEIR_AGE_KEYGEN", "age-keygen")],
             Tool::Kubeconform => &[("WEIR_KUBECONFORM", "kubeconform")],
+            Tool::FluxSource => &[("WEIR_FLUX_SOURCE_CONTROLLER", "source-controller")],
+            Tool::FluxKustomize => &[("WEIR_FLUX_KUSTOMIZE_CONTROLLER", "kustomize-controller")],
             Tool::Etcd | Tool::Kwok | Tool::Dyff => &[],
         }
     }
@@ -180,7 +195,21 @@ impl Tool {
                 "filippo.io/age",
                 &["filippo.io/age/cmd/age", "filippo.io/age/cmd/age-keygen"],
             )),
-            Tool::Kubernetes | Tool::Etcd | Tool::Chartmuseum => None,
+            Tool::Kubernetes
+            | Tool::Etcd
+            | Tool::Chartmuseum
+            | Tool::FluxSource
+            | Tool::FluxKustomize => None,
+        }
+    }
+
+    /// The Go module of a Flux controller (its main package is the
+    /// module's root).
+    pub fn flux_module(self) -> Option<&'static str> {
+        match self {
+            Tool::FluxSource => Some("github.com/fluxcd/source-controller"),
+            Tool::FluxKustomize => Some("github.com/fluxcd/kustomize-controller"),
+            _ => None,
         }
     }
 
