@@ -9,7 +9,7 @@
 #   COUNT=20000 RUNS=5 benches/validate_vs_kubeconform.sh
 #
 # kubeconform comes from $KUBECONFORM, PATH, the test environment's cache
-# (`cargo xtask tools`), or /tmp/tools. This is a benchmark, not a test:
+# (`cargo xtask build-testenv`), or /tmp/tools. This is a benchmark, not a test:
 # it prints times and the ratio, and fails only if a tool reports the
 # (valid) manifests as invalid.
 set -euo pipefail
@@ -26,7 +26,7 @@ find_kubeconform() {
   for candidate in "$HOME"/.cache/weir/testenv/kubeconform-*/bin/kubeconform /tmp/tools/kubeconform; do
     if [[ -x "$candidate" ]]; then echo "$candidate"; return; fi
   done
-  echo "kubeconform not found: run \`cargo xtask tools\`, or set KUBECONFORM=/path/to/kubeconform" >&2
+  echo "kubeconform not found: run \`cargo xtask build-testenv\`, or set KUBECONFORM=/path/to/kubeconform" >&2
   exit 2
 }
 KUBECONFORM_BIN="$(find_kubeconform)"

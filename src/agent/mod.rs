@@ -15,6 +15,9 @@
 //!   commit; [`drift`]: the watches that tell it about drift.
 //! - [`controller`]: one worker per Sync; [`leader`]: only the leader
 //!   runs it; [`http`] and [`webhook`]: the HTTP port.
+//! - [`rbac`]: every permission the agent needs, and why (the chart's
+//!   rules are checked against it); [`chart`]: the chart, built in;
+//!   [`bootstrap`]: `weir bootstrap`, which installs it.
 //!
 //! `weir agent --path DIR` runs one worker on a directory instead, synced
 //! on every change `notify` reports: the inner loop on a laptop.
@@ -22,6 +25,8 @@
 //! All requests go through one [`Cluster`], the only owner of the client.
 
 pub mod board;
+pub mod bootstrap;
+pub mod chart;
 pub mod controller;
 pub mod drift;
 pub mod events;
@@ -29,6 +34,7 @@ pub mod http;
 pub mod leader;
 pub mod metrics;
 pub mod page;
+pub mod rbac;
 pub mod resource;
 pub mod source;
 pub mod status;

@@ -283,6 +283,16 @@ impl SyncObject {
         self.spec.prune != Some(false)
     }
 
+    /// The user the agent acts as to apply this Sync: its
+    /// `spec.serviceAccountName` as Kubernetes names a ServiceAccount
+    /// (`system:serviceaccount:<namespace>:<name>`); `None`: the agent's own
+    /// identity.
+    pub fn impersonates(&self) -> Option<String> {
+        let name = self.spec.service_account_name.as_deref()?.trim();
+        (!name.is_empty())
+            .then(|| format!("system:serviceaccount:{}:{name}", self.metadata.namespace))
+    }
+
     /// The value of the reconcile-requested annotation, if any.
     pub fn requested_at(&self) -> Option<&str> {
         self.metadata
@@ -314,7 +324,21 @@ mod tests {
         assert!(!sync.prune());
         assert!(!sync.suspended());
         assert_eq!(sync.requested_at(), Some("now"));
+        assert_eq!(sync.impersonates(), None);
         assert_eq!(sync.spec.git_ref.unwrap().tag.as_deref(), Some("v1"));
+    }
+
+    #[test]
+    fn a_service_account_is_impersonated_in_the_syncs_namespace() {
+        let sync = SyncObject::from_value(json!({
+            "metadata": {"name": "apps", "namespace": "team-a"},
+            "spec": {"url": "https://git.example/a.git", "serviceAccountName": "deployer"}
+        }))
+        .unwrap();
+        assert_eq!(
+            sync.impersonates().as_deref(),
+            Some("system:serviceaccount:team-a:deployer")
+        );
     }
 
     #[test]

@@ -44,8 +44,8 @@ use crate::render::HelmBinary;
 use crate::repo::{AllowedSigners, FetchOptions, Remote, verify_commit};
 use crate::sync::apply::{Action, ApplyOptions};
 use crate::sync::lease;
-use crate::sync::report::Event;
-use crate::sync::{self, SyncPlan};
+use crate::sync::report::{Event, Report};
+use crate::sync::{self, Cluster, SyncPlan};
 
 /// What wakes a worker besides its poll timer.
 #[derive(Debug)]
@@ -139,6 +139,9 @@ pub struct Worker {
     deferred: std::collections::VecDeque<Trigger>,
     /// The Git remote with its credentials, once read.
     remote: Option<Remote>,
+    /// The connection acting as the Sync's `spec.serviceAccountName`, once
+    /// made (see [`Worker::applier`]).
+    impersonating: Option<Arc<Cluster>>,
 }
 
 /// Shortest and longest wait after a failure.
@@ -184,6 +187,7 @@ impl Worker {
             started: None,
             deferred: std::collections::VecDeque::new(),
             remote: None,
+            impersonating: None,
         }
     }
 
@@ -312,6 +316,7 @@ impl Worker {
                 Err(e) => tracing::warn!(sync = %sync.key(), "the new spec is not served: {e}"),
             }
             self.remote = None;
+            self.impersonating = None;
             self.describe_source();
             self.rejected = None;
             return State::Fetch { forced: true };
@@ -422,6 +427,30 @@ impl Worker {
         let remote = source::remote_of(&url, secret.as_ref(), &name).map_err(|e| e.to_string())?;
         self.remote = Some(remote.clone());
         Ok(Some(remote))
+    }
+
+    /// The connection this Sync's objects are applied, checked, watched
+    /// and put back with: the agent's own, or, for a Sync that names
+    /// `spec.serviceAccountName`, one acting as that ServiceAccount (never
+    /// the agent's own instead). Status, Events, Secrets, the Lease and the
+    /// inventory stay with the agent's identity.
+    fn applier(&mut self) -> Result<Arc<Cluster>, String> {
+        let Some(user) = self.sync.as_ref().and_then(SyncObject::impersonates) else {
+            return Ok(self.ctx.cluster.clone());
+        };
+        if let Some(cluster) = &self.impersonating
+            && cluster.impersonated() == Some(user.as_str())
+        {
+            return Ok(cluster.clone());
+        }
+        let cluster = Arc::new(
+            self.ctx
+                .cluster
+                .impersonating(&user)
+                .map_err(|e| format!("cannot apply as {user}: {e}"))?,
+        );
+        self.impersonating = Some(cluster.clone());
+        Ok(cluster)
     }
 
     /// A Secret of the Sync's namespace.
@@ -659,9 +688,20 @@ impl Worker {
                 _ => {}
             }
         };
-        let agent = self.ctx.clone();
+        let cluster = match self.applier() {
+            Ok(cluster) => cluster,
+            Err(message) => {
+                let report = Report::new(&plan.target, Some(&revision), false);
+                let outcome = Outcome::SyncFailed {
+                    revision: &revision,
+                    report: &report,
+                    message,
+                };
+                return self.failed(outcome, Reason::SyncFailed).await;
+            }
+        };
         let ctx = sync::Context {
-            cluster: &agent.cluster,
+            cluster: &cluster,
             options,
             progress: &progress,
         };
@@ -732,9 +772,8 @@ impl Worker {
                     );
                     self.record(Reason::Applied, &message).await;
                 }
-                self.watch = Some(
-                    DriftWatch::start(&self.ctx.cluster, desired, self.drift_tx.clone()).await,
-                );
+                self.watch =
+                    Some(DriftWatch::start(&cluster, desired, self.drift_tx.clone()).await);
                 self.drifted.clear();
                 self.finished("applied");
                 State::Idle
@@ -811,13 +850,19 @@ impl Worker {
         let Some(applied) = self.applied.clone() else {
             return State::Idle;
         };
+        let cluster = match self.applier() {
+            Ok(cluster) => cluster,
+            Err(e) => {
+                tracing::warn!(sync = %self.spec.name, "drift correction: {e}");
+                return State::Idle;
+            }
+        };
         self.phase(Phase::Healing);
         self.started = Some(Instant::now());
         let spec = lease::target_lease(&applied.target, &self.ctx.identity);
         let on_wait = |_: &lease::Error| {};
-        let held = match self
-            .ctx
-            .cluster
+        let held = match cluster
+            .records()
             .acquire_lease_waiting(&spec, lease::TARGET_LEASE, &on_wait)
             .await
         {
@@ -844,19 +889,14 @@ impl Worker {
                 continue;
             };
             // The object as it is now (the event may be old news).
-            let live = match self.ctx.cluster.get(&object).await {
+            let live = match cluster.get(&object).await {
                 Ok(live) => live,
                 Err(e) => {
                     tracing::warn!(sync = %self.spec.name, %object, "drift correction: {e}");
                     continue;
                 }
             };
-            match self
-                .ctx
-                .cluster
-                .apply(desired, live.as_ref(), &options)
-                .await
-            {
+            match cluster.apply(desired, live.as_ref(), &options).await {
                 Ok(done) if done.action != Action::Unchanged => {
                     healed.push(format!("{object} ({})", drift.why));
                 }
@@ -866,7 +906,7 @@ impl Worker {
                 }
             }
         }
-        self.ctx.cluster.release_lease(held).await;
+        cluster.records().release_lease(held).await;
         if !healed.is_empty() {
             let count = healed.len() as u64;
             self.report(Outcome::Healed { objects: count }).await;

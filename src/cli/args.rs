@@ -136,6 +136,127 @@ pub enum Command {
     /// Events.
     #[command(after_help = STATUS_EXAMPLES)]
     Status(StatusArgs),
+    /// Install the agent into a cluster and point it at a config repo.
+    ///
+    /// Installs the weir chart (the one built into this weir, or `--chart`)
+    /// with the real `helm upgrade --install` into the namespace
+    /// weir-system, applies its CRDs (helm installs those only once),
+    /// creates the credentials Secret and the first Sync, and waits until
+    /// that Sync is Ready, saying what it did. Run it again and it changes
+    /// nothing: helm is not run when the release already holds what the
+    /// chart renders, and objects that are as they should be are not
+    /// written.
+    ///
+    /// The default chart values install the agent cluster-wide: it may
+    /// create, change and delete anything, as a platform installer (who
+    /// must hold those rights to install it) expects of Argo CD or Flux.
+    /// See `helm show values` of the chart, or the README, for tenant mode.
+    ///
+    /// Credentials never go into the Sync or the command line: a password
+    /// or token is read from --password-file, an SSH key from
+    /// --ssh-key-file (with --known-hosts-file).
+    #[command(after_help = BOOTSTRAP_EXAMPLES)]
+    Bootstrap(BootstrapArgs),
+}
+
+const BOOTSTRAP_EXAMPLES: &str = "\
+Examples:
+  weir bootstrap --repo https://github.com/acme/platform.git --path clusters/prod \\
+    --username bot --password-file token.txt
+  weir bootstrap --repo ssh://git@github.com/acme/platform.git \\
+    --ssh-key-file deploy_key --known-hosts-file known_hosts --ref tag:v1.4.0
+  weir bootstrap --repo https://github.com/acme/public.git --set mode=tenant --set namespaces={weir-system}
+Run it again at any time: it changes nothing unless the chart, the values or the flags did.";
+
+/// Options of `weir bootstrap`.
+#[derive(Debug, Args)]
+#[command(mut_arg("kube_context", |a| a.visible_alias("context")))]
+pub struct BootstrapArgs {
+    /// The config repository's Git URL (https://, ssh:// or git@host:path), without credentials. The
+    /// agent refuses file:// and paths unless the chart passes it --allow-local-git (agent.extraArgs).
+    #[arg(long, value_name = "URL")]
+    pub repo: String,
+    /// The config repo's directory inside the Git repository (default: its root).
+    #[arg(long, value_name = "DIR")]
+    pub path: Option<String>,
+    /// What to apply: a branch (`main`, `branch:main`), `tag:v1.4.0` or `commit:<sha>`.
+    #[arg(long = "ref", value_name = "REF", default_value = "main")]
+    pub git_ref: String,
+    /// How often the agent looks for a new commit (default 1m; webhooks ask sooner).
+    #[arg(long, value_name = "DURATION")]
+    pub interval: Option<String>,
+    /// The name of the first Sync (in weir-system); also its inventory target.
+    #[arg(long, value_name = "NAME", default_value = "platform")]
+    pub name: String,
+    /// HTTPS: the user name that goes with --password-file.
+    #[arg(long, value_name = "USER", help_heading = "Credentials")]
+    pub username: Option<String>,
+    /// HTTPS: a file holding the password or token.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Credentials",
+        conflicts_with = "ssh_key_file"
+    )]
+    pub password_file: Option<PathBuf>,
+    /// SSH: a file holding the private key (not protected by a passphrase).
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Credentials",
+        requires = "known_hosts_file"
+    )]
+    pub ssh_key_file: Option<PathBuf>,
+    /// SSH: the server's host keys, as in ~/.ssh/known_hosts (an unknown or changed host key is refused).
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Credentials",
+        requires = "ssh_key_file"
+    )]
+    pub known_hosts_file: Option<PathBuf>,
+    /// The Secret (in weir-system) the credentials are kept in. Without credentials: an existing Secret
+    /// to use. Default with credentials: <name>-git.
+    #[arg(long, value_name = "NAME", help_heading = "Credentials")]
+    pub secret_name: Option<String>,
+    /// The Helm release (in weir-system).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "weir",
+        help_heading = "Chart"
+    )]
+    pub release: String,
+    /// The chart to install instead of the one built into weir: a directory, repo/weir, or oci://...
+    #[arg(long, value_name = "CHART", help_heading = "Chart")]
+    pub chart: Option<String>,
+    /// The version of --chart (helm --version).
+    #[arg(
+        long,
+        value_name = "VERSION",
+        requires = "chart",
+        help_heading = "Chart"
+    )]
+    pub chart_version: Option<String>,
+    /// A values file for the chart (repeatable; helm --values).
+    #[arg(
+        long = "values",
+        short = 'f',
+        value_name = "FILE",
+        help_heading = "Chart"
+    )]
+    pub values: Vec<PathBuf>,
+    /// A chart value (repeatable; helm --set), e.g. --set replicas=3.
+    #[arg(long = "set", value_name = "KEY=VALUE", help_heading = "Chart")]
+    pub set: Vec<String>,
+    /// How long helm and the first Sync may take.
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub timeout: String,
+    /// `text`: a line per step; `json`: one JSON document at the end.
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 }
 
 const AGENT_EXAMPLES: &str = "\

@@ -6,6 +6,7 @@
 
 mod agent;
 mod args;
+mod bootstrap;
 mod check;
 mod connect;
 mod diff;
@@ -92,5 +93,6 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Plan(args) => plan::run(args),
         Command::Agent(args) => agent::run(args),
         Command::Status(args) => status::run(args),
+        Command::Bootstrap(args) => bootstrap::run(args),
     }
 }

@@ -17,6 +17,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -225,6 +226,15 @@ pub struct Cluster {
     pub(super) watch_client: Client,
     /// The API server's URL, when connected from a kubeconfig.
     server: Option<String>,
+    /// The configuration the client was made from, when connected with
+    /// [`Cluster::connect`]: what [`Cluster::impersonating`] starts from.
+    config: Option<Config>,
+    /// For a cluster that impersonates someone: the connection it was made
+    /// from, which keeps weir's own records (see [`Cluster::records`]).
+    records: Option<Arc<Cluster>>,
+    /// The field manager its applies use ([`FIELD_MANAGER`] unless
+    /// [`with_field_manager`](Cluster::with_field_manager) says otherwise).
+    field_manager: &'static str,
     discovery: RwLock<Option<Discovery>>,
     /// Serialises discovery refreshes; holds the generation last loaded.
     refresh: Mutex<u64>,
@@ -273,13 +283,65 @@ impl Cluster {
         let server = crate::repo::redact_url(&config.cluster_url.to_string());
         let mut watch_config = config.clone();
         watch_config.read_timeout = None;
-        let client = Client::try_from(config).map_err(Error::Client)?;
+        let client = Client::try_from(config.clone()).map_err(Error::Client)?;
         let watch_client = Client::try_from(watch_config).map_err(Error::Client)?;
         Ok(Self {
             server: Some(server),
+            config: Some(config),
             watch_client,
             ..Self::new(client)
         })
+    }
+
+    /// A connection to the same cluster that acts as `user` (Kubernetes
+    /// impersonation: the `Impersonate-User` header), e.g.
+    /// `system:serviceaccount:team-a:deployer` for a Sync's
+    /// `spec.serviceAccountName`: every request it sends is allowed only
+    /// if `user` may make it. The API server checks that this connection's
+    /// own identity may `impersonate` that user (for a ServiceAccount: the
+    /// verb on `serviceaccounts` in its namespace).
+    ///
+    /// weir's own records (the target's Lease, the inventory, the
+    /// namespace that holds them) stay with `self`'s identity: see
+    /// [`records`](Self::records).
+    pub fn impersonating(self: &Arc<Self>, user: &str) -> Result<Self> {
+        let Some(config) = &self.config else {
+            return Err(Error::Config {
+                message: format!(
+                    "cannot act as {user}: this connection was not made from a kubeconfig or the in-cluster service account"
+                ),
+            });
+        };
+        let mut config = config.clone();
+        config.auth_info.impersonate = Some(user.to_owned());
+        config.auth_info.impersonate_groups = None;
+        let mut watch_config = config.clone();
+        watch_config.read_timeout = None;
+        let client = Client::try_from(config.clone()).map_err(Error::Client)?;
+        let watch_client = Client::try_from(watch_config).map_err(Error::Client)?;
+        Ok(Self {
+            server: self.server.clone(),
+            config: Some(config),
+            watch_client,
+            records: Some(self.clone()),
+            backoff: self.backoff,
+            field_manager: self.field_manager,
+            ..Self::new(client)
+        })
+    }
+
+    /// The connection that keeps weir's own records (Leases, inventories,
+    /// the `weir-system` namespace): `self`, unless `self` impersonates
+    /// someone ([`impersonating`](Self::impersonating)), whose rights are
+    /// for what the repo holds, not for weir's bookkeeping.
+    pub fn records(&self) -> &Cluster {
+        self.records.as_deref().unwrap_or(self)
+    }
+
+    /// The user this connection impersonates, if any.
+    pub fn impersonated(&self) -> Option<&str> {
+        self.records.as_ref()?;
+        self.config.as_ref()?.auth_info.impersonate.as_deref()
     }
 
     /// Wraps an existing client (tests, the agent).
@@ -288,6 +350,9 @@ impl Cluster {
             watch_client: client.clone(),
             client,
             server: None,
+            config: None,
+            records: None,
+            field_manager: FIELD_MANAGER,
             discovery: RwLock::new(None),
             refresh: Mutex::new(0),
             generation: AtomicU64::new(0),
@@ -295,6 +360,14 @@ impl Cluster {
             unreachable: AtomicBool::new(false),
             requests: RequestCounter::default(),
         }
+    }
+
+    /// Applies as another field manager than [`FIELD_MANAGER`]: for a
+    /// writer whose objects the agent may also apply (`weir bootstrap`), so
+    /// neither removes the fields the other set.
+    pub fn with_field_manager(mut self, manager: &'static str) -> Self {
+        self.field_manager = manager;
+        self
     }
 
     /// Changes how transient errors are retried.
@@ -694,7 +767,7 @@ impl Cluster {
         let params = PatchParams {
             dry_run,
             force,
-            field_manager: Some(FIELD_MANAGER.to_owned()),
+            field_manager: Some(self.field_manager.to_owned()),
             field_validation: Some(ValidationDirective::Strict),
         };
         self.count_write(dry_run);
@@ -733,7 +806,7 @@ impl Cluster {
         let resolved = self.resolve(&object).await?;
         let force = options.force_conflicts;
         if let Some(live) = live {
-            match compare::in_sync(desired, live, FIELD_MANAGER) {
+            match compare::in_sync(desired, live, self.field_manager) {
                 Ok(()) => return Ok(Applied::new(object, Action::Unchanged, live.clone())),
                 Err(drift) => tracing::debug!(%object, %drift, "may differ, asking the server"),
             }

@@ -240,7 +240,8 @@ async fn prunable(
     desired: &HashSet<ObjectKey>,
     concurrency: usize,
 ) -> Result<Vec<DiffObject>> {
-    let Some(stored) = cluster.get(&Inventory::object_ref(&plan.target)).await? else {
+    let inventory_ref = Inventory::object_ref(&plan.target);
+    let Some(stored) = cluster.records().get(&inventory_ref).await? else {
         return Ok(Vec::new());
     };
     let inventory = Inventory::from_config_map(&stored).map_err(Error::Inventory)?;

@@ -228,8 +228,10 @@ pub async fn reconcile(plan: &SyncPlan, ctx: &Context<'_>) -> Result<Report, Fai
             message: e.to_string(),
         });
     };
-    let mut held = match ctx
-        .cluster
+    // weir's own records (the Lease, the inventory) are written with its
+    // own identity even when the objects are applied as someone else.
+    let records = ctx.cluster.records();
+    let mut held = match records
         .acquire_lease_waiting(&spec, ctx.options.lease_wait, &on_wait)
         .await
     {
@@ -253,7 +255,7 @@ pub async fn reconcile(plan: &SyncPlan, ctx: &Context<'_>) -> Result<Report, Fai
     };
     let result = tokio::select! {
         result = run(plan, ctx) => result,
-        lost = ctx.cluster.keep_lease(&mut held) => {
+        lost = records.keep_lease(&mut held) => {
             // The work stops here: another writer has the target now.
             let error = Error::Lease(lost);
             let mut report = Report::new(&plan.target, plan.revision.as_deref(), false);
@@ -262,7 +264,7 @@ pub async fn reconcile(plan: &SyncPlan, ctx: &Context<'_>) -> Result<Report, Fai
             return Err(Failed { error, report: Box::new(report) });
         }
     };
-    ctx.cluster.release_lease(held).await;
+    records.release_lease(held).await;
     result
 }
 
@@ -467,7 +469,7 @@ impl<'a> Engine<'a> {
 
     async fn load_inventory(&mut self) -> Result<State, Error> {
         let cm = Inventory::object_ref(&self.plan.target);
-        match self.cluster().get(&cm).await? {
+        match self.cluster().records().get(&cm).await? {
             Some(value) => {
                 self.previous = Inventory::from_config_map(&value)?;
                 self.inventory = self.previous.clone();
@@ -515,6 +517,7 @@ impl<'a> Engine<'a> {
         }
         if !self.inventory_stored {
             self.cluster()
+                .records()
                 .ensure_namespace(inventory::NAMESPACE)
                 .await?;
         }
@@ -527,6 +530,7 @@ impl<'a> Engine<'a> {
         let cm_ref = Inventory::object_ref(&inventory.target);
         let written = self
             .cluster()
+            .records()
             .apply(&value, None, &self.apply_options())
             .await
             .map(|applied| applied.live);

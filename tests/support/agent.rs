@@ -1,5 +1,6 @@
 //! The real `weir agent` as a process for the agent's tests: started with
-//! the test cluster's kubeconfig on a free loopback port, its log kept in a
+//! the test cluster's admin kubeconfig (or a ServiceAccount's token, as the
+//! chart runs it) on a free loopback port, its log kept in a
 //! file, killed when dropped (or on demand, with SIGKILL); and plain
 //! HTTP/1.1 requests to its port.
 
@@ -34,6 +35,13 @@ impl Agent {
 
     /// [`start`](Self::start) with extra environment variables.
     pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_as(&super::kubeconfig_path(), args, env)
+    }
+
+    /// `weir agent <args>` authenticated by `kubeconfig` (e.g. a
+    /// ServiceAccount's token, [`service_account_kubeconfig`]), with
+    /// `--listen` and `--cache-dir` added.
+    pub fn start_as(kubeconfig: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("agent.log");
         let port = free_port();
@@ -43,7 +51,7 @@ impl Agent {
             .arg("agent")
             .args(args)
             .arg("--kubeconfig")
-            .arg(super::kubeconfig_path())
+            .arg(kubeconfig)
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--cache-dir")
@@ -306,4 +314,35 @@ pub async fn events_of(
         .into_iter()
         .map(|e| (e.reason.unwrap_or_default(), e.message.unwrap_or_default()))
         .collect()
+}
+
+/// A kubeconfig for the test cluster that authenticates as ServiceAccount
+/// `namespace/name`, with a token from the TokenRequest API (`kubectl
+/// create token`), written into `dir`.
+pub fn service_account_kubeconfig(namespace: &str, name: &str, dir: &Path) -> PathBuf {
+    let admin = super::kubeconfig_path();
+    let out = Command::new(super::kubectl())
+        .arg(format!("--kubeconfig={}", admin.display()))
+        .args(["create", "token", name, "-n", namespace, "--duration=2h"])
+        .output()
+        .expect("running kubectl create token");
+    assert!(
+        out.status.success(),
+        "kubectl create token {namespace}/{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let admin: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&admin).unwrap()).unwrap();
+    let cluster = admin["clusters"][0]["cluster"].clone();
+    let kubeconfig = serde_json::json!({
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "test", "cluster": cluster}],
+        "users": [{"name": name, "user": {"token": token}}],
+        "contexts": [{"name": "sa", "context": {"cluster": "test", "user": name, "namespace": namespace}}],
+        "current-context": "sa",
+    });
+    let path = dir.join(format!("{namespace}-{name}.kubeconfig"));
+    std::fs::write(&path, serde_yaml::to_string(&kubeconfig).unwrap()).unwrap();
+    path
 }

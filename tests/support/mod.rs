@@ -10,12 +10,14 @@
 
 pub mod agent;
 pub mod browser;
+pub mod chart;
 pub mod chartservers;
 pub mod example_repo;
 pub mod git;
 pub mod gitserver;
 pub mod hostile;
 pub mod hostile_repos;
+pub mod kubeconform;
 pub mod measure;
 pub mod rng;
 pub mod secrets;

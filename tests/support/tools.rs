@@ -22,3 +22,8 @@ pub fn age() -> PathBuf {
 pub fn age_keygen() -> PathBuf {
     super::servers::binary("WEIR_AGE_KEYGEN")
 }
+
+/// `kubeconform` (`WEIR_KUBECONFORM`).
+pub fn kubeconform() -> PathBuf {
+    super::servers::binary("WEIR_KUBECONFORM")
+}

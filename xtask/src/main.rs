@@ -55,10 +55,12 @@ enum Cmd {
     /// Build the binaries of the test environment into the cache (skipped
     /// when cached): etcd, kube-apiserver, kube-controller-manager,
     /// kube-scheduler, kubectl, kwok and helm, and for the tests
-    /// chartmuseum, registry, kustomize, sops, age and age-keygen.
+    /// chartmuseum, registry, kustomize, sops, age, age-keygen and
+    /// kubeconform.
     BuildTestenv,
-    /// Build the extra tools benchmarks compare against (kubeconform, dyff,
-    /// Flux's source-controller and kustomize-controller).
+    /// Build the extra tools benchmarks compare against (dyff, Flux's
+    /// source-controller and kustomize-controller; kubeconform comes with
+    /// the test environment).
     Tools {
         /// Print `export VAR=path` lines for the tools' binaries on stdout
         /// (`eval "$(cargo xtask tools --env)"`), progress on stderr.

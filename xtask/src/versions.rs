@@ -70,7 +70,7 @@ impl Tool {
     /// What `cargo xtask test`, `demo` and `testenv up` provide: the
     /// cluster's tools, and the servers (chart repositories) and tools that
     /// integration tests start and run themselves.
-    pub const TEST: [Tool; 9] = [
+    pub const TEST: [Tool; 10] = [
         Tool::Kubernetes,
         Tool::Etcd,
         Tool::Kwok,
@@ -80,14 +80,11 @@ impl Tool {
         Tool::Kustomize,
         Tool::Sops,
         Tool::Age,
+        // The chart's rendered manifests are checked with it (tests/chart.rs).
+        Tool::Kubeconform,
     ];
     /// The tools only benchmarks need; built by `cargo xtask tools`.
-    pub const EXTRA: [Tool; 4] = [
-        Tool::Kubeconform,
-        Tool::Dyff,
-        Tool::FluxSource,
-        Tool::FluxKustomize,
-    ];
+    pub const EXTRA: [Tool; 3] = [Tool::Dyff, Tool::FluxSource, Tool::FluxKustomize];
 
     /// Short name, used in cache directory names and progress lines.
     pub fn name(self) -> &'static str {
@@ -161,9 +158,10 @@ impl Tool {
             Tool::Kustomize => &[("WEIR_KUSTOMIZE", "kustomize")],
             Tool::Sops => &[("WEIR_SOPS", "sops")],
             Tool::Age => &[("WEIR_AGE", "age"), ("WEIR_AGE_KEYGEN", "age-keygen")],
+            Tool::Kubeconform => &[("WEIR_KUBECONFORM", "kubeconform")],
             Tool::FluxSource => &[("WEIR_FLUX_SOURCE_CONTROLLER", "source-controller")],
             Tool::FluxKustomize => &[("WEIR_FLUX_KUSTOMIZE_CONTROLLER", "kustomize-controller")],
-            Tool::Etcd | Tool::Kwok | Tool::Kubeconform | Tool::Dyff => &[],
+            Tool::Etcd | Tool::Kwok | Tool::Dyff => &[],
         }
     }
 
