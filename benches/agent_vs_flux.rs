@@ -366,6 +366,58 @@ async fn value_of(client: &kube::Client, ns: &str, name: &str) -> Option<String>
         .and_then(|cm| cm.data?.get("key").cloned())
 }
 
+/// Nodes for this benchmark's pods: each tool runs 200 one-replica
+/// Deployments, 400 pods together, and the test topology's three untainted
+/// nodes hold 330 (110 each); without these, 70 of Flux's pods stay Pending
+/// and its first sync never becomes Ready. Created like the topology's
+/// (kwok manages Nodes annotated `kwok.x-k8s.io/node: fake`; a Node takes
+/// its status on create), and waited for until Ready.
+async fn add_nodes(client: &kube::Client) {
+    use k8s_openapi::api::core::v1::Node;
+    let nodes: Api<Node> = Api::all(client.clone());
+    let names = ["bench-1", "bench-2", "bench-3"];
+    for (i, name) in names.iter().enumerate() {
+        let resources = json!({"cpu": "8", "memory": "32Gi", "pods": "110", "ephemeral-storage": "100Gi"});
+        let node: Node = serde_json::from_value(json!({
+            "metadata": {
+                "name": name,
+                "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                "labels": {"kubernetes.io/hostname": name, "type": "kwok", "pool": "bench"},
+            },
+            "status": {
+                "capacity": resources,
+                "allocatable": resources,
+                "addresses": [
+                    {"type": "InternalIP", "address": format!("10.240.1.{}", i + 10)},
+                    {"type": "Hostname", "address": name},
+                ],
+            },
+        }))
+        .unwrap();
+        match nodes.create(&Default::default(), &node).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => panic!("creating node {name}: {e}"),
+        }
+    }
+    until("bench nodes Ready", Duration::from_secs(120), || async {
+        let mut ready = 0;
+        for name in names {
+            let conditions = nodes
+                .get(name)
+                .await
+                .ok()
+                .and_then(|n| n.status?.conditions)
+                .unwrap_or_default();
+            if conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True") {
+                ready += 1;
+            }
+        }
+        ready == names.len()
+    })
+    .await;
+}
+
 /// Polls `check` every 50 ms until it holds; the time it took.
 async fn until<F, Fut>(what: &str, limit: Duration, mut check: F) -> Duration
 where
@@ -537,6 +589,7 @@ async fn main() {
     let ns: k8s_openapi::api::core::v1::Namespace =
         serde_json::from_value(json!({"metadata": {"name": CONTROL}})).unwrap();
     let _ = namespaces.create(&Default::default(), &ns).await;
+    add_nodes(&client).await;
 
     let server = GitServer::start();
     let repo = server.create_repo("workload");
