@@ -377,7 +377,8 @@ async fn add_nodes(client: &kube::Client) {
     let nodes: Api<Node> = Api::all(client.clone());
     let names = ["bench-1", "bench-2", "bench-3"];
     for (i, name) in names.iter().enumerate() {
-        let resources = json!({"cpu": "8", "memory": "32Gi", "pods": "110", "ephemeral-storage": "100Gi"});
+        let resources =
+            json!({"cpu": "8", "memory": "32Gi", "pods": "110", "ephemeral-storage": "100Gi"});
         let node: Node = serde_json::from_value(json!({
             "metadata": {
                 "name": name,
@@ -409,7 +410,10 @@ async fn add_nodes(client: &kube::Client) {
                 .ok()
                 .and_then(|n| n.status?.conditions)
                 .unwrap_or_default();
-            if conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True") {
+            if conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+            {
                 ready += 1;
             }
         }

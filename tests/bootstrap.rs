@@ -33,7 +33,9 @@ fn write_config_repo(root: &Path, sync: &str, release: &str, apps: &str) {
     };
     write(
         "weir.yaml",
-        format!("apiVersion: weir.dev/v1alpha1\nkind: Repository\nmetadata:\n  name: {sync}\nspec: {{}}\n"),
+        format!(
+            "apiVersion: weir.dev/v1alpha1\nkind: Repository\nmetadata:\n  name: {sync}\nspec: {{}}\n"
+        ),
     );
     write(
         "weir/component.yaml",

@@ -495,7 +495,9 @@ fn the_agents_limits_are_values_passed_as_its_flags() {
             .collect()
     };
     assert!(
-        !args(&[]).iter().any(|a| a.starts_with("--max-") || a.starts_with("--protect-kind")),
+        !args(&[])
+            .iter()
+            .any(|a| a.starts_with("--max-") || a.starts_with("--protect-kind")),
         "the agent's defaults unless set"
     );
     let dir = tempfile::tempdir().unwrap();

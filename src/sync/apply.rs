@@ -830,24 +830,30 @@ impl Cluster {
     }
 
     /// Applies many objects with at most `options.concurrency` requests in
-    /// flight. `live` is what [`fetch_live`](Self::fetch_live) returned.
-    /// `on_done` sees each result as it completes; the results come back in
-    /// the order of `objects`.
+    /// flight. `live` is what [`fetch_live`](Self::fetch_live) returned; it
+    /// is consumed, each live object leaving the map as its apply starts, so
+    /// a wave holds one copy of the live state (in the map, or in the
+    /// results), not two. `on_done` sees each result as it completes; the
+    /// results come back in the order of `objects`.
     pub async fn apply_all(
         &self,
         objects: &[&Value],
-        live: &HashMap<ObjectRef, Option<Value>>,
+        live: HashMap<ObjectRef, Option<Value>>,
         options: &ApplyOptions,
         on_done: &(dyn Fn(&Result<Applied>) + Send + Sync),
     ) -> Vec<Result<Applied>> {
+        let live = &std::sync::Mutex::new(live);
         // The requests are made as the stream is polled: only
         // `concurrency` of them exist at once, not one per object.
         let mut results: Vec<(usize, Result<Applied>)> = stream::iter(0..objects.len())
             .map(|i| async move {
                 let desired = objects[i];
-                let current = ObjectRef::from_value(desired)
-                    .ok()
-                    .and_then(|r| live.get(&r).cloned().flatten());
+                let current = ObjectRef::from_value(desired).ok().and_then(|r| {
+                    live.lock()
+                        .ok()
+                        .and_then(|mut live| live.remove(&r))
+                        .flatten()
+                });
                 let result = self.apply(desired, current.as_ref(), options).await;
                 on_done(&result);
                 (i, result)

@@ -172,7 +172,9 @@ pub async fn compare(cluster: &Cluster, plan: &SyncPlan, concurrency: usize) -> 
         force_conflicts: false,
         concurrency,
     };
-    let results = cluster.apply_all(&values, &live, &options, &|_| {}).await;
+    let results = cluster
+        .apply_all(&values, live.clone(), &options, &|_| {})
+        .await;
     let mut rejected = Vec::new();
     for (pending, result) in pending.into_iter().zip(results) {
         let Pending {

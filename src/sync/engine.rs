@@ -793,7 +793,7 @@ impl<'a> Engine<'a> {
         };
         let results = self
             .cluster()
-            .apply_all(&values, &live, &self.apply_options(), &on_done)
+            .apply_all(&values, live, &self.apply_options(), &on_done)
             .await;
         let mut errors = Vec::new();
         for result in results {
