@@ -189,7 +189,6 @@ async fn the_chart_installs_and_its_service_account_syncs_cluster_wide() {
     )
     .await;
     assert_eq!(sync["status"]["lastAppliedRevision"], commit.as_str());
-    eprintln!("cluster mode: {} objects Ready", sync["status"]["managed"]);
     let cluster_roles: Api<ClusterRole> = Api::all(client.clone());
     cluster_roles
         .get(&id)
@@ -455,7 +454,6 @@ async fn tenant_mode_stays_in_its_namespaces_and_applies_as_the_syncs_service_ac
             "`{needle}` missing from the status: {message}"
         );
     }
-    eprintln!("outside its namespaces: {message}");
     let written = Api::<ConfigMap>::namespaced(client.clone(), &outside.name)
         .get_opt("escaped")
         .await
@@ -509,7 +507,6 @@ async fn tenant_mode_stays_in_its_namespaces_and_applies_as_the_syncs_service_ac
     )
     .await;
     assert!(message.contains(&deployer), "{message}");
-    eprintln!("as {deployer}: {message}");
     assert!(
         Api::<Secret>::namespaced(client.clone(), &tenant.name)
             .get_opt("not-for-deployer")
