@@ -67,6 +67,15 @@ pub enum Tool {
 impl Tool {
     /// The tools every cluster run needs.
     pub const CLUSTER: [Tool; 4] = [Tool::Kubernetes, Tool::Etcd, Tool::Kwok, Tool::Helm];
+    /// What `cargo xtask demo` needs: the cluster's tools, and sops for
+    /// example-repo's encrypted Secrets.
+    pub const DEMO: [Tool; 5] = [
+        Tool::Kubernetes,
+        Tool::Etcd,
+        Tool::Kwok,
+        Tool::Helm,
+        Tool::Sops,
+    ];
     /// What `cargo xtask test`, `demo` and `testenv up` provide: the
     /// cluster's tools, and the servers (chart repositories) and tools that
     /// integration tests start and run themselves.
