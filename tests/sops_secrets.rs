@@ -10,7 +10,11 @@
 //! target's tmp hold no plaintext value. And `weir validate` judges an
 //! encrypted file without the key: a tampered one (a value in clear, a
 //! `sops` block without its mac) fails with file and line, never quoting
-//! the value.
+//! the value. The agent decrypts with the age key of the Secret its Sync
+//! names in `spec.decryption`: without that Secret it applies nothing and
+//! says which Secret to create; once it exists, the Sync becomes Ready
+//! with the Secret decrypted, and no value is in its log, status, Events
+//! or files.
 
 mod support;
 
@@ -22,6 +26,11 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
 use serde_json::Value;
 
+use std::time::Duration;
+
+use serde_json::json;
+use support::agent::{self as agent_support, Agent};
+use support::gitserver::GitServer;
 use support::sops::{AgeKey, encrypt, files_holding, keygen, leak_forms};
 
 const PASSWORD: &str = "correct-horse-battery-staple";
@@ -313,6 +322,87 @@ async fn an_encrypted_secret_syncs_with_the_key_and_never_shows_its_values() {
     }
     let target_tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let leaked = files_holding(&[fx.tmp.as_path(), fx.repo.as_path(), target_tmp], &needles);
+    assert!(leaked.is_empty(), "plaintext written to {leaked:?}");
+}
+
+#[tokio::test]
+async fn the_agent_decrypts_with_the_key_of_the_secret_its_sync_names() {
+    let client = support::cluster().await;
+    agent_support::install_crd(&client).await;
+    let ns = support::namespace(&client, "sops-agent").await;
+    let keys = tempfile::tempdir().unwrap();
+    let key = keygen(keys.path(), "age.agekey");
+    let server = GitServer::start();
+    let repo = server.create_repo("sealed");
+    let tree = repo.work_tree();
+    tree.write(
+        "secret.yaml",
+        &encrypt(&secret_yaml(&ns.name, PASSWORD), &key.recipient),
+    );
+    tree.write("settings.yaml", &config_map_yaml(&ns.name));
+    tree.commit("an encrypted Secret");
+    tree.push();
+    agent_support::git_credentials(&client, &ns.name, "git", &server).await;
+    agent_support::apply_sync(
+        &client,
+        &ns.name,
+        "sealed",
+        json!({"url": server.http_url(&repo), "interval": "1h", "secretRef": {"name": "git"},
+               "target": support::unique_name("sops-agent"),
+               "decryption": {"provider": "sops", "secretRef": {"name": "sops-age"}}}),
+    )
+    .await;
+    let agent = Agent::start(&["--namespace", &ns.name]);
+
+    // The Secret with the key does not exist yet: nothing applied, and the
+    // status says which Secret to create.
+    let sync = support::eventually(
+        "the Sync to say the key is missing",
+        support::TIMEOUT,
+        || async {
+            let sync = agent_support::get_sync(&client, &ns.name, "sealed").await;
+            let error = sync["status"]["lastError"].as_str()?.to_owned();
+            error.contains("sops-age").then_some(sync)
+        },
+    )
+    .await;
+    let error = sync["status"]["lastError"].as_str().unwrap();
+    assert!(
+        error.contains("does not exist") && error.contains("nothing was applied"),
+        "{error}"
+    );
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns.name);
+    assert!(config_maps.get_opt("app-settings").await.unwrap().is_none());
+
+    // With it, the next attempt applies the Secret decrypted.
+    let key_text = std::fs::read_to_string(&key.file).unwrap();
+    agent_support::secret(&client, &ns.name, "sops-age", &[("age.agekey", &key_text)]).await;
+    let sync = support::eventually("the Sync to be Ready", Duration::from_secs(120), || async {
+        let sync = agent_support::get_sync(&client, &ns.name, "sealed").await;
+        let ready = agent_support::condition(&sync, "Ready")?;
+        (ready.0 == "True").then_some(sync)
+    })
+    .await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns.name);
+    let secret = secrets.get("db-credentials").await.unwrap();
+    let password = secret
+        .data
+        .unwrap_or_default()
+        .get("password")
+        .map(|b| b.0.clone());
+    assert_eq!(password.as_deref(), Some(PASSWORD.as_bytes()));
+
+    // No value in its log, its status, its Events or its files.
+    let needles = leak_forms(&[PASSWORD, TOKEN]);
+    let events = agent_support::events_of(&client, &ns.name, "sealed").await;
+    let said = format!("{}\n{sync}\n{events:?}", agent.log_text());
+    for needle in &needles {
+        assert!(
+            !said.contains(needle.as_str()),
+            "a Secret value in the agent's output"
+        );
+    }
+    let leaked = files_holding(&[agent.dir()], &needles);
     assert!(leaked.is_empty(), "plaintext written to {leaked:?}");
 }
 
