@@ -4,7 +4,9 @@
 //! the key stops naming the file and how to give the key, and applies
 //! nothing; `weir diff --cluster` with the key shows the Secret without a
 //! value; a sync with the key applies the Secret decrypted, after which
-//! the diff is empty, and a changed value shows as `(changed)` only; a key
+//! the diff is empty, and a changed value shows as `(changed)` only
+//! (against the cluster and between revisions, where the same values
+//! encrypted again are no change with the key); a key
 //! the file was not encrypted to is refused. Every output of every weir
 //! command, the temporary directory weir ran with, the repo and the test
 //! target's tmp hold no plaintext value. And `weir validate` judges an
@@ -234,8 +236,36 @@ async fn an_encrypted_secret_syncs_with_the_key_and_never_shows_its_values() {
     ]);
     assert_eq!(rc, 0, "no difference after the sync:\n{out}{err}");
 
+    // --- Between revisions: the same values encrypted again are no change
+    // with the key (compared decrypted); without it, the ciphertext is.
+    let git = git2::Repository::init(&fx.repo).unwrap();
+    support::git::commit(&git, "initial");
+    fx.write_secret(&ns.name, PASSWORD);
+    let (rc, out, err) = fx.weir(&[
+        "diff",
+        fx.repo(),
+        "--base",
+        "initial",
+        "--sops-age-key-file",
+        fx.key_file(),
+    ]);
+    assert_eq!(rc, 0, "re-encrypted, same values:\n{out}{err}");
+    let (rc, out, err) = fx.weir(&["diff", fx.repo(), "--base", "initial"]);
+    assert_eq!(rc, 1, "without the key the ciphertext differs:\n{out}{err}");
+    assert!(err.contains("compared by their ciphertext"), "{err}");
+
     // --- A new value: one changed key, no value on either side.
     fx.write_secret(&ns.name, NEW_PASSWORD);
+    let (rc, out, err) = fx.weir(&[
+        "diff",
+        fx.repo(),
+        "--base",
+        "initial",
+        "--sops-age-key-file",
+        fx.key_file(),
+    ]);
+    assert_eq!(rc, 1, "{out}{err}");
+    assert!(out.contains("(changed)"), "{out}");
     let (rc, out, err) = fx.weir(&[
         "diff",
         fx.repo(),
