@@ -57,8 +57,9 @@ pub fn side(
         check::decrypt(&mut planned, sops, limits)?;
     } else if encrypted > 0 {
         tracing::warn!(
-            "{encrypted} SOPS-encrypted file(s) compared by their ciphertext: give \
-             --sops-age-key-file (or set SOPS_AGE_KEY_FILE) to compare their values"
+            "{encrypted} SOPS-encrypted file(s) at {} compared by their ciphertext: give \
+             --sops-age-key-file (or set SOPS_AGE_KEY_FILE) to compare their values",
+            rev.unwrap_or("the working tree")
         );
     }
     for warning in &checked.report.diagnostics {
