@@ -2,7 +2,9 @@
 //! real Git server (pushed there as a repository of its own, the Sync
 //! pointing at its `example-repo/` directory) until the Sync is Ready at
 //! the pushed commit, with every wave's objects in the cluster: the same
-//! target as `weir sync example-repo`, so the two agree.
+//! target as `weir sync example-repo`, so the two agree. Its SOPS-encrypted
+//! Secrets are decrypted with the demo age key, read from the Secret the
+//! Sync names in `spec.decryption`.
 
 mod support;
 
@@ -29,12 +31,17 @@ async fn the_agent_syncs_example_repo_from_git_to_ready() {
     let commit = tree.commit("example-repo");
     tree.push();
     agent_support::git_credentials(&client, &ns.name, "git", &server).await;
+    // The demo age key of example-repo's SOPS-encrypted Secrets, as the
+    // Secret the Sync names in spec.decryption.
+    let age_key = std::fs::read_to_string(support::example_repo::demo_age_key()).unwrap();
+    agent_support::secret(&client, &ns.name, "sops-age", &[("age.agekey", &age_key)]).await;
     agent_support::apply_sync(
         &client,
         &ns.name,
         "platforms",
         json!({"url": server.http_url(&repo), "path": "example-repo", "interval": "1h",
                "target": "example-platforms", "secretRef": {"name": "git"}, "timeout": "5m",
+               "decryption": {"provider": "sops", "secretRef": {"name": "sops-age"}},
                // weir sync of a copy (tests/example_repo.rs) shares the
                // target, another source by name: this Sync takes it over.
                "adopt": true}),
@@ -89,5 +96,20 @@ async fn the_agent_syncs_example_repo_from_git_to_ready() {
             "namespace {name} of example-repo"
         );
     }
+    // The SOPS-encrypted Secrets, decrypted with the key of the Secret the
+    // Sync names; their values never in the agent's log or the status.
+    let credential = support::kubectl_ok(&[
+        "-n",
+        "knitfab",
+        "get",
+        "secret",
+        "database-credential",
+        "-o",
+        "jsonpath={.data.password}",
+    ]);
+    let password = support::example_repo::ENCRYPTED_PASSWORD;
+    assert_eq!(credential.trim(), support::secrets::b64(password));
+    assert!(!agent.log_text().contains(password));
+    assert!(!sync.to_string().contains(password));
     drop(agent);
 }

@@ -11,7 +11,8 @@
 //! exactly one field in `weir diff --base` and in `weir diff --cluster`, and
 //! one object configured by the next sync; a commit removing the ML lineage
 //! platform prunes its objects and keeps its protected claims and its
-//! namespace. Nothing weir printed on the way holds a Secret's value.
+//! namespace. The SOPS-encrypted Secrets are applied decrypted (with the
+//! demo key), and nothing weir printed on the way holds a Secret's value.
 
 mod support;
 
@@ -125,6 +126,24 @@ async fn example_repo_end_to_end() {
         hooks.iter().any(|(name, result)| *name == "default-domain"
             && (*result == "completed" || *result == "unchanged")),
         "the serverless default-domain hook must have run: {hooks:?}"
+    );
+
+    // The SOPS-encrypted Secrets are in the cluster decrypted.
+    let credential = support::kubectl_ok(&[
+        "-n",
+        "knitfab",
+        "get",
+        "secret",
+        "database-credential",
+        "-o",
+        "jsonpath={.data.password}",
+    ]);
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(credential.trim())
+            .unwrap(),
+        support::example_repo::ENCRYPTED_PASSWORD.as_bytes(),
+        "the encrypted Secret must be applied decrypted"
     );
 
     // The GPU training Job completed on the GPU node.
@@ -371,6 +390,8 @@ fn weir(repo: &Path, args: &[&str]) -> Output {
         .args(args)
         .env("KUBECONFIG", support::kubeconfig_path())
         .env("WEIR_HELM", support::helm())
+        // example-repo's SOPS-encrypted Secrets: the demo key.
+        .env("SOPS_AGE_KEY_FILE", support::example_repo::demo_age_key())
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
@@ -385,7 +406,7 @@ static TRANSCRIPT: Mutex<String> = Mutex::new(String::new());
 
 /// Secret values the repo renders (ml-lineage's database password) and the
 /// test creates (the license): never in weir's output, plain or base64.
-const SECRET_VALUES: [&str; 2] = ["knit-demo-password", LICENSE];
+const SECRET_VALUES: [&str; 2] = [support::example_repo::ENCRYPTED_PASSWORD, LICENSE];
 
 /// `weir sync . --output json ARGS`, which must succeed; its report.
 fn sync_json(repo: &Path, args: &[&str]) -> Value {

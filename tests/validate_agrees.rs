@@ -1,8 +1,9 @@
 //! `weir validate` judges a repo exactly as `weir plan` and `weir sync` do.
 //!
 //! For every code that rendering, planning or building the sync plan can
-//! report (read from the source, so a new code without a case here fails
-//! this test), a repo that makes `weir plan` report it is one that
+//! report, and those of the structure check of SOPS-encrypted manifests
+//! (read from the source, so a new code without a case here fails this
+//! test), a repo that makes `weir plan` report it is one that
 //! `weir validate` reports too, with the same code at the same file and
 //! line, as it does every other finding of `plan`. An error makes both
 //! exit 1, and `weir sync --dry-run` refuses the repo before it ever
@@ -35,6 +36,17 @@ fn config_map(name: &str, extra_metadata: &str) -> String {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n{extra_metadata}data: {{a: b}}\n"
     )
 }
+
+/// A SOPS-encrypted Secret as sops writes it (no key needed to judge its
+/// structure): `value` is its one `stringData` value, `metadata` its
+/// `metadata` line, `sops` its sops block.
+fn sealed_secret(metadata: &str, value: &str, sops: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Secret\n{metadata}\nstringData:\n  password: {value}\nsops:\n{sops}"
+    )
+}
+const CIPHERTEXT: &str = "ENC[AES256_GCM,data:AAAA,iv:BBBB,tag:CCCC,type:str]";
+const SOPS_BLOCK: &str = "  age:\n    - recipient: age1qqqqqqqq\n      enc: \"-----BEGIN AGE ENCRYPTED FILE-----\"\n  lastmodified: \"2026-01-01T00:00:00Z\"\n  mac: ENC[AES256_GCM,data:DDDD,iv:EEEE,tag:FFFF,type:str]\n  version: 3.13.3\n";
 
 const CHART: &str = "apiVersion: v2\nname: c\nversion: 0.1.0\n";
 const CHART_TEMPLATE: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  size: {{ .Values.size | quote }}\n";
@@ -257,6 +269,39 @@ fn case(code: &str) -> Vec<(String, String)> {
             ),
         ],
         // plan and the sync plan
+        // the structure of SOPS-encrypted manifests
+        "E0120" => vec![
+            web(""),
+            f(
+                "web/m/secret.yaml",
+                &sealed_secret(
+                    "metadata: {name: db}",
+                    CIPHERTEXT,
+                    &SOPS_BLOCK.replace(
+                        "  mac: ENC[AES256_GCM,data:DDDD,iv:EEEE,tag:FFFF,type:str]\n",
+                        "",
+                    ),
+                ),
+            ),
+        ],
+        "E0121" => vec![
+            web(""),
+            f(
+                "web/m/secret.yaml",
+                &sealed_secret("metadata: {name: db}", "in-clear", SOPS_BLOCK),
+            ),
+        ],
+        "E0122" => vec![
+            web(""),
+            f(
+                "web/m/secret.yaml",
+                &sealed_secret(
+                    &format!("metadata: {{name: db, annotations: {{note: \"{CIPHERTEXT}\"}}}}"),
+                    CIPHERTEXT,
+                    SOPS_BLOCK,
+                ),
+            ),
+        ],
         "E0401" => vec![web("  wave: thrid\n"), web_cm()],
         "E0402" => vec![web("  dependsOn: [nobody]\n"), web_cm()],
         "E0403" => vec![
@@ -311,6 +356,31 @@ fn stage_codes() -> Vec<String> {
         }
     }
     assert!(codes.len() > 20, "the code registries moved: {codes:?}");
+    // The codes of the SOPS structure check, which validation reports and
+    // every command judges the same way (named in src/render/sops.rs,
+    // numbered in src/validate/codes.rs).
+    let sops = std::fs::read_to_string(root.join("src/render/sops.rs")).unwrap();
+    let registry = std::fs::read_to_string(root.join("src/validate/codes.rs")).unwrap();
+    let mut names: Vec<&str> = sops
+        .match_indices("codes::")
+        .map(|(i, _)| {
+            let rest = &sops[i + 7..];
+            &rest[..rest
+                .find(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+                .unwrap_or(rest.len())]
+        })
+        .filter(|name| !name.is_empty())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    assert!(names.len() >= 3, "the SOPS codes moved: {names:?}");
+    for name in names {
+        let at = registry
+            .find(&format!("pub const {name}: Code = Code(\""))
+            .unwrap_or_else(|| panic!("{name} is not in src/validate/codes.rs"));
+        let start = at + format!("pub const {name}: Code = Code(\"").len();
+        codes.push(registry[start..start + 5].to_owned());
+    }
     codes
 }
 

@@ -97,6 +97,10 @@ pub struct Options {
     /// Whether a Sync may name a repository on the agent's own disk
     /// (`file://`, a path): off, so a Sync cannot read the agent's files.
     pub allow_local_git: bool,
+    /// With `--path`: the age key of the directory's SOPS-encrypted
+    /// manifests (`--sops-age-key-file`). A Sync names its own, in a Secret
+    /// (`spec.decryption`).
+    pub sops_key: Option<crate::render::sops::AgeKey>,
 }
 
 /// Who may see the read-only status page.
@@ -136,6 +140,7 @@ impl Default for Options {
             prune_floor: crate::sync::prune::Floor::default(),
             ui: UiAccess::Off,
             allow_local_git: false,
+            sops_key: None,
         }
     }
 }

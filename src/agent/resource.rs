@@ -85,7 +85,25 @@ pub struct SyncSpec {
     pub service_account_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adopt: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<Decryption>,
 }
+
+/// `spec.decryption`: how the commits' SOPS-encrypted manifests are
+/// decrypted (as Flux's Kustomization has it): `provider: sops` and the
+/// Secret of the Sync's namespace holding the age key, under a key ending
+/// in `.agekey`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Decryption {
+    pub provider: String,
+    pub secret_ref: LocalRef,
+}
+
+/// The provider `spec.decryption` names.
+pub const SOPS_PROVIDER: &str = "sops";
+/// The Secret keys the age key is read from end in this (Flux's name).
+pub const AGE_KEY_SUFFIX: &str = ".agekey";
 
 /// `spec.ref`: one of branch, tag or commit.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

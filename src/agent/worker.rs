@@ -35,12 +35,13 @@ use super::Context;
 use super::board::{EventView, Phase, UnitHealth, UnitView, WaveView};
 use super::drift::{Desired, DriftWatch, Drifted};
 use super::events::{self, Reason};
-use super::resource::{SyncObject, SyncStatus};
+use super::resource::{AGE_KEY_SUFFIX, SOPS_PROVIDER, SyncObject, SyncStatus};
 use super::source::{self, Origin, Snapshot};
 use super::status::{self, Outcome, Rejection};
 use crate::object::ObjectKey;
 use crate::pipeline::{self, WithoutHelm};
 use crate::render::HelmBinary;
+use crate::render::sops::{AgeKey, Decrypter};
 use crate::repo::{AllowedSigners, FetchOptions, Remote, verify_commit};
 use crate::sync::apply::{Action, ApplyOptions};
 use crate::sync::lease;
@@ -595,12 +596,97 @@ impl Worker {
             self.finished("rejected");
             return State::Idle;
         };
+        let planned = match self.decrypt(planned, &snapshot.revision).await {
+            Ok(planned) => planned,
+            Err(message) => {
+                return self
+                    .failed(Outcome::FetchFailed { message }, Reason::SyncFailed)
+                    .await;
+            }
+        };
         let mut plan = planned.into_sync_plan();
         plan.revision = Some(snapshot.revision.clone());
         State::Apply {
             revision: snapshot.revision,
             plan: Box::new(plan),
         }
+    }
+
+    /// Decrypts the commit's SOPS-encrypted manifests in memory (nothing
+    /// to do without them) with the key of the Sync's `spec.decryption`
+    /// Secret, or `--sops-age-key-file` under `--path`. `Err` says why not
+    /// and that nothing was applied.
+    async fn decrypt(
+        &self,
+        mut planned: pipeline::Planned,
+        revision: &str,
+    ) -> Result<pipeline::Planned, String> {
+        if planned.encrypted_files().next().is_none() {
+            return Ok(planned);
+        }
+        let not_applied = |why: String| {
+            format!(
+                "commit {}: {why}; nothing was applied",
+                status::short(revision)
+            )
+        };
+        let key = self.decryption_key().await.map_err(not_applied)?;
+        let limits = self.ctx.options.limits.work;
+        let decrypted = tokio::task::spawn_blocking(move || {
+            let result = planned.decrypt(&Decrypter::new(key, &limits));
+            (planned, result)
+        })
+        .await;
+        match decrypted {
+            Ok((planned, Ok(()))) => Ok(planned),
+            Ok((_, Err(e))) => Err(not_applied(e.to_string())),
+            Err(e) => Err(not_applied(format!("decrypting stopped: {e}"))),
+        }
+    }
+
+    /// The age key of the Sync's `spec.decryption` Secret (its keys ending
+    /// in `.agekey`), or `--sops-age-key-file` under `--path`; `None`
+    /// when neither names one.
+    async fn decryption_key(&self) -> Result<Option<AgeKey>, String> {
+        let Some(sync) = &self.sync else {
+            return Ok(self.ctx.options.sops_key.clone());
+        };
+        let Some(decryption) = &sync.spec.decryption else {
+            return Ok(None);
+        };
+        if decryption.provider != SOPS_PROVIDER {
+            return Err(format!(
+                "spec.decryption.provider `{}` is not one weir knows: use `{SOPS_PROVIDER}`",
+                decryption.provider
+            ));
+        }
+        let name = format!("{}/{}", sync.metadata.namespace, decryption.secret_ref.name);
+        let secret = match self.read_secret(&decryption.secret_ref.name).await {
+            Ok(Some(secret)) => secret,
+            Ok(None) => {
+                return Err(format!(
+                    "the decryption Secret {name} does not exist: create it with the age key \
+                     (kubectl -n {} create secret generic {} --from-file=age.agekey=<key file>)",
+                    sync.metadata.namespace, decryption.secret_ref.name
+                ));
+            }
+            Err(e) => return Err(format!("cannot read the decryption Secret {name}: {e}")),
+        };
+        let mut text = Vec::new();
+        if let Some(data) = secret.get("data").and_then(serde_json::Value::as_object) {
+            for key in data.keys().filter(|k| k.ends_with(AGE_KEY_SUFFIX)) {
+                if let Some(bytes) = super::http::secret_value(&secret, key) {
+                    text.extend_from_slice(&bytes);
+                    text.push(b'\n');
+                }
+            }
+        }
+        AgeKey::from_bytes(
+            &text,
+            &format!("the decryption Secret {name} (its keys ending in {AGE_KEY_SUFFIX})"),
+        )
+        .map(Some)
+        .map_err(|e| e.to_string())
     }
 
     // --------------------------------------------------------------- apply

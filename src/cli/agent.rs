@@ -90,6 +90,13 @@ pub fn run(args: AgentArgs) -> anyhow::Result<Outcome> {
             prune_floor: args.limits.floor(),
             ui,
             allow_local_git: args.allow_local_git,
+            sops_key: args
+                .sops
+                .sops_age_key_file
+                .as_deref()
+                .filter(|_| args.path.is_some())
+                .map(crate::render::sops::AgeKey::from_file)
+                .transpose()?,
         },
     };
     super::connect::runtime()?.block_on(async move {

@@ -339,6 +339,10 @@ pub struct AgentArgs {
     /// With --ui token: the file holding the token.
     #[arg(long, value_name = "FILE", env = "WEIR_UI_TOKEN_FILE")]
     pub ui_token_file: Option<PathBuf>,
+    // With --path: the key of the directory's SOPS-encrypted manifests (a
+    // Sync names its key in spec.decryption instead).
+    #[command(flatten)]
+    pub sops: SopsArgs,
     #[command(flatten)]
     pub connection: ConnectionArgs,
     #[command(flatten)]
@@ -450,6 +454,9 @@ pub struct SyncArgs {
     /// Output: a live view (text) or a final JSON report (json).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+
+    #[command(flatten)]
+    pub sops: SopsArgs,
 
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -598,6 +605,9 @@ pub struct DiffArgs {
     pub color: ColorChoice,
 
     #[command(flatten)]
+    pub sops: SopsArgs,
+
+    #[command(flatten)]
     pub limits: LimitArgs,
 }
 
@@ -697,6 +707,18 @@ pub struct SchemaArgs {
     /// The kind.
     #[arg(value_enum)]
     pub kind: SchemaKind,
+}
+
+/// The key of the repo's SOPS-encrypted manifests, which `weir sync` and
+/// `weir diff` decrypt in memory with the real sops (`$WEIR_SOPS`, else
+/// `sops` on PATH).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SopsArgs {
+    /// The age key file that decrypts the repo's SOPS-encrypted manifests
+    /// (default: $SOPS_AGE_KEY_FILE, as sops reads it). Read only when the
+    /// repo has encrypted files; the plaintext stays in memory.
+    #[arg(long, value_name = "FILE", env = crate::render::sops::AGE_KEY_FILE_ENV)]
+    pub sops_age_key_file: Option<PathBuf>,
 }
 
 /// What one run may cost and what pruning may never do: set where weir

@@ -43,10 +43,10 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     // its own thread (and its own handle on the Git repository).
     let (base, head) = std::thread::scope(|scope| {
         let base = scope.spawn(|| {
-            diff_source::side(&args.path, Some(base_rev), &args.limits)
+            diff_source::side(&args.path, Some(base_rev), &args.limits, &args.sops)
                 .with_context(|| format!("cannot read the config repo at {base_rev}"))
         });
-        let head = diff_source::side(&args.path, args.head.as_deref(), &args.limits)
+        let head = diff_source::side(&args.path, args.head.as_deref(), &args.limits, &args.sops)
             .with_context(|| format!("cannot read the config repo at {head_label}"));
         let base = base
             .join()

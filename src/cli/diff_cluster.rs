@@ -47,6 +47,9 @@ pub fn sides(args: &DiffArgs) -> anyhow::Result<Option<(Side, Side)>> {
     for warning in &checked.report.diagnostics {
         tracing::warn!("{warning}");
     }
+    let mut planned = planned;
+    check::decrypt(&mut planned, &args.sops, &args.limits)
+        .context("cannot compare the repo with the cluster")?;
     let plan = &planned.into_sync_plan();
     let compared = connect::runtime()?.block_on(async {
         let cluster = connect::cluster(&args.connection)

@@ -4,7 +4,8 @@
 //! so the diff compares what would be applied: Helm charts and Workloads
 //! rendered, namespaces defaulted, patches applied ([`Side::of_revision`]),
 //! and the repo's weir documents as well (as [`WeirDoc`]s). Hook Jobs are
-//! not objects of the plan and are left out.
+//! not objects of the plan and are left out. SOPS-encrypted manifests are
+//! decrypted in memory when a key is given.
 
 use std::path::Path;
 
@@ -13,7 +14,7 @@ use crate::pipeline::{self, Checked, Source};
 use crate::render::HelmBinary;
 use crate::repo;
 
-use super::args::LimitArgs;
+use super::args::{LimitArgs, SopsArgs};
 use super::check;
 
 /// The config repo at `rev`, or in the working tree when `rev` is `None`,
@@ -25,6 +26,7 @@ pub fn side(
     path: &Path,
     rev: Option<&str>,
     limits: &LimitArgs,
+    sops: &SopsArgs,
 ) -> anyhow::Result<Result<Side, Box<Checked>>> {
     let source = check::source(path, rev);
     let loaded = match pipeline::load(&source, &limits.limits()) {
@@ -45,9 +47,21 @@ pub fn side(
         ..pipeline::Options::default()
     };
     let checked = pipeline::check(loaded, &options, &HelmBinary::new())?;
-    let Some(planned) = checked.planned else {
+    let Some(mut planned) = checked.planned else {
         return Ok(Err(Box::new(checked)));
     };
+    // With the key, encrypted Secrets compare by their values (which
+    // redaction hides); without it, by their ciphertext.
+    let encrypted = planned.encrypted_files().count();
+    if encrypted > 0 && sops.sops_age_key_file.is_some() {
+        check::decrypt(&mut planned, sops, limits)?;
+    } else if encrypted > 0 {
+        tracing::warn!(
+            "{encrypted} SOPS-encrypted file(s) at {} compared by their ciphertext: give \
+             --sops-age-key-file (or set SOPS_AGE_KEY_FILE) to compare their values",
+            rev.unwrap_or("the working tree")
+        );
+    }
     for warning in &checked.report.diagnostics {
         tracing::warn!("{warning}");
     }

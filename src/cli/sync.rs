@@ -37,6 +37,8 @@ pub fn run(args: SyncArgs) -> Result<Outcome> {
         eprintln!("the repo is invalid: nothing was applied");
         return Ok(Outcome::Findings);
     };
+    let mut planned = planned;
+    check::decrypt(&mut planned, &args.sops, &args.limits).context("nothing was applied")?;
     let plan = planned.into_sync_plan();
     let options = Options {
         dry_run: args.dry_run,

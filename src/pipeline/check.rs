@@ -11,7 +11,7 @@ use super::{Loaded, Result};
 use crate::diagnostic::Diagnostic;
 use crate::object::ObjectRef;
 use crate::plan::{self, Plan};
-use crate::render::{self, ChartRenderer, RenderOptions, Rendered, SkipWithoutHelm};
+use crate::render::{self, ChartRenderer, RenderOptions, Rendered, SkipWithoutHelm, sops};
 use crate::sync::prune::{Floor, Limits as PruneLimits};
 use crate::sync::{SourceId, SyncPlan};
 use crate::validate::{self, ChartObject, RenderFindings, Report, ValidRepo, codes};
@@ -70,6 +70,11 @@ pub struct Planned {
     /// Where its sync plan goes: inventory target, revision, source and
     /// the prune limits in force.
     target: sync_plan::Target,
+    /// The files holding SOPS-encrypted manifests, as written (their
+    /// objects render with ciphertext until [`Planned::decrypt`]).
+    sealed: Vec<(String, Vec<u8>)>,
+    /// The run's work budget, which decrypted documents are charged to.
+    budget: crate::budget::Budget,
 }
 
 impl Planned {
@@ -99,6 +104,45 @@ impl Planned {
         PruneLimits::of(&self.target.floor, &self.repo.settings().prune).0
     }
 
+    /// The files holding SOPS-encrypted manifests.
+    pub fn encrypted_files(&self) -> impl Iterator<Item = &str> {
+        self.sealed.iter().map(|(file, _)| file.as_str())
+    }
+
+    /// Decrypts the SOPS-encrypted manifests in memory: each file through
+    /// `decrypter` (the real sops), its values put in place of the
+    /// ciphertext of the objects rendered from it. Without encrypted files
+    /// nothing runs; without a key they are [`sops::Error::NoKey`], naming
+    /// them. Only `weir sync`, `weir diff` and the agent call this, just
+    /// before the objects go to the cluster or the diff.
+    pub fn decrypt(&mut self, decrypter: &sops::Decrypter) -> Result<(), sops::Error> {
+        if self.sealed.is_empty() {
+            return Ok(());
+        }
+        if !decrypter.has_key() {
+            return Err(sops::Error::NoKey {
+                files: self.encrypted_files().map(str::to_owned).collect(),
+            });
+        }
+        for (file, bytes) in &self.sealed {
+            let decrypted = decrypter.decrypt(file, bytes, &self.budget)?;
+            for object in self
+                .rendered
+                .objects
+                .iter_mut()
+                .filter(|o| &o.source_file == file)
+            {
+                sops::reveal(&mut object.value, &decrypted).map_err(|why| {
+                    sops::Error::Mismatch {
+                        file: file.clone(),
+                        why: format!("{why} ({})", object.id),
+                    }
+                })?;
+            }
+        }
+        Ok(())
+    }
+
     /// What `weir sync` applies, the rendered objects moved into it (not
     /// copied: a repo of 10,000 objects is not held twice).
     pub fn into_sync_plan(self) -> SyncPlan {
@@ -107,6 +151,7 @@ impl Planned {
             mut rendered,
             plan,
             target,
+            ..
         } = self;
         let mut values: HashMap<ObjectRef, Value> = std::mem::take(&mut rendered.objects)
             .into_iter()
@@ -216,10 +261,12 @@ pub fn check(loaded: Loaded, options: &Options, charts: &dyn ChartRenderer) -> R
     }
     let planned = match (validation.repo, outcome) {
         (Some(repo), Some((rendered, Some((plan, target))))) => Some(Planned {
+            sealed: sealed_files(&repo, &tree),
             repo,
             rendered,
             plan,
             target,
+            budget,
         }),
         _ => None,
     };
@@ -227,6 +274,23 @@ pub fn check(loaded: Loaded, options: &Options, charts: &dyn ChartRenderer) -> R
         report: validation.report,
         planned,
     })
+}
+
+/// The files of `repo`'s SOPS-encrypted manifests, with their bytes.
+fn sealed_files(
+    repo: &crate::spec::repo::ConfigRepo,
+    tree: &crate::repo::FileTree,
+) -> Vec<(String, Vec<u8>)> {
+    let files: std::collections::BTreeSet<&str> = repo
+        .manifests
+        .iter()
+        .filter(|d| sops::is_encrypted(&d.value))
+        .map(|d| d.file.as_str())
+        .collect();
+    files
+        .into_iter()
+        .filter_map(|f| Some((f.to_owned(), tree.get(f)?.to_vec())))
+        .collect()
 }
 
 /// Renders `repo` within `budget`; `None` when loading already spent it.

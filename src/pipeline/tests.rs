@@ -381,3 +381,36 @@ fn a_doubling_patch_is_stopped_at_its_operation() {
     // At the operation's line (the 9th line holds operation 0).
     assert_eq!(d.span.map(|s| s.line), Some(9 + op as u32), "{d:?}");
 }
+
+/// A SOPS-encrypted Secret is valid without the key, renders without its
+/// `sops` block and with its ciphertext, and a plan holding it cannot be
+/// decrypted without a key: the error names the file.
+#[test]
+fn an_encrypted_secret_plans_without_the_key_and_decrypts_only_with_one() {
+    let sealed = "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData:\n  password: ENC[AES256_GCM,data:AAAA,iv:BBBB,tag:CCCC,type:str]\nsops:\n  age:\n    - recipient: age1qqqq\n      enc: \"-----BEGIN AGE ENCRYPTED FILE-----\"\n  lastmodified: \"2026-01-01T00:00:00Z\"\n  mac: ENC[AES256_GCM,data:DDDD,iv:EEEE,tag:FFFF,type:str]\n  version: 3.13.3\n";
+    let c = check_files(&[("secret.yaml", sealed)]);
+    assert!(
+        c.report.diagnostics.is_empty(),
+        "{:#?}",
+        c.report.diagnostics
+    );
+    let mut planned = c.planned.unwrap();
+    assert_eq!(
+        planned.encrypted_files().collect::<Vec<_>>(),
+        ["secret.yaml"]
+    );
+    let object = &planned.rendered().objects[0].value;
+    assert!(object.get("sops").is_none(), "{object:#}");
+    assert!(
+        object["stringData"]["password"]
+            .as_str()
+            .unwrap()
+            .starts_with("ENC[")
+    );
+    let without_key = crate::render::sops::Decrypter::new(None, &crate::budget::Limits::default());
+    let err = planned.decrypt(&without_key).unwrap_err().to_string();
+    assert!(
+        err.contains("secret.yaml") && err.contains("--sops-age-key-file"),
+        "{err}"
+    );
+}

@@ -207,7 +207,7 @@ fn find_helm() -> Option<PathBuf> {
 }
 
 /// `$env` when it is set (and a file), else `name` on `PATH`.
-fn find_tool(env: &str, name: &str) -> Option<PathBuf> {
+pub(super) fn find_tool(env: &str, name: &str) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os(env) {
         let path = PathBuf::from(path);
         return path.is_file().then_some(path);

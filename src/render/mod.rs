@@ -18,7 +18,8 @@
 //!    belongs to the component whose directory holds it (the deepest one
 //!    when directories nest); with Components, a manifest that belongs to
 //!    none (and is no hook or values file) is reported (`W0201`) and not
-//!    rendered;
+//!    rendered; a SOPS-encrypted manifest renders with its ciphertext and
+//!    without its `sops` block ([`sops`] decrypts it at sync and diff time);
 //!    a directory holding a Helm chart or a kustomization that no
 //!    Component claims is a component of its own ([`directories`]), and a
 //!    component whose `path` is such a directory renders it (a chart with
@@ -52,6 +53,7 @@ pub mod patch;
 pub mod placement;
 pub mod remote;
 pub mod scope;
+pub mod sops;
 mod sources;
 mod tool;
 pub mod values;

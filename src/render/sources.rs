@@ -490,7 +490,11 @@ impl<'a> Context<'a> {
                     ) {
                         return;
                     }
-                    self.push_document(name, &doc.file, Some(doc.span), doc.value.clone());
+                    // A SOPS-encrypted manifest renders with its
+                    // ciphertext; sync and diff decrypt it.
+                    let mut value = doc.value.clone();
+                    super::sops::strip_metadata(&mut value);
+                    self.push_document(name, &doc.file, Some(doc.span), value);
                 }
                 None => {
                     if orphans.insert(doc.file.as_str()) {

@@ -1,4 +1,5 @@
-//! Rendering's external tools (`helm`, `kustomize`), run as untrusted
+//! Rendering's external tools (`helm`, `kustomize`, and `sops` decrypting
+//! encrypted manifests, [`super::sops`]), run as untrusted
 //! input deserves: [`write_tree`] puts their input files in a scratch
 //! directory (no path may step out of it), and [`run`] holds one run to
 //! weir's limits: its memory capped (`prlimit(2)`, and `GOMEMLIMIT` so Go

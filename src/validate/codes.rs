@@ -33,6 +33,16 @@ pub const MISSING_NAME: Code = Code("E0109");
 // are never reused.
 /// A custom resource at a version its CRD does not serve.
 pub const UNSERVED_VERSION: Code = Code("E0115");
+/// A SOPS-encrypted file whose `sops` block weir cannot decrypt with an
+/// age key: not a mapping, no age recipient, no `mac` or `lastmodified`,
+/// or another key source (KMS, PGP, Vault, key groups).
+pub const SOPS_METADATA: Code = Code("E0120");
+/// A value of `data` or `stringData` in clear in a SOPS-encrypted file: it
+/// would be committed unencrypted.
+pub const PLAINTEXT_IN_ENCRYPTED: Code = Code("E0121");
+/// A SOPS-encrypted file with a field outside `data` and `stringData`
+/// encrypted: weir validates and plans objects without the key.
+pub const ENCRYPTED_OUTSIDE_VALUES: Code = Code("E0122");
 /// weir itself is broken (its embedded schemas do not load); please report.
 pub const INTERNAL: Code = Code("E0199");
 

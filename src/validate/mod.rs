@@ -173,6 +173,9 @@ pub fn validate_rendered(
         .filter(|d| !skip.contains(d.file.as_str()))
         .collect();
 
+    // SOPS-encrypted manifests: their structure, without the key.
+    diags.extend(manifests.iter().flat_map(|d| crate::render::sops::check(d)));
+
     // 2a. Objects of built-in kinds need no CRD: they are checked on other
     // threads while the repo renders (which may wait for helm).
     let (builtin, rest): (Vec<&Document>, Vec<&Document>) = match catalog {

@@ -62,7 +62,14 @@ pub fn check_document(
     crds: &CrdCatalog,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let value = &doc.value;
+    // A SOPS-encrypted document is the object without sops's metadata.
+    let stripped;
+    let value = if crate::render::sops::is_encrypted(&doc.value) {
+        stripped = crate::render::sops::without_metadata(&doc.value);
+        &stripped
+    } else {
+        &doc.value
+    };
     if crate::object::is_list(value) {
         match value.get("items").and_then(Value::as_array) {
             Some(items) => {

@@ -1,6 +1,7 @@
-//! `example-repo` in tests: where it is, and the two Secrets its edge
-//! platform requires (in real life an operator creates them; they never
-//! live in Git), made and removed idempotently.
+//! `example-repo` in tests: where it is, the demo age key of its
+//! SOPS-encrypted Secrets, and the two Secrets its edge platform requires
+//! (in real life an operator creates them; they never live in Git), made
+//! and removed idempotently.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,17 @@ pub const LICENSE: &str = "test-license-not-a-real-one";
 pub fn path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("example-repo")
 }
+
+/// The demo age key that decrypts example-repo's SOPS-encrypted Secrets
+/// (public, kept outside the config repo).
+pub fn demo_age_key() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("xtask/demo.agekey")
+}
+
+/// A value of example-repo's SOPS-encrypted Secrets
+/// (`knitfab/database-credential`, key `password`): in the cluster after a
+/// sync with the key, never in weir's output.
+pub const ENCRYPTED_PASSWORD: &str = "knit-demo-password";
 
 /// Deletes the two Secrets of edge-inference's preflight, if an earlier run
 /// against the same cluster left them.

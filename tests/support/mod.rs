@@ -22,6 +22,7 @@ pub mod measure;
 pub mod rng;
 pub mod secrets;
 pub mod servers;
+pub mod sops;
 pub mod tools;
 
 use std::future::Future;

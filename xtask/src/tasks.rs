@@ -225,7 +225,7 @@ fn test_env(cmd: &mut Command, state: &State) {
 
 /// `cargo xtask demo`.
 pub fn demo() -> Result<ExitCode> {
-    let state = ensure_default_up(&Tool::CLUSTER)?;
+    let state = ensure_default_up(&Tool::DEMO)?;
     println!("{}", topology::table(&state.kubectl())?);
     println!();
 
@@ -252,7 +252,11 @@ pub fn demo() -> Result<ExitCode> {
         .current_dir(workspace_root())
         .args(["sync", "example-repo", "--prune"])
         .arg(format!("--kubeconfig={}", state.kubeconfig().display()))
+        // example-repo's SOPS-encrypted Secrets, with the demo's public
+        // age key (never inside the config repo).
+        .arg(format!("--sops-age-key-file={}", DEMO_AGE_KEY))
         .env("WEIR_HELM", state.bin().join("helm"))
+        .env("WEIR_SOPS", state.bin().join("sops"))
         .status()
         .with_context(|| format!("running {}", weir.display()))?;
     if !status.success() {
@@ -275,6 +279,10 @@ pub fn demo() -> Result<ExitCode> {
     print_usage(&state);
     Ok(ExitCode::SUCCESS)
 }
+
+/// The age key of example-repo's SOPS-encrypted Secrets, relative to the
+/// workspace root: a demo key, public, kept outside the config repo.
+pub const DEMO_AGE_KEY: &str = "xtask/demo.agekey";
 
 /// What `example-repo`'s edge-inference preflight requires: a license and
 /// a registry pull secret. In real life the operator creates them by hand
@@ -326,6 +334,10 @@ fn print_usage(state: &State) {
         state.bin().display()
     );
     println!("  kubectl get nodes");
+    println!(
+        "  export SOPS_AGE_KEY_FILE={}   # the demo key of example-repo's encrypted Secrets",
+        workspace_root().join(DEMO_AGE_KEY).display()
+    );
     println!("(or: eval \"$(cargo xtask testenv env)\")");
     println!("Stop it with: cargo xtask testenv down");
 }

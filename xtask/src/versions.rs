@@ -65,8 +65,15 @@ pub enum Tool {
 }
 
 impl Tool {
-    /// The tools every cluster run needs.
-    pub const CLUSTER: [Tool; 4] = [Tool::Kubernetes, Tool::Etcd, Tool::Kwok, Tool::Helm];
+    /// What `cargo xtask demo` needs: the tools every cluster run needs,
+    /// and sops for example-repo's encrypted Secrets.
+    pub const DEMO: [Tool; 5] = [
+        Tool::Kubernetes,
+        Tool::Etcd,
+        Tool::Kwok,
+        Tool::Helm,
+        Tool::Sops,
+    ];
     /// What `cargo xtask test`, `demo` and `testenv up` provide: the
     /// cluster's tools, and the servers (chart repositories) and tools that
     /// integration tests start and run themselves.
@@ -237,8 +244,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tests_get_the_cluster_and_every_variable_names_a_binary_of_its_tool() {
-        for tool in Tool::CLUSTER {
+    fn tests_get_the_demos_tools_and_every_variable_names_a_binary_of_its_tool() {
+        for tool in Tool::DEMO {
             assert!(Tool::TEST.contains(&tool), "{}", tool.name());
         }
         let mut vars = Vec::new();
