@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
-# weir's image: the static `weir` binary and the static `helm` and
-# `kustomize` it renders charts and kustomizations with, on
-# distroless/static, run as the non-root user 65532.
+# weir's image: the static `weir` binary, the static `helm` and `kustomize`
+# it renders charts and kustomizations with, and `sops` it decrypts
+# encrypted Secrets with (in memory), on distroless/static, run as the
+# non-root user 65532.
 #
 #   docker build -t ghcr.io/weir-dev/weir:0.1.0 .
 #   docker buildx build --platform linux/amd64,linux/arm64 -t ghcr.io/weir-dev/weir:0.1.0 --push .
@@ -13,6 +14,7 @@
 ARG RUST_VERSION=1.95
 ARG HELM_VERSION=v3.22.0
 ARG KUSTOMIZE_VERSION=v5.8.2
+ARG SOPS_VERSION=v3.13.3
 
 # --- weir, linked statically against musl (libgit2, libssh2, OpenSSL, zlib
 # and mimalloc included).
@@ -50,13 +52,26 @@ RUN base="https://github.com/kubernetes-sigs/kustomize/releases/download/kustomi
  && tar -xzf "$file" \
  && mv kustomize /kustomize
 
+# --- sops, the official static release, checked against its published
+# checksums.
+FROM alpine:3 AS sops
+ARG SOPS_VERSION
+ARG TARGETARCH=amd64
+RUN base="https://github.com/getsops/sops/releases/download/${SOPS_VERSION}" \
+ && file="sops-${SOPS_VERSION}.linux.${TARGETARCH}" \
+ && wget -q "$base/$file" "$base/sops-${SOPS_VERSION}.checksums.txt" \
+ && grep " $file\$" "sops-${SOPS_VERSION}.checksums.txt" | sha256sum -c - \
+ && install -m 0755 "$file" /sops
+
 # --- the image: no shell, no package manager, CA certificates for HTTPS.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /weir /usr/local/bin/weir
 COPY --from=helm /helm /usr/local/bin/helm
 COPY --from=kustomize /kustomize /usr/local/bin/kustomize
+COPY --from=sops /sops /usr/local/bin/sops
 ENV WEIR_HELM=/usr/local/bin/helm \
     WEIR_KUSTOMIZE=/usr/local/bin/kustomize \
+    WEIR_SOPS=/usr/local/bin/sops \
     HOME=/tmp \
     WEIR_CACHE_DIR=/var/cache/weir
 USER 65532:65532

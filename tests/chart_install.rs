@@ -247,12 +247,17 @@ async fn the_chart_installs_and_its_service_account_syncs_cluster_wide() {
     tree.write("README.md", "the platforms\n");
     let commit = tree.commit("example-repo");
     tree.push();
+    // Its SOPS-encrypted Secrets: the demo age key, in the Secret the Sync
+    // names (read with the chart's ServiceAccount, like the Git credentials).
+    let age_key = std::fs::read_to_string(support::example_repo::demo_age_key()).unwrap();
+    agent_support::secret(&client, &ns.name, "sops-age", &[("age.agekey", &age_key)]).await;
     agent_support::apply_sync(
         &client,
         &ns.name,
         "platforms",
         json!({"url": server.http_url(&platforms), "path": "example-repo", "interval": "1h",
                "target": "example-platforms", "secretRef": {"name": "git"}, "timeout": "5m",
+               "decryption": {"provider": "sops", "secretRef": {"name": "sops-age"}},
                // Other tests sync example-repo into the same target from
                // other sources (tests/agent_example_repo.rs, example_repo.rs).
                "adopt": true}),

@@ -114,7 +114,7 @@ pub const RULES: &[Rule] = &[
         verbs: &["get"],
         scope: Scope::Served,
         when: When::Always,
-        why: "read the Secrets a Sync names: Git credentials, webhook token, allowed signers \
+        why: "read the Secrets a Sync names: Git credentials, webhook token, allowed signers, SOPS age key \
               (agent/worker.rs, agent/http.rs)",
     },
     Rule {
