@@ -248,9 +248,7 @@ pub(super) fn render_charts(
                                         wave: None,
                                         implied: false,
                                     };
-                                    if let Some(object) = ctx.helm_hook(object) {
-                                        ctx.objects.push(object);
-                                    }
+                                    ctx.objects.push(object);
                                 }
                             }
                         }
