@@ -260,12 +260,18 @@ mod tests {
             err(json!({"apiVersion": "v1", "kind": "X", "metadata": {"generateName": "a-"}})),
             ObjectError::Missing("metadata.name")
         );
-        let generated = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"generateName": "a-"}});
+        let generated =
+            json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"generateName": "a-"}});
         let (id, is_generated) = ObjectRef::from_value_or_generated(&generated).unwrap();
         assert!(is_generated);
         assert_eq!(id.name, "a-");
         assert_eq!(generate_name(&generated), Some("a-"));
-        assert!(ObjectRef::from_value_or_generated(&json!({"apiVersion": "v1", "kind": "X", "metadata": {}})).is_err());
+        assert!(
+            ObjectRef::from_value_or_generated(
+                &json!({"apiVersion": "v1", "kind": "X", "metadata": {}})
+            )
+            .is_err()
+        );
         assert_eq!(
             err(json!({"apiVersion": "v1", "kind": 3, "metadata": {"name": "a"}})),
             ObjectError::Missing("kind")

@@ -154,7 +154,11 @@ fn write_repo(root: &Path, ns: &str) {
         "web/chart/Chart.yaml",
         "apiVersion: v2\nname: web\nversion: 0.1.0\n",
     );
-    write(root, "web/chart/values.yaml", "image: registry.example/web:1\n");
+    write(
+        root,
+        "web/chart/values.yaml",
+        "image: registry.example/web:1\n",
+    );
     t(
         "pre-sa.yaml",
         "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: web-pre\n  annotations:\n    helm.sh/hook: pre-install,pre-upgrade\n    helm.sh/hook-weight: \"-5\"\n    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded\n",
@@ -247,7 +251,9 @@ async fn gone(client: &kube::Client, ns: &str, kind: &str, name: &str) {
 fn one<'a>(created: &'a [Created], kind: &str, name: &str) -> &'a Created {
     let found: Vec<&Created> = created
         .iter()
-        .filter(|c| c.kind == kind && (c.name == name || name.ends_with('-') && c.name.starts_with(name)))
+        .filter(|c| {
+            c.kind == kind && (c.name == name || name.ends_with('-') && c.name.starts_with(name))
+        })
         .collect();
     assert_eq!(found.len(), 1, "{kind} {name} created once: {created:#?}");
     found[0]
@@ -330,9 +336,7 @@ async fn argo_cd_repo_syncs_in_argo_cd_order() {
     let watched = Creations::watch(&client, &ns.name, &KINDS).await;
     let (code, report, stderr) = sync(root, &target, &[]);
     assert_eq!(code, 0, "{stderr}\n{report:#}");
-    watched
-        .wait_for("Job", "web-post", support::TIMEOUT)
-        .await;
+    watched.wait_for("Job", "web-post", support::TIMEOUT).await;
     let created = watched.in_order();
     assert_order(
         &created,
@@ -439,7 +443,11 @@ async fn argo_cd_repo_syncs_in_argo_cd_order() {
     let old_config = get(&client, &ns.name, "ConfigMap", "web-pre-config")
         .await
         .unwrap();
-    write(root, "web/chart/values.yaml", "image: registry.example/web:2\n");
+    write(
+        root,
+        "web/chart/values.yaml",
+        "image: registry.example/web:2\n",
+    );
     let watched = Creations::watch(&client, &ns.name, &KINDS).await;
     let (code, report, stderr) = sync(root, &target, &[]);
     assert_eq!(code, 0, "{stderr}\n{report:#}");
@@ -486,9 +494,16 @@ async fn argo_cd_repo_syncs_in_argo_cd_order() {
         "{report:#}"
     );
     let kept = report["prune"]["kept"].to_string();
-    assert!(kept.contains("keep-me") && kept.contains("Prune=false"), "{kept}");
+    assert!(
+        kept.contains("keep-me") && kept.contains("Prune=false"),
+        "{kept}"
+    );
     gone(&client, &ns.name, "ConfigMap", "drop-me").await;
-    assert!(get(&client, &ns.name, "ConfigMap", "keep-me").await.is_some());
+    assert!(
+        get(&client, &ns.name, "ConfigMap", "keep-me")
+            .await
+            .is_some()
+    );
 
     // A sync that fails runs the SyncFail hook.
     write(

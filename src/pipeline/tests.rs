@@ -229,7 +229,13 @@ fn validate_reports_what_plan_rejects() {
     assert_eq!(codes_of(&c), ["E0230"]);
     let d = find(&c, "E0230");
     assert_eq!(d.file.as_deref(), Some("job.yaml"));
-    assert!(d.hint.as_deref().unwrap_or("").contains("argocd.argoproj.io/hook"), "{d:?}");
+    assert!(
+        d.hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("argocd.argoproj.io/hook"),
+        "{d:?}"
+    );
 
     let c = check_files(&[(
         "job.yaml",
@@ -253,7 +259,9 @@ fn validate_reports_what_plan_rejects() {
 fn annotations_make_hooks_waves_and_protection() {
     let doc = |kind: &str, name: &str, annotations: &str| {
         let api = if kind == "Job" { "batch/v1" } else { "v1" };
-        format!("---\napiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name}\n  annotations: {{{annotations}}}\n")
+        format!(
+            "---\napiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name}\n  annotations: {{{annotations}}}\n"
+        )
     };
     let files = [
         doc("Job", "pre-job", "helm.sh/hook: pre-install"),
@@ -286,7 +294,10 @@ fn annotations_make_hooks_waves_and_protection() {
         "weight, then kind order (ServiceAccount before ConfigMap), then name"
     );
     assert_eq!(unit.hooks[0].delete_policies.names(), ["hookSucceeded"]);
-    assert_eq!(unit.hooks[1].delete_policies.names(), ["beforeHookCreation"]);
+    assert_eq!(
+        unit.hooks[1].delete_policies.names(),
+        ["beforeHookCreation"]
+    );
     let objects: Vec<&str> = unit.objects.iter().map(|o| o.name.as_str()).collect();
     assert_eq!(objects, ["early", "middle", "late"]);
     let waves: Vec<i64> = unit.sync_waves.iter().map(|w| w.wave).collect();

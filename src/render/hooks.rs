@@ -425,10 +425,7 @@ pub fn label_value(name: &str) -> String {
     if core.len() <= 63 && core == name {
         return core.to_owned();
     }
-    let hash = format!(
-        "{:016x}",
-        crate::sync::inventory::fnv1a(name.as_bytes())
-    );
+    let hash = format!("{:016x}", crate::sync::inventory::fnv1a(name.as_bytes()));
     let keep: String = core.chars().take(63 - 17).collect();
     let keep = keep.trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
     if keep.is_empty() {
@@ -458,7 +455,8 @@ mod tests {
 
     #[test]
     fn helm_hooks() {
-        let h = hook(json!({"helm.sh/hook": "pre-install,pre-upgrade", "helm.sh/hook-weight": "-5"}));
+        let h =
+            hook(json!({"helm.sh/hook": "pre-install,pre-upgrade", "helm.sh/hook-weight": "-5"}));
         assert_eq!(h.origin, HookOrigin::Helm);
         assert_eq!(h.phases, [HookPhase::PreApply]);
         assert_eq!(h.weight, -5);
@@ -493,14 +491,19 @@ mod tests {
         }
         let p = read(&object(json!({"helm.sh/hook": "pre-instal"}))).unwrap_err();
         assert_eq!(p.pointer(), "/metadata/annotations/helm.sh~1hook");
-        assert!(p.to_string().contains("`pre-instal` is not a Helm hook"), "{p}");
+        assert!(
+            p.to_string().contains("`pre-instal` is not a Helm hook"),
+            "{p}"
+        );
     }
 
     #[test]
     fn argo_hooks_win_over_helm() {
-        let h = hook(json!({"argocd.argoproj.io/hook": "Sync", "helm.sh/hook": "bogus",
+        let h = hook(
+            json!({"argocd.argoproj.io/hook": "Sync", "helm.sh/hook": "bogus",
             "argocd.argoproj.io/sync-wave": "2",
-            "argocd.argoproj.io/hook-delete-policy": "HookSucceeded"}));
+            "argocd.argoproj.io/hook-delete-policy": "HookSucceeded"}),
+        );
         assert_eq!(h.origin, HookOrigin::Argocd);
         assert_eq!(h.phases, [HookPhase::Sync]);
         assert_eq!(h.weight, 2);
@@ -508,7 +511,11 @@ mod tests {
         let h = hook(json!({"argocd.argoproj.io/hook": "PostSync,PreSync,SyncFail"}));
         assert_eq!(
             h.phases,
-            [HookPhase::PreApply, HookPhase::PostApply, HookPhase::SyncFail]
+            [
+                HookPhase::PreApply,
+                HookPhase::PostApply,
+                HookPhase::SyncFail
+            ]
         );
         assert_eq!(h.delete, DeletePolicy::BEFORE_CREATION, "Argo CD's default");
         assert!(matches!(
@@ -547,7 +554,13 @@ mod tests {
     #[test]
     fn label_values() {
         assert_eq!(label_value("migrate"), "migrate");
-        assert_eq!(label_value("migrate-"), format!("migrate-{:016x}", crate::sync::inventory::fnv1a(b"migrate-")));
+        assert_eq!(
+            label_value("migrate-"),
+            format!(
+                "migrate-{:016x}",
+                crate::sync::inventory::fnv1a(b"migrate-")
+            )
+        );
         let long = "a".repeat(100);
         let v = label_value(&long);
         assert!(v.len() <= 63, "{v}");

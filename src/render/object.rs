@@ -9,8 +9,8 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::diagnostic::Span;
 use super::hooks::{DeletePolicy, HookOrigin};
+use crate::diagnostic::Span;
 use crate::spec::model::{ComponentPrune, Health, HookPhase, Selector, WaveRef};
 
 /// Label that marks an object as managed by weir (value [`MANAGED_BY`]).

@@ -210,16 +210,37 @@ pub struct Context<'a> {
 pub enum State {
     Preflight,
     LoadInventory,
-    CrdCheck { wave: usize },
-    PreApplyHooks { wave: usize },
+    CrdCheck {
+        wave: usize,
+    },
+    PreApplyHooks {
+        wave: usize,
+    },
     /// `step`: the index of the sync wave (of the wave's objects) being
     /// applied.
-    ApplyFoundation { wave: usize, step: usize },
-    WaitFoundation { wave: usize, step: usize },
-    ApplyRest { wave: usize, step: usize },
-    SyncHooks { wave: usize, step: usize },
-    HealthGate { wave: usize, step: usize },
-    PostApplyHooks { wave: usize },
+    ApplyFoundation {
+        wave: usize,
+        step: usize,
+    },
+    WaitFoundation {
+        wave: usize,
+        step: usize,
+    },
+    ApplyRest {
+        wave: usize,
+        step: usize,
+    },
+    SyncHooks {
+        wave: usize,
+        step: usize,
+    },
+    HealthGate {
+        wave: usize,
+        step: usize,
+    },
+    PostApplyHooks {
+        wave: usize,
+    },
     PostSyncHooks,
     Prune,
     RecordInventory,

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use kube::Client;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, WatchEvent, WatchParams};
+use kube::api::{
+    Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, WatchEvent, WatchParams,
+};
 
 /// One creation the server reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,13 +37,20 @@ impl Creations {
     /// Starts recording the creations of objects of `kinds` (`(group,
     /// version, kind, plural)`) in `namespace`. Returns once every watch
     /// has its starting point.
-    pub async fn watch(client: &Client, namespace: &str, kinds: &[(&str, &str, &str, &str)]) -> Self {
+    pub async fn watch(
+        client: &Client,
+        namespace: &str,
+        kinds: &[(&str, &str, &str, &str)],
+    ) -> Self {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
         for (group, version, kind, plural) in kinds {
-            let resource =
-                ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
-            let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+            let resource = ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk(group, version, kind),
+                plural,
+            );
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(client.clone(), namespace, &resource);
             let list = api
                 .list(&ListParams::default().limit(1))
                 .await
@@ -104,9 +113,11 @@ impl Creations {
     /// name starting with it, for `generateName`) is recorded: the watch
     /// may deliver it a moment after the request that made it returned.
     pub async fn wait_for(&self, kind: &str, name: &str, timeout: Duration) -> Created {
-        super::eventually(&format!("the creation of {kind} {name}"), timeout, || async {
-            self.of(kind, |n| n.starts_with(name)).into_iter().next()
-        })
+        super::eventually(
+            &format!("the creation of {kind} {name}"),
+            timeout,
+            || async { self.of(kind, |n| n.starts_with(name)).into_iter().next() },
+        )
         .await
     }
 }
