@@ -23,7 +23,7 @@
 //! idempotent, unchanged objects are skipped without a request, and a hook
 //! Job still running is waited for rather than duplicated.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use futures::{StreamExt, stream};
@@ -368,6 +368,9 @@ pub struct Engine<'a> {
     /// The sync waves of the current wave's objects and `sync` hooks,
     /// ascending (`[0]` when none has one).
     steps: Vec<i64>,
+    /// Per step, its objects: `(unit, object)` indexes in the wave (each
+    /// object's sync wave is read once, not once per step).
+    step_objects: Vec<Vec<(usize, usize)>>,
 }
 
 impl<'a> Engine<'a> {
@@ -388,6 +391,7 @@ impl<'a> Engine<'a> {
             wave_live: HashMap::new(),
             crds_changed: false,
             steps: vec![0],
+            step_objects: Vec::new(),
         }
     }
 
@@ -608,22 +612,22 @@ impl<'a> Engine<'a> {
             name: w.name.clone(),
             objects: w.units.iter().map(|u| u.objects.len()).sum(),
         });
-        let mut steps: BTreeSet<i64> = w
-            .units
-            .iter()
-            .flat_map(|u| {
-                u.objects.iter().map(sync_wave_or_zero).chain(
-                    u.hooks
-                        .iter()
-                        .filter(|h| h.phase == HookPhase::Sync)
-                        .map(|h| h.weight),
-                )
-            })
-            .collect();
-        if steps.is_empty() {
-            steps.insert(0);
+        let mut by_wave: BTreeMap<i64, Vec<(usize, usize)>> = BTreeMap::new();
+        for (u, unit) in w.units.iter().enumerate() {
+            for (i, value) in unit.objects.iter().enumerate() {
+                by_wave
+                    .entry(sync_wave_or_zero(value))
+                    .or_default()
+                    .push((u, i));
+            }
+            for h in unit.hooks.iter().filter(|h| h.phase == HookPhase::Sync) {
+                by_wave.entry(h.weight).or_default();
+            }
         }
-        self.steps = steps.into_iter().collect();
+        if by_wave.is_empty() {
+            by_wave.insert(0, Vec::new());
+        }
+        (self.steps, self.step_objects) = by_wave.into_iter().unzip();
         let mut findings = Vec::new();
         for unit in &w.units {
             for value in &unit.objects {
@@ -900,7 +904,6 @@ impl<'a> Engine<'a> {
         foundation: bool,
     ) -> Result<State, Error> {
         let w = &self.plan.waves[wave];
-        let at = self.steps.get(step).copied().unwrap_or(0);
         if foundation {
             self.wave_objects.clear();
             self.wave_live.clear();
@@ -908,36 +911,39 @@ impl<'a> Engine<'a> {
         }
         let mut batch = Vec::new();
         let mut unserved = Vec::new();
-        for (u, unit) in w.units.iter().enumerate() {
-            for value in &unit.objects {
-                let Ok(object) = ObjectRef::from_value(value) else {
-                    continue;
-                };
-                if (object.is_crd() || object.is_namespace()) != foundation
-                    || sync_wave_or_zero(value) != at
+        let members = self.step_objects.get(step).map_or(&[][..], Vec::as_slice);
+        for &(u, i) in members {
+            let Some(unit) = w.units.get(u) else {
+                continue;
+            };
+            let Some(value) = unit.objects.get(i) else {
+                continue;
+            };
+            let Ok(object) = ObjectRef::from_value(value) else {
+                continue;
+            };
+            if (object.is_crd() || object.is_namespace()) != foundation {
+                continue;
+            }
+            let mut value = value.clone();
+            let default_ns = unit
+                .namespace
+                .as_deref()
+                .unwrap_or(self.cluster().default_namespace());
+            match self.cluster().normalise(&mut value, Some(default_ns)).await {
+                Ok((object, _)) => batch.push(WaveObject {
+                    value,
+                    object,
+                    unit: u,
+                }),
+                // Under --dry-run a CRD of this sync is not created, so
+                // its resources cannot be checked by the server yet.
+                Err(apply::Error::UnknownKind { .. })
+                    if self.ctx.options.dry_run && self.plan_defines(&object) =>
                 {
-                    continue;
+                    unserved.push((object, u));
                 }
-                let mut value = value.clone();
-                let default_ns = unit
-                    .namespace
-                    .as_deref()
-                    .unwrap_or(self.cluster().default_namespace());
-                match self.cluster().normalise(&mut value, Some(default_ns)).await {
-                    Ok((object, _)) => batch.push(WaveObject {
-                        value,
-                        object,
-                        unit: u,
-                    }),
-                    // Under --dry-run a CRD of this sync is not created, so
-                    // its resources cannot be checked by the server yet.
-                    Err(apply::Error::UnknownKind { .. })
-                        if self.ctx.options.dry_run && self.plan_defines(&object) =>
-                    {
-                        unserved.push((object, u));
-                    }
-                    Err(e) => return Err(e.into()),
-                }
+                Err(e) => return Err(e.into()),
             }
         }
         // Write ahead: the inventory knows an object before it exists.
