@@ -332,8 +332,16 @@ async fn argo_cd_repo_syncs_in_argo_cd_order() {
     assert_eq!(shop["protected"][0]["by"], "syncOption");
     assert_eq!(shop["droppedHooks"][0]["annotation"], "helm.sh/hook: test");
 
-    // The first sync, watched from the API server.
+    // The first sync, watched from the API server; a dry run before it
+    // validates every hook with the server (a generateName one by a
+    // dry-run POST) and creates nothing.
     let watched = Creations::watch(&client, &ns.name, &KINDS).await;
+    let (code, report, stderr) = sync(root, &target, &["--dry-run"]);
+    assert_eq!(code, 0, "{stderr}\n{report:#}");
+    let ran = hooks(&report);
+    assert!(ran.iter().all(|h| h.2 == "dryRun"), "{ran:?}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(watched.in_order(), [], "a dry run creates nothing");
     let (code, report, stderr) = sync(root, &target, &[]);
     assert_eq!(code, 0, "{stderr}\n{report:#}");
     watched.wait_for("Job", "web-post", support::TIMEOUT).await;
