@@ -4,7 +4,7 @@
 //! [`render`] takes the assembled [`ConfigRepo`], the repo's files (for
 //! charts and values files, [`Files`]) and a [`ChartRenderer`] (the real
 //! `helm` binary, [`HelmBinary`]), and returns [`Rendered`]: every object
-//! with the unit it belongs to and the file it came from, the hook Jobs
+//! with the unit it belongs to and the file it came from, the hooks
 //! kept apart, the effective Helm values of each chart component, the
 //! plan [`Unit`]s, and diagnostics about the repo's content. It is pure
 //! apart from running helm.

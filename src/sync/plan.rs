@@ -60,7 +60,7 @@ pub struct SyncUnit {
     /// The component's name.
     pub name: String,
     /// The component's target namespace, used for its preflight Secrets and
-    /// hook Jobs that name none.
+    /// hooks that name none.
     pub namespace: Option<String>,
     /// Rendered Kubernetes objects, with namespaces filled in.
     pub objects: Vec<Value>,
