@@ -592,6 +592,29 @@ mod tests {
     }
 
     #[test]
+    fn hook_completion() {
+        let pod = |phase: &str| {
+            json!({"apiVersion": "v1", "kind": "Pod", "status": {"phase": phase,
+            "conditions": [{"type": "Ready", "status": "True"}]}})
+        };
+        assert_eq!(completion(&pod("Succeeded")), Health::Ready);
+        assert!(matches!(completion(&pod("Failed")), Health::Failed(_)));
+        assert!(
+            matches!(completion(&pod("Running")), Health::Progressing(_)),
+            "a hook Pod that is Running and Ready has not completed"
+        );
+        assert_eq!(assess(&pod("Running"), &ctx()), Health::Ready);
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+        assert_eq!(completion(&cm), Health::Ready);
+        assert!(!runs_to_completion(&cm));
+        assert!(runs_to_completion(&pod("Pending")));
+        let job = json!({"apiVersion": "batch/v1", "kind": "Job",
+            "status": {"conditions": [{"type": "Complete", "status": "True"}]}});
+        assert_eq!(completion(&job), Health::Ready);
+        assert!(runs_to_completion(&job));
+    }
+
+    #[test]
     fn jobs() {
         let done = json!({"apiVersion": "batch/v1", "kind": "Job", "status": {"conditions": [{"type": "Complete", "status": "True"}]}});
         assert_eq!(assess(&done, &ctx()), Health::Ready);
