@@ -19,7 +19,7 @@ pub enum ObjectError {
 
 fn by_name(field: &str) -> &'static str {
     if field == "metadata.name" {
-        " (weir applies objects by name; `generateName` is not supported)"
+        " (weir applies objects by name; `generateName` alone is only for hooks)"
     } else {
         ""
     }
@@ -58,8 +58,10 @@ pub struct ObjectKey {
 
 impl ObjectRef {
     /// Reads `apiVersion`, `kind`, `metadata.name` and `metadata.namespace`
-    /// of a manifest. An empty namespace is no namespace. `generateName` is
-    /// not supported: weir addresses objects by name.
+    /// of a manifest. An empty namespace is no namespace. Without
+    /// `metadata.name` it fails: weir addresses objects by name (a hook
+    /// with only `generateName` is read by
+    /// [`from_value_or_generated`](Self::from_value_or_generated)).
     pub fn from_value(value: &Value) -> Result<Self, ObjectError> {
         let text = |pointer: &str, field: &'static str| match value.pointer(pointer) {
             None | Some(Value::Null) => Err(ObjectError::Missing(field)),
@@ -88,6 +90,26 @@ impl ObjectRef {
             namespace,
             name: name.to_owned(),
         })
+    }
+
+    /// [`from_value`](Self::from_value), or for an object with only
+    /// `metadata.generateName` (no `metadata.name`), its ref named by that
+    /// prefix, and `true`: the server picks its name when it is created.
+    pub fn from_value_or_generated(value: &Value) -> Result<(Self, bool), ObjectError> {
+        match Self::from_value(value) {
+            Ok(id) => Ok((id, false)),
+            Err(ObjectError::Missing("metadata.name")) => match generate_name(value) {
+                Some(prefix) => {
+                    let mut named = value.clone();
+                    if let Some(meta) = named.get_mut("metadata").and_then(Value::as_object_mut) {
+                        meta.insert("name".into(), Value::String(prefix.to_owned()));
+                    }
+                    Self::from_value(&named).map(|id| (id, true))
+                }
+                None => Err(ObjectError::Missing("metadata.name")),
+            },
+            Err(e) => Err(e),
+        }
     }
 
     /// `group/version`, or `version` for the core group, as a manifest
@@ -170,6 +192,23 @@ pub fn is_list(value: &Value) -> bool {
     }
 }
 
+/// `metadata.generateName` of an object without `metadata.name` (the
+/// prefix the server makes its name from when it is created), when it is
+/// a non-empty string.
+pub fn generate_name(value: &Value) -> Option<&str> {
+    let meta = value.get("metadata")?;
+    if meta
+        .get("name")
+        .and_then(Value::as_str)
+        .is_some_and(|n| !n.is_empty())
+    {
+        return None;
+    }
+    meta.get("generateName")
+        .and_then(Value::as_str)
+        .filter(|p| !p.is_empty())
+}
+
 /// Splits `apps/v1` into `("apps", "v1")` and `v1` into `("", "v1")`.
 pub fn split_api_version(api_version: &str) -> (&str, &str) {
     match api_version.rsplit_once('/') {
@@ -220,6 +259,18 @@ mod tests {
         assert_eq!(
             err(json!({"apiVersion": "v1", "kind": "X", "metadata": {"generateName": "a-"}})),
             ObjectError::Missing("metadata.name")
+        );
+        let generated =
+            json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"generateName": "a-"}});
+        let (id, is_generated) = ObjectRef::from_value_or_generated(&generated).unwrap();
+        assert!(is_generated);
+        assert_eq!(id.name, "a-");
+        assert_eq!(generate_name(&generated), Some("a-"));
+        assert!(
+            ObjectRef::from_value_or_generated(
+                &json!({"apiVersion": "v1", "kind": "X", "metadata": {}})
+            )
+            .is_err()
         );
         assert_eq!(
             err(json!({"apiVersion": "v1", "kind": 3, "metadata": {"name": "a"}})),

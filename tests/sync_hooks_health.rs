@@ -39,11 +39,8 @@ async fn hooks_run_in_order_and_are_deleted_on_success() {
         ],
     );
     let hook = |name: &str, phase, policy| HookJob {
-        name: name.into(),
-        phase,
-        job: job(&ns.name, name),
-        delete_policy: policy,
         timeout: Some(Duration::from_secs(60)),
+        ..HookJob::own(name, phase, job(&ns.name, name), policy)
     };
     p.waves[0].units[0].hooks = vec![
         hook("before", HookPhase::PreApply, HookDeletePolicy::OnSuccess),

@@ -99,11 +99,31 @@ fn case(code: &str) -> Vec<(String, String)> {
             "web/component.yaml",
             &component("web", "  source: {path: missing}\n"),
         )],
-        "E0203" => vec![
+        "E0203" => {
+            // A chart that renders an object without a name: only helm's
+            // output says so, validation has no document of it.
+            let mut files = chart("db", "db", "");
+            files.push(f(
+                "db/chart/templates/nameless.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels: {a: b}\n",
+            ));
+            files
+        }
+        "E0230" => vec![
             web(""),
             f(
                 "web/m/job.yaml",
                 "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: migrate-}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: busybox}]\n",
+            ),
+        ],
+        "E0231" => vec![
+            web(""),
+            f(
+                "web/m/cm.yaml",
+                &config_map(
+                    "settings",
+                    "  annotations:\n    argocd.argoproj.io/sync-wave: soon\n",
+                ),
             ),
         ],
         "E0204" => chart(

@@ -526,7 +526,8 @@ pub struct RenderArgs {
     /// Only objects of this wave (repeatable).
     #[arg(long, value_name = "N")]
     pub wave: Vec<u32>,
-    /// Also print hook Jobs, after the objects.
+    /// Also print hook objects (Jobs, and what Helm and Argo CD hook
+    /// annotations make hooks), after the objects.
     #[arg(long)]
     pub hooks: bool,
     /// Print Secret values instead of `<redacted>`.

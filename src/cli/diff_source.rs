@@ -3,9 +3,10 @@
 //! through the whole pipeline ([`pipeline::check`]) as `weir sync` takes it,
 //! so the diff compares what would be applied: Helm charts and Workloads
 //! rendered, namespaces defaulted, patches applied ([`Side::of_revision`]),
-//! and the repo's weir documents as well (as [`WeirDoc`]s). Hook Jobs are
-//! not objects of the plan and are left out. SOPS-encrypted manifests are
-//! decrypted in memory when a key is given.
+//! and the repo's weir documents as well (as [`WeirDoc`]s). Hooks (a
+//! Component's Jobs, and what Helm and Argo CD hook annotations make
+//! hooks) are not objects of the plan and are left out. SOPS-encrypted
+//! manifests are decrypted in memory when a key is given.
 
 use std::path::Path;
 

@@ -3,8 +3,11 @@
 
 use std::fmt::Write as _;
 
-use crate::plan::{Plan, PlanUnit};
+use crate::object::ObjectRef;
+use crate::plan::{Plan, PlanHook, PlanUnit};
+use crate::render::hooks::{DeletePolicy, HookOrigin};
 use crate::render::scope::is_built_in_group;
+use crate::spec::model::HookPhase;
 
 use super::Outcome;
 use super::args::{OutputFormat, PlanArgs};
@@ -47,6 +50,9 @@ pub(super) fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
 /// └─ serving-crds  (component in knative-serving, 4 objects: 4 CustomResourceDefinition)
 ///      health: 4 CustomResourceDefinition Established
 /// ```
+///
+/// with, per unit when it has them, its sync waves, its hooks (weight and
+/// delete policies), hook objects not applied, and what is never pruned.
 pub(super) fn text(plan: &Plan) -> String {
     let mut out = String::new();
     if plan.waves.is_empty() {
@@ -158,13 +164,79 @@ fn details(unit: &PlanUnit) -> Vec<String> {
             .collect();
         lines.push(format!("health: {}", gates.join(", ")));
     }
-    if !unit.hooks.is_empty() {
-        let hooks: Vec<String> = unit
-            .hooks
+    if !unit.sync_waves.is_empty() {
+        let waves: Vec<String> = unit
+            .sync_waves
+            .iter()
+            .map(|w| {
+                let names: Vec<String> = w.objects.iter().map(object_name).collect();
+                format!("{}: {}", w.wave, names.join(", "))
+            })
+            .collect();
+        lines.push(format!("sync waves: {}", waves.join("; ")));
+    }
+    // A Component's own hooks with their defaults on one line, as ever;
+    // any other hook on a line of its own, with its weight and policies.
+    let plain = |h: &PlanHook| {
+        h.source == HookOrigin::Weir
+            && h.weight == 0
+            && h.delete_policies == DeletePolicy::from(h.delete_policy)
+            && !h.generate_name
+    };
+    let (own, other): (Vec<&PlanHook>, Vec<&PlanHook>) = unit.hooks.iter().partition(|h| plain(h));
+    if !own.is_empty() {
+        let hooks: Vec<String> = own
             .iter()
             .map(|h| format!("{} {} ({})", h.phase.label(), h.name, h.object.kind))
             .collect();
         lines.push(format!("hooks: {}", hooks.join(", ")));
     }
+    for h in other {
+        let source = match h.source {
+            HookOrigin::Weir => "weir",
+            HookOrigin::Helm => "helm.sh/hook",
+            HookOrigin::Argocd => "argocd.argoproj.io/hook",
+        };
+        let weight = if h.phase == HookPhase::Sync {
+            format!("sync wave {}", h.weight)
+        } else {
+            format!("weight {}", h.weight)
+        };
+        let name = if h.generate_name {
+            format!("{}… (generateName)", h.object.name)
+        } else {
+            h.object.name.clone()
+        };
+        lines.push(format!(
+            "hook {}: {} {name}  ({weight}, {}; {source})",
+            h.phase.label(),
+            kind_name(&h.object.kind, &h.object.group),
+            h.delete_policies.describe(),
+        ));
+    }
+    if !unit.dropped_hooks.is_empty() {
+        let dropped: Vec<String> = unit
+            .dropped_hooks
+            .iter()
+            .map(|d| format!("{} ({})", object_name(&d.object), d.annotation))
+            .collect();
+        lines.push(format!(
+            "not applied (hooks no sync runs): {}",
+            dropped.join(", ")
+        ));
+    }
+    if !unit.protected.is_empty() {
+        let protected: Vec<String> = unit
+            .protected
+            .iter()
+            .map(|p| format!("{} ({})", object_name(&p.object), p.by.describe()))
+            .collect();
+        lines.push(format!("never pruned: {}", protected.join(", ")));
+    }
     lines
+}
+
+/// `Kind name`, with the group for custom resources.
+fn object_name(o: &ObjectRef) -> String {
+    format!("{} {}", kind_name(&o.kind, &o.group), o.name)
 }

@@ -65,11 +65,14 @@ pub(super) fn run(args: RenderArgs) -> anyhow::Result<Outcome> {
         .map(|o| o.value.clone())
         .collect();
     if args.hooks {
+        // A hook of several phases is one object: printed once.
+        let mut printed = std::collections::HashSet::new();
         values.extend(
             rendered
                 .hooks
                 .iter()
                 .filter(|h| wanted(&h.component, h.object.wave))
+                .filter(|h| printed.insert((&h.component, &h.object.id)))
                 .map(|h| h.object.value.clone()),
         );
     }

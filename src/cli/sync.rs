@@ -132,7 +132,7 @@ fn text(report: &Report) -> String {
         );
     }
     for h in &report.hooks {
-        let _ = writeln!(
+        let _ = write!(
             out,
             "  hook {}/{} ({}): {}",
             h.component,
@@ -140,6 +140,10 @@ fn text(report: &Report) -> String {
             h.phase.label(),
             h.result.label()
         );
+        let _ = match &h.object {
+            Some(o) => writeln!(out, " ({o})"),
+            None => writeln!(out),
+        };
     }
     for p in &report.prune.pruned {
         let _ = writeln!(out, "  pruned {p}");

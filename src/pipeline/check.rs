@@ -311,10 +311,18 @@ fn render_within(
 /// validation checks them like the repo's own manifests.
 fn chart_objects(rendered: &Rendered) -> Vec<ChartObject> {
     let is_chart = |component: &str| rendered.generated.contains(component);
+    // A hook of several phases is one object: checked once.
+    let mut hooks = std::collections::HashSet::new();
     rendered
         .objects
         .iter()
-        .chain(rendered.hooks.iter().map(|h| &h.object))
+        .chain(
+            rendered
+                .hooks
+                .iter()
+                .filter(|h| hooks.insert((&h.component, &h.object.id)))
+                .map(|h| &h.object),
+        )
         .filter(|o| is_chart(&o.component))
         .map(|o| ChartObject {
             component: o.component.clone(),

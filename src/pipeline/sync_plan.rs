@@ -115,7 +115,9 @@ pub(super) fn build(
                         name: h.name.clone(),
                         phase: h.phase,
                         job: h.object.value.clone(),
-                        delete_policy: h.delete_policy,
+                        delete: h.delete,
+                        weight: h.weight,
+                        origin: h.origin,
                         timeout: duration(h.timeout.as_deref(), &pointer),
                     }
                 })

@@ -214,16 +214,106 @@ fn a_valid_repo_is_planned() {
     assert_eq!(sync.objects().count(), 2, "the ConfigMap and its Namespace");
 }
 
-/// `generateName` without `name`: plan cannot address it, so neither may
-/// validate let it pass (the two used to disagree).
+/// `generateName` without `name` on an object that is no hook: plan
+/// cannot address it, so neither may validate let it pass (the two used
+/// to disagree); as a hook it is planned, by its prefix.
 #[test]
 fn validate_reports_what_plan_rejects() {
+    let job = |annotations: &str| {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: migrate-\n{annotations}spec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: m, image: busybox}}]\n"
+        )
+    };
+    let c = check_files(&[("job.yaml", &job(""))]);
+    assert!(!c.report.is_valid());
+    assert_eq!(codes_of(&c), ["E0230"]);
+    let d = find(&c, "E0230");
+    assert_eq!(d.file.as_deref(), Some("job.yaml"));
+    assert!(
+        d.hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("argocd.argoproj.io/hook"),
+        "{d:?}"
+    );
+
     let c = check_files(&[(
         "job.yaml",
-        "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: migrate-}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: busybox}]\n",
+        &job("  annotations: {argocd.argoproj.io/hook: PreSync}\n"),
     )]);
-    assert!(!c.report.is_valid());
-    assert_eq!(codes_of(&c), ["E0203"]);
+    assert!(c.report.is_valid(), "{:#?}", c.report);
+    let planned = c.planned.expect("planned");
+    let hooks = &planned.plan().waves[0].units[0].hooks;
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(hooks[0].object.name, "migrate-");
+    assert!(hooks[0].generate_name);
+    assert_eq!(planned.plan().waves[0].units[0].objects.len(), 0);
+}
+
+/// Hooks from annotations on any kind, in plain manifests: phases,
+/// order by weight, then kind, then name; sync waves order a unit's
+/// objects; `Prune=false` objects are shown as protected; hooks no sync
+/// runs are listed, not applied; a value weir cannot use is E0231 at its
+/// line.
+#[test]
+fn annotations_make_hooks_waves_and_protection() {
+    let doc = |kind: &str, name: &str, annotations: &str| {
+        let api = if kind == "Job" { "batch/v1" } else { "v1" };
+        format!(
+            "---\napiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name}\n  annotations: {{{annotations}}}\n"
+        )
+    };
+    let files = [
+        doc("Job", "pre-job", "helm.sh/hook: pre-install"),
+        doc("ConfigMap", "pre-config", "helm.sh/hook: pre-install, helm.sh/hook-weight: \"-5\""),
+        doc("ServiceAccount", "pre-sa", "helm.sh/hook: pre-install, helm.sh/hook-weight: \"-5\", helm.sh/hook-delete-policy: hook-succeeded"),
+        doc("ConfigMap", "late", "argocd.argoproj.io/sync-wave: \"2\""),
+        doc("ConfigMap", "early", "argocd.argoproj.io/sync-wave: \"-1\", argocd.argoproj.io/sync-options: Prune=false"),
+        doc("ConfigMap", "middle", ""),
+        doc("Pod", "smoke", "helm.sh/hook: test"),
+        doc("ConfigMap", "in-sync", "argocd.argoproj.io/hook: Sync, argocd.argoproj.io/sync-wave: \"1\""),
+    ]
+    .concat();
+    let c = check_files(&[("all.yaml", &files)]);
+    assert!(c.report.is_valid(), "{:#?}", c.report);
+    let planned = c.planned.expect("planned");
+    let unit = &planned.plan().waves[0].units[0];
+    let names: Vec<(&str, &str)> = unit
+        .hooks
+        .iter()
+        .map(|h| (h.phase.label(), h.object.name.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("pre-apply", "pre-sa"),
+            ("pre-apply", "pre-config"),
+            ("pre-apply", "pre-job"),
+            ("sync", "in-sync"),
+        ],
+        "weight, then kind order (ServiceAccount before ConfigMap), then name"
+    );
+    assert_eq!(unit.hooks[0].delete_policies.names(), ["hookSucceeded"]);
+    assert_eq!(
+        unit.hooks[1].delete_policies.names(),
+        ["beforeHookCreation"]
+    );
+    let objects: Vec<&str> = unit.objects.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(objects, ["early", "middle", "late"]);
+    let waves: Vec<i64> = unit.sync_waves.iter().map(|w| w.wave).collect();
+    assert_eq!(waves, [-1, 0, 2]);
+    assert_eq!(unit.protected.len(), 1);
+    assert_eq!(unit.protected[0].object.name, "early");
+    assert_eq!(unit.dropped_hooks.len(), 1);
+    assert_eq!(unit.dropped_hooks[0].annotation, "helm.sh/hook: test");
+
+    let c = check_files(&[(
+        "cm.yaml",
+        &doc("ConfigMap", "c", "argocd.argoproj.io/sync-wave: soon"),
+    )]);
+    assert_eq!(codes_of(&c), ["E0231"]);
+    let d = find(&c, "E0231");
+    assert_eq!(d.span.map(|s| s.line), Some(6), "{d:?}");
 }
 
 /// One selector rule: a patch target and a prune rule given the same

@@ -16,7 +16,13 @@
 //! objects live in. A dependency cycle is an error (`E0403`) that prints
 //! the cycle and the file declaring each edge.
 //!
-//! Inside a wave, objects follow the kind order of [`order`]. A Namespace
+//! Inside a wave, a unit's objects are applied by their Argo CD sync wave
+//! (`argocd.argoproj.io/sync-wave`, default 0, ascending: each sync wave
+//! healthy before the next), then in the kind order of [`order`], then by
+//! namespace and name, as Argo CD orders them. Hooks of a phase run by
+//! weight (`helm.sh/hook-weight`, or an Argo CD hook's sync wave), then
+//! kind order, then name; a Component's own hooks weigh 0 and keep their
+//! declared order, before annotated hooks of weight 0. A Namespace
 //! that several units imply (`createNamespace`) is kept once, for the unit
 //! applied first (ties: by name). Two units rendering the same object is an
 //! error (`E0405`).
@@ -31,8 +37,10 @@ use serde::Serialize;
 use crate::diagnostic::Diagnostic;
 use crate::diagnostic::did_you_mean;
 use crate::object::ObjectRef;
+use crate::render::hooks::{self, DeletePolicy, HookOrigin};
 use crate::render::{Rendered, RenderedObject, UnitKind};
 use crate::spec::model::{HookDeletePolicy, HookPhase, RepositorySpec, WaveRef};
+use crate::sync::prune::{self, Protection};
 
 pub use graph::Reason;
 
@@ -95,6 +103,45 @@ pub struct PlanUnit {
     /// digest.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chart: Option<crate::render::Resolved>,
+    /// Its objects by Argo CD sync wave, ascending, when any has a sync
+    /// wave other than 0 or a `Sync` hook runs among them: each sync wave
+    /// is applied and healthy before the next.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sync_waves: Vec<SyncWaveObjects>,
+    /// Its objects that pruning never deletes, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub protected: Vec<ProtectedObject>,
+    /// Hook objects no sync runs (tests, deletes, rollbacks): not applied.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dropped_hooks: Vec<PlanDroppedHook>,
+}
+
+/// The objects of one Argo CD sync wave of a unit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncWaveObjects {
+    pub wave: i64,
+    /// In apply order.
+    pub objects: Vec<ObjectRef>,
+}
+
+/// An object pruning never deletes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProtectedObject {
+    pub object: ObjectRef,
+    /// `annotation` (`weir.dev/prune: never`), `syncOption` (Argo CD's
+    /// `Prune=false`) or `selector` (the component's `prune.protect`).
+    pub by: Protection,
+}
+
+/// A hook object that is not applied, and the annotation that says so.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanDroppedHook {
+    pub object: ObjectRef,
+    /// As written: `helm.sh/hook: test`.
+    pub annotation: String,
 }
 
 /// A unit this one comes after.
@@ -121,9 +168,22 @@ pub struct KindCount {
 pub struct PlanHook {
     pub name: String,
     pub phase: HookPhase,
+    /// `onSuccess` when its object is deleted once it succeeded, else
+    /// `keep` (all its policies are in `deletePolicies`).
     pub delete_policy: HookDeletePolicy,
-    /// The Job.
+    /// `beforeHookCreation`, `hookSucceeded`, `hookFailed`.
+    pub delete_policies: DeletePolicy,
+    /// Hooks of a phase run by weight, ascending; for a `sync` hook, the
+    /// sync wave it runs at.
+    pub weight: i64,
+    /// Who declared it: `weir` (a Component's hooks), `helm`, `argocd`.
+    pub source: HookOrigin,
+    /// Its object (a Job, or any kind); a `generateName` object is named
+    /// by its prefix here, and created with a name the server picks.
     pub object: ObjectRef,
+    /// Created with `generateName`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub generate_name: bool,
 }
 
 /// Objects of one kind and what their health gate waits for.
@@ -310,6 +370,7 @@ pub fn plan(rendered: &mut Rendered, settings: &RepositorySpec) -> (Option<Plan>
         .map(|o| {
             let key = (
                 o.wave,
+                hooks::sync_wave_or_zero(&o.value),
                 order::rank(&o.id.group, &o.id.kind),
                 o.id.kind.clone(),
                 o.id.group.clone(),
@@ -322,6 +383,21 @@ pub fn plan(rendered: &mut Rendered, settings: &RepositorySpec) -> (Option<Plan>
         .collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     rendered.objects = keyed.into_iter().map(|(_, o)| o).collect();
+    // Hooks: by weight, then kind order and name; a Component's own keep
+    // their order (a stable sort), before annotated ones of their weight.
+    rendered.hooks.sort_by_cached_key(|h| {
+        let annotated = h.origin != HookOrigin::Weir;
+        let (rank, kind, name) = if annotated {
+            (
+                order::rank(&h.object.id.group, &h.object.id.kind),
+                h.object.id.kind.clone(),
+                h.object.id.name.clone(),
+            )
+        } else {
+            ((0, 0), String::new(), String::new())
+        };
+        (h.weight, annotated, rank, kind, name)
+    });
 
     if diags.iter().any(Diagnostic::is_error) {
         return (None, diags);
@@ -432,15 +508,58 @@ fn plan_unit(
         }
     }
 
-    let hooks = rendered
+    let unit_hooks: Vec<_> = rendered
         .hooks
         .iter()
         .filter(|h| h.component == unit.name)
+        .collect();
+    let hooks = unit_hooks
+        .iter()
         .map(|h| PlanHook {
             name: h.name.clone(),
             phase: h.phase,
-            delete_policy: h.delete_policy,
+            delete_policy: h.delete.summary(),
+            delete_policies: h.delete,
+            weight: h.weight,
+            source: h.origin,
             object: h.object.id.clone(),
+            generate_name: crate::object::generate_name(&h.object.value).is_some(),
+        })
+        .collect();
+
+    let waves: Vec<i64> = objects
+        .iter()
+        .map(|o| hooks::sync_wave_or_zero(&o.value))
+        .collect();
+    let sync_hooks = unit_hooks.iter().any(|h| h.phase == HookPhase::Sync);
+    let mut sync_waves: Vec<SyncWaveObjects> = Vec::new();
+    if sync_hooks || waves.iter().any(|w| *w != 0) {
+        for (o, wave) in objects.iter().zip(waves) {
+            match sync_waves.last_mut() {
+                Some(group) if group.wave == wave => group.objects.push(o.id.clone()),
+                _ => sync_waves.push(SyncWaveObjects {
+                    wave,
+                    objects: vec![o.id.clone()],
+                }),
+            }
+        }
+    }
+    let protected = objects
+        .iter()
+        .filter_map(|o| {
+            prune::protection(&o.id, &o.value, Some(&unit.prune)).map(|by| ProtectedObject {
+                object: o.id.clone(),
+                by,
+            })
+        })
+        .collect();
+    let dropped_hooks = rendered
+        .dropped
+        .iter()
+        .filter(|d| d.component == unit.name)
+        .map(|d| PlanDroppedHook {
+            object: d.object.clone(),
+            annotation: d.annotation.clone(),
         })
         .collect();
 
@@ -465,5 +584,8 @@ fn plan_unit(
         counts,
         hooks,
         health,
+        sync_waves,
+        protected,
+        dropped_hooks,
     }
 }

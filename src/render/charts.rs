@@ -20,7 +20,8 @@ use crate::diagnostic::Diagnostic;
 const MAX_PARALLEL: usize = 4;
 
 /// Computes every chart component's values, renders the charts, and adds
-/// their objects (and Helm hook Jobs) to the context.
+/// their objects (hooks among them, which `annotation_hooks` sorts out)
+/// to the context.
 pub(super) fn render_charts(
     ctx: &mut Context<'_>,
     charts: &dyn ChartRenderer,
@@ -248,9 +249,7 @@ pub(super) fn render_charts(
                                         wave: None,
                                         implied: false,
                                     };
-                                    if let Some(object) = ctx.helm_hook(object) {
-                                        ctx.objects.push(object);
-                                    }
+                                    ctx.objects.push(object);
                                 }
                             }
                         }

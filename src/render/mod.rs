@@ -4,7 +4,7 @@
 //! [`render`] takes the assembled [`ConfigRepo`], the repo's files (for
 //! charts and values files, [`Files`]) and a [`ChartRenderer`] (the real
 //! `helm` binary, [`HelmBinary`]), and returns [`Rendered`]: every object
-//! with the unit it belongs to and the file it came from, the hook Jobs
+//! with the unit it belongs to and the file it came from, the hooks
 //! kept apart, the effective Helm values of each chart component, the
 //! plan [`Unit`]s, and diagnostics about the repo's content. It is pure
 //! apart from running helm.
@@ -29,7 +29,10 @@
 //!    order ([`values`] documents the precedence), then all charts rendered
 //!    by `helm template`, in parallel; then kustomizations;
 //! 4. workloads ([`workload`], [`placement`]);
-//! 5. hooks; namespaces (namespaced objects without one get their unit's
+//! 5. hooks: Helm's and Argo CD's hook annotations on any object of a
+//!    manifest directory, chart or kustomization ([`hooks`]; an object
+//!    with only `generateName` must be one), then Components' own hook
+//!    Jobs; namespaces (namespaced objects without one get their unit's
 //!    target namespace, cluster-scoped objects never keep one); patches;
 //!    weir's tracking labels and annotation; the Namespace of each unit
 //!    that names its namespace (`createNamespace`).
@@ -47,6 +50,7 @@ mod charts;
 mod directories;
 pub mod files;
 pub mod helm;
+pub mod hooks;
 pub mod kustomize;
 pub mod object;
 pub mod patch;
@@ -69,8 +73,8 @@ pub use files::Files;
 pub use helm::{ChartOutput, ChartRenderer, ChartRequest, HelmBinary, SkipWithoutHelm};
 pub use kustomize::KustomizeRequest;
 pub use object::{
-    COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RenderedHook, RenderedObject, SOURCE_ANNOTATION,
-    Unit, UnitKind,
+    COMPONENT_LABEL, DroppedHook, MANAGED_BY, MANAGED_BY_LABEL, RenderedHook, RenderedObject,
+    SOURCE_ANNOTATION, Unit, UnitKind,
 };
 pub use remote::{ChartFetch, Fetched, Resolved};
 
@@ -123,6 +127,12 @@ pub mod codes {
     /// `kustomize build` passed the limits helm runs within (time, output,
     /// memory) and was killed.
     pub const KUSTOMIZE_LIMIT: Code = Code("E0218");
+    /// An object with `generateName` and no `metadata.name` that is not a
+    /// hook: only hooks are created with a name the server picks.
+    pub const GENERATE_NAME: Code = Code("E0230");
+    /// A Helm or Argo CD hook, weight, delete policy or sync-wave
+    /// annotation whose value weir cannot use.
+    pub const BAD_ANNOTATION: Code = Code("E0231");
     /// A manifest outside every component's directory (not rendered).
     pub const ORPHAN_MANIFEST: Code = Code("W0201");
     /// A patch whose target matches no object of its component.
@@ -218,8 +228,13 @@ pub struct Rendered {
     /// Components and workloads, in the order the repo declares them.
     pub units: Vec<Unit>,
     pub objects: Vec<RenderedObject>,
-    /// Hook Jobs, kept apart from the objects; sync runs them at their phase.
+    /// Hooks (a Component's Jobs, and objects that Helm or Argo CD hook
+    /// annotations make hooks), kept apart from the objects; sync runs
+    /// them at their phase.
     pub hooks: Vec<RenderedHook>,
+    /// Objects of hooks no sync runs (tests, deletes, rollbacks), not
+    /// applied; `plan` lists them.
+    pub dropped: Vec<DroppedHook>,
     /// Effective Helm values of each chart component (see [`values`]).
     pub values: BTreeMap<String, Value>,
     /// Findings about the repo's content, errors and warnings.
@@ -288,6 +303,7 @@ pub fn render(
     ctx.assign_manifests();
     charts::render_charts(&mut ctx, charts, &kube_version, options.parallelism)?;
     kustomize::render_kustomizations(&mut ctx, charts)?;
+    ctx.annotation_hooks();
     ctx.render_workloads();
     ctx.render_hooks();
     ctx.finish();

@@ -1,15 +1,17 @@
 //! The values rendering produces: [`RenderedObject`] (one Kubernetes object
 //! with the unit it belongs to and the file it came from), its identity
-//! [`ObjectRef`], [`RenderedHook`], the plan [`Unit`]s, and the labels and
-//! annotation weir puts on everything it renders.
+//! [`ObjectRef`], [`RenderedHook`] (and [`DroppedHook`], a hook no sync
+//! runs), the plan [`Unit`]s, and the labels and annotation weir puts on
+//! everything it renders.
 
 use std::fmt;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::hooks::{DeletePolicy, HookOrigin};
 use crate::diagnostic::Span;
-use crate::spec::model::{Health, HookDeletePolicy, HookPhase, Selector, WaveRef};
+use crate::spec::model::{ComponentPrune, Health, HookPhase, Selector, WaveRef};
 
 /// Label that marks an object as managed by weir (value [`MANAGED_BY`]).
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
@@ -114,19 +116,36 @@ pub(crate) fn sub_object<'a>(
     entry.as_object_mut()
 }
 
-/// A Job run at a point of a component's sync, kept apart from the objects
-/// the component applies.
+/// An object run at a point of a component's sync (a Job, or any object a
+/// Helm or Argo CD hook annotation makes a hook), kept apart from the
+/// objects the component applies.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RenderedHook {
     pub component: String,
-    /// The hook's name in the Component (or the Job's name for a Helm hook).
+    /// The hook's name in the Component; for a hook from annotations, its
+    /// object's name (or `generateName`).
     pub name: String,
     pub phase: HookPhase,
-    pub delete_policy: HookDeletePolicy,
+    pub delete: DeletePolicy,
+    /// Hooks of a phase run by weight (ascending), then kind order, then
+    /// name; a Component's own hooks weigh 0 and keep their order.
+    pub weight: i64,
+    pub origin: HookOrigin,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
-    /// The Job, namespaced and tracked like any rendered object.
+    /// The object, namespaced and tracked like any rendered object.
     pub object: RenderedObject,
+}
+
+/// An object whose hook annotations name only phases a sync never reaches
+/// (Helm's `test`, delete and rollback hooks; Argo CD's `Skip` and
+/// `PostDelete`): not applied, and listed by `plan`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DroppedHook {
+    pub component: String,
+    pub object: ObjectRef,
+    /// The annotation that makes it one, as written (`helm.sh/hook: test`).
+    pub annotation: String,
 }
 
 /// Whether a plan unit came from a Component or a Workload.
@@ -163,4 +182,6 @@ pub struct Unit {
     /// Components whose values it reads (`valuesFrom`), in order.
     pub values_from: Vec<String>,
     pub health: Health,
+    /// Its Component's pruning rules (`plan` shows what they protect).
+    pub prune: ComponentPrune,
 }

@@ -8,13 +8,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use super::files::{self, Files};
-use super::object::{RenderedHook, RenderedObject, Unit, UnitKind};
+use super::hooks;
+use super::object::{DroppedHook, RenderedHook, RenderedObject, Unit, UnitKind};
 use super::scope::{Scope, Scopes, is_crd};
 use super::{Rendered, SYSTEM_NAMESPACES, codes, patch, workload, yaml};
 use crate::budget::{self, Budget};
 use crate::diagnostic::{Diagnostic, Span};
 use crate::object::ObjectRef;
-use crate::spec::model::{Component, HookDeletePolicy, HookPhase, RepositorySpec};
+use crate::spec::model::{Component, RepositorySpec};
 use crate::spec::repo::{ConfigRepo, IMPLICIT_COMPONENT, Located};
 use crate::spec::yaml::CHART_FILE;
 
@@ -73,6 +74,8 @@ pub(super) struct Context<'a> {
     hook_files: Vec<Vec<Option<String>>>,
     pub objects: Vec<RenderedObject>,
     pub hooks: Vec<RenderedHook>,
+    /// Hooks of phases no sync reaches, not applied.
+    pub dropped: Vec<DroppedHook>,
     pub values: BTreeMap<String, Value>,
     pub diags: Vec<Diagnostic>,
     /// Values files and hook files: YAML that is not a manifest.
@@ -107,6 +110,7 @@ impl<'a> Context<'a> {
             hook_files: Vec::new(),
             objects: Vec::new(),
             hooks: Vec::new(),
+            dropped: Vec::new(),
             values: BTreeMap::new(),
             diags: Vec::new(),
             not_manifests: super::values_files(repo),
@@ -119,6 +123,7 @@ impl<'a> Context<'a> {
             units: self.units,
             objects: self.objects,
             hooks: self.hooks,
+            dropped: self.dropped,
             values: self.values,
             diagnostics: self.diags,
             generated: self.generated,
@@ -217,6 +222,7 @@ impl<'a> Context<'a> {
                     .map(|v| v.component.clone())
                     .collect(),
                 health: spec.health.clone(),
+                prune: spec.prune.clone(),
             });
         }
         for w in &self.repo.workloads {
@@ -234,6 +240,7 @@ impl<'a> Context<'a> {
                 depends_on: w.value.spec.depends_on.clone(),
                 values_from: Vec::new(),
                 health: Default::default(),
+                prune: Default::default(),
             });
         }
         if self.repo.components.is_empty() && !self.repo.manifests.is_empty() {
@@ -253,6 +260,7 @@ impl<'a> Context<'a> {
                 depends_on: Vec::new(),
                 values_from: Vec::new(),
                 health: Default::default(),
+                prune: Default::default(),
             });
         }
     }
@@ -546,8 +554,10 @@ impl<'a> Context<'a> {
         let mut out = Vec::new();
         for item in items {
             let problem = if item.is_object() {
-                match ObjectRef::from_value(&item) {
-                    Ok(id) => {
+                // A hook may have only `generateName`; one that is no hook
+                // is reported by `annotation_hooks`.
+                match ObjectRef::from_value_or_generated(&item) {
+                    Ok((id, _)) => {
                         out.push((id, item));
                         continue;
                     }
@@ -666,7 +676,9 @@ impl<'a> Context<'a> {
                             component: name.clone(),
                             name: hook.name.clone(),
                             phase: hook.phase,
-                            delete_policy: hook.delete_policy,
+                            delete: hook.delete_policy.into(),
+                            weight: 0,
+                            origin: hooks::HookOrigin::Weir,
                             timeout: hook.timeout.clone(),
                             object: RenderedObject {
                                 component: name.clone(),
@@ -694,52 +706,86 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// A Helm hook of a chart's output: a Job annotated `helm.sh/hook` with
-    /// an install or upgrade phase becomes a weir hook (pre-* → preApply,
-    /// post-* → postApply; `hook-succeeded` in its delete policy →
-    /// onSuccess, else keep). Returns the object back when it is not one.
-    /// Objects whose hooks are only test/delete/rollback are dropped.
-    pub fn helm_hook(&mut self, object: RenderedObject) -> Option<RenderedObject> {
-        let annotation = |key: &str| {
-            object
-                .value
-                .pointer(&format!("/metadata/annotations/{}", key.replace('/', "~1")))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
-        let Some(hooks) = annotation("helm.sh/hook") else {
-            return Some(object);
-        };
-        let phases: Vec<&str> = hooks.split(',').map(str::trim).collect();
-        let phase = if phases
-            .iter()
-            .any(|p| matches!(*p, "pre-install" | "pre-upgrade"))
-        {
-            HookPhase::PreApply
-        } else if phases
-            .iter()
-            .any(|p| matches!(*p, "post-install" | "post-upgrade"))
-        {
-            HookPhase::PostApply
-        } else {
-            return None;
-        };
-        if !(object.id.group == "batch" && object.id.kind == "Job") {
-            return Some(object);
+    /// Hooks from annotations ([`super::hooks`]): an object of a manifest
+    /// directory, chart or kustomization whose `helm.sh/hook` or
+    /// `argocd.argoproj.io/hook` names a phase a sync runs becomes a hook
+    /// of each such phase, whatever its kind; one naming only phases a
+    /// sync never reaches is dropped (and listed by `plan`). An object with
+    /// only `generateName` that is no hook is an error ([`codes::GENERATE_NAME`]),
+    /// as is an annotation weir cannot use ([`codes::BAD_ANNOTATION`]);
+    /// either leaves the object out.
+    pub fn annotation_hooks(&mut self) {
+        let objects = std::mem::take(&mut self.objects);
+        let mut kept = Vec::with_capacity(objects.len());
+        for object in objects {
+            let reading = hooks::sync_wave(&object.value).and_then(|_| hooks::read(&object.value));
+            match reading {
+                Err(problem) => {
+                    let mut d = Diagnostic::error(
+                        codes::BAD_ANNOTATION,
+                        format!("{}: {problem}", object.id.qualified()),
+                    )
+                    .in_file(object.source_file.clone())
+                    .with_path(crate::diagnostic::json_path(&problem.pointer()))
+                    .with_hint(
+                        "weir reads Helm's and Argo CD's hook and sync-wave annotations as those \
+                         tools do; fix the value, or remove the annotation",
+                    );
+                    if let Some(span) = object.source_span {
+                        d = d.at(span);
+                    }
+                    self.diags.push(d);
+                }
+                Ok(hooks::Reading::NotAHook) => {
+                    if crate::object::generate_name(&object.value).is_some() {
+                        let mut d = Diagnostic::error(
+                            codes::GENERATE_NAME,
+                            format!(
+                                "{} has `generateName` and no `metadata.name`: only a hook may \
+                                 be created with a name the server picks (weir applies every \
+                                 other object by name, to find it again on the next sync)",
+                                object.id.kind
+                            ),
+                        )
+                        .in_file(object.source_file.clone())
+                        .with_path(".metadata.generateName")
+                        .with_hint(
+                            "give it a `metadata.name`, or make it a hook: annotate it \
+                             `argocd.argoproj.io/hook: PreSync` (or `Sync`, `PostSync`) or \
+                             `helm.sh/hook: pre-install` (or `post-install`)",
+                        );
+                        if let Some(span) = object.source_span {
+                            d = d.at(span);
+                        }
+                        self.diags.push(d);
+                    } else {
+                        kept.push(object);
+                    }
+                }
+                Ok(hooks::Reading::Dropped { annotation }) => {
+                    self.dropped.push(DroppedHook {
+                        component: object.component.clone(),
+                        object: object.id.clone(),
+                        annotation,
+                    });
+                }
+                Ok(hooks::Reading::Hook(hook)) => {
+                    for phase in hook.phases {
+                        self.hooks.push(RenderedHook {
+                            component: object.component.clone(),
+                            name: object.id.name.clone(),
+                            phase,
+                            delete: hook.delete,
+                            weight: hook.weight,
+                            origin: hook.origin,
+                            timeout: None,
+                            object: object.clone(),
+                        });
+                    }
+                }
+            }
         }
-        let delete_policy = match annotation("helm.sh/hook-delete-policy") {
-            Some(p) if p.contains("hook-succeeded") => HookDeletePolicy::OnSuccess,
-            _ => HookDeletePolicy::Keep,
-        };
-        self.hooks.push(RenderedHook {
-            component: object.component.clone(),
-            name: object.id.name.clone(),
-            phase,
-            delete_policy,
-            timeout: None,
-            object,
-        });
-        None
+        self.objects = kept;
     }
 
     // ------------------------------------------------------------ finish

@@ -318,16 +318,26 @@ pub enum HookPhase {
     PostApply,
     /// After every wave of the sync is done.
     PostSync,
+    /// Among the component's objects, at its sync wave (Argo CD's `Sync`
+    /// hooks; a Component's own hooks cannot name it).
+    #[serde(skip_deserializing)]
+    Sync,
+    /// Only when the sync fails (Argo CD's `SyncFail` hooks; a
+    /// Component's own hooks cannot name it).
+    #[serde(skip_deserializing)]
+    SyncFail,
 }
 
 impl HookPhase {
     /// How output for people names the phase: `pre-apply`, `post-apply`,
-    /// `post-sync`.
+    /// `post-sync`, `sync`, `sync-fail`.
     pub fn label(self) -> &'static str {
         match self {
             HookPhase::PreApply => "pre-apply",
             HookPhase::PostApply => "post-apply",
             HookPhase::PostSync => "post-sync",
+            HookPhase::Sync => "sync",
+            HookPhase::SyncFail => "sync-fail",
         }
     }
 }

@@ -528,13 +528,14 @@ impl Cluster {
 
     /// Fills in what the server needs to address an object: drops the
     /// namespace of a cluster-scoped object, and gives a namespaced object
-    /// without one `default_namespace`. Returns its final identity.
+    /// without one `default_namespace`. Returns its final identity (for a
+    /// hook with only `generateName`, named by that prefix).
     pub async fn normalise(
         &self,
         value: &mut Value,
         default_namespace: Option<&str>,
     ) -> Result<(ObjectRef, Resolved)> {
-        let mut object = ObjectRef::from_value(value)?;
+        let (mut object, _) = ObjectRef::from_value_or_generated(value)?;
         let resolved = self.resolve(&object).await?;
         if resolved.namespaced {
             if object.namespace.is_none() {

@@ -4,11 +4,17 @@
 //!
 //! ```text
 //! Preflight → LoadInventory →
-//!   per wave: CrdCheck → PreApplyHooks → ApplyFoundation (Namespaces, CRDs)
+//!   per wave: CrdCheck → PreApplyHooks →
+//!     per sync wave of its objects (Argo CD's, ascending; one when none):
+//!             ApplyFoundation (Namespaces, CRDs)
 //!             → WaitFoundation (CRDs Established, discovery refreshed)
-//!             → ApplyRest → HealthGate → PostApplyHooks →
+//!             → ApplyRest → SyncHooks → HealthGate →
+//!   PostApplyHooks →
 //! PostSyncHooks → Prune → RecordInventory → Done
 //! ```
+//!
+//! A sync that fails once it started applying runs the `syncFail` hooks
+//! of the units of the waves it reached, then reports the failure.
 //!
 //! Nothing is applied before preflight passed and every rendered object was
 //! found addressable. The inventory is written ahead of each apply (objects
@@ -28,11 +34,11 @@ use tokio::time::Instant;
 use super::apply::{self, Action, Applied, ApplyOptions, Cluster};
 use super::crd;
 use super::health::HealthContext;
-use super::hooks::{self, HookResult};
+use super::hooks::{self, HookResult, Ran};
 use super::inventory::{self, Entry, Inventory, SourceId};
 use super::lease;
 use super::list;
-use super::plan::{DEFAULT_HEALTH_TIMEOUT, SyncPlan, SyncUnit};
+use super::plan::{DEFAULT_HEALTH_TIMEOUT, HookJob, SyncPlan, SyncUnit};
 use super::preflight;
 use super::prune::{self, Verdict};
 use super::report::{
@@ -40,6 +46,7 @@ use super::report::{
 };
 use super::wait::{self, NotReady, Pending};
 use crate::object::{ObjectError, ObjectKey, ObjectRef};
+use crate::render::hooks::sync_wave_or_zero;
 use crate::spec::model::HookPhase;
 
 /// Why a sync stopped.
@@ -203,13 +210,37 @@ pub struct Context<'a> {
 pub enum State {
     Preflight,
     LoadInventory,
-    CrdCheck { wave: usize },
-    PreApplyHooks { wave: usize },
-    ApplyFoundation { wave: usize },
-    WaitFoundation { wave: usize },
-    ApplyRest { wave: usize },
-    HealthGate { wave: usize },
-    PostApplyHooks { wave: usize },
+    CrdCheck {
+        wave: usize,
+    },
+    PreApplyHooks {
+        wave: usize,
+    },
+    /// `step`: the index of the sync wave (of the wave's objects) being
+    /// applied.
+    ApplyFoundation {
+        wave: usize,
+        step: usize,
+    },
+    WaitFoundation {
+        wave: usize,
+        step: usize,
+    },
+    ApplyRest {
+        wave: usize,
+        step: usize,
+    },
+    SyncHooks {
+        wave: usize,
+        step: usize,
+    },
+    HealthGate {
+        wave: usize,
+        step: usize,
+    },
+    PostApplyHooks {
+        wave: usize,
+    },
     PostSyncHooks,
     Prune,
     RecordInventory,
@@ -276,6 +307,9 @@ async fn run(plan: &SyncPlan, ctx: &Context<'_>) -> Result<Report, Failed> {
             Ok(State::Done) => return Ok(engine.finish(None)),
             Ok(_) => {}
             Err(error) => {
+                if engine.sync_fail_applies(&error) {
+                    engine.sync_fail_hooks().await;
+                }
                 let report = engine.finish(Some(&error));
                 return Err(Failed {
                     error,
@@ -333,6 +367,12 @@ pub struct Engine<'a> {
     wave_live: HashMap<ObjectRef, Value>,
     /// CRDs created or changed in the current wave.
     crds_changed: bool,
+    /// The sync waves of the current wave's objects and `sync` hooks,
+    /// ascending (`[0]` when none has one).
+    steps: Vec<i64>,
+    /// Per step, its objects: `(unit, object)` indexes in the wave (each
+    /// object's sync wave is read once, not once per step).
+    step_objects: Vec<Vec<(usize, usize)>>,
 }
 
 impl<'a> Engine<'a> {
@@ -352,6 +392,8 @@ impl<'a> Engine<'a> {
             wave_objects: Vec::new(),
             wave_live: HashMap::new(),
             crds_changed: false,
+            steps: vec![0],
+            step_objects: Vec::new(),
         }
     }
 
@@ -401,15 +443,27 @@ impl<'a> Engine<'a> {
             State::LoadInventory => self.load_inventory().await?,
             State::CrdCheck { wave } => self.crd_check(wave).await?,
             State::PreApplyHooks { wave } => {
-                self.hooks(Some(wave), HookPhase::PreApply).await?;
-                State::ApplyFoundation { wave }
+                self.hooks(Some(wave), HookPhase::PreApply, None).await?;
+                State::ApplyFoundation { wave, step: 0 }
             }
-            State::ApplyFoundation { wave } => self.apply_stage(wave, true).await?,
-            State::WaitFoundation { wave } => self.wait_foundation(wave).await?,
-            State::ApplyRest { wave } => self.apply_stage(wave, false).await?,
-            State::HealthGate { wave } => self.health_gate(wave).await?,
+            State::ApplyFoundation { wave, step } => self.apply_stage(wave, step, true).await?,
+            State::WaitFoundation { wave, step } => self.wait_foundation(wave, step).await?,
+            State::ApplyRest { wave, step } => self.apply_stage(wave, step, false).await?,
+            State::SyncHooks { wave, step } => {
+                let at = self.steps.get(step).copied().unwrap_or(0);
+                self.hooks(Some(wave), HookPhase::Sync, Some(at)).await?;
+                if self.ctx.options.dry_run {
+                    self.next_step(wave, step)
+                } else {
+                    State::HealthGate { wave, step }
+                }
+            }
+            State::HealthGate { wave, step } => {
+                self.health_gate(wave).await?;
+                self.next_step(wave, step)
+            }
             State::PostApplyHooks { wave } => {
-                self.hooks(Some(wave), HookPhase::PostApply).await?;
+                self.hooks(Some(wave), HookPhase::PostApply, None).await?;
                 self.end_wave(wave);
                 if wave + 1 < self.plan.waves.len() {
                     State::CrdCheck { wave: wave + 1 }
@@ -418,7 +472,7 @@ impl<'a> Engine<'a> {
                 }
             }
             State::PostSyncHooks => {
-                self.hooks(None, HookPhase::PostSync).await?;
+                self.hooks(None, HookPhase::PostSync, None).await?;
                 State::Prune
             }
             State::Prune => self.prune().await?,
@@ -562,6 +616,22 @@ impl<'a> Engine<'a> {
             name: w.name.clone(),
             objects: w.units.iter().map(|u| u.objects.len()).sum(),
         });
+        let mut by_wave: BTreeMap<i64, Vec<(usize, usize)>> = BTreeMap::new();
+        for (u, unit) in w.units.iter().enumerate() {
+            for (i, value) in unit.objects.iter().enumerate() {
+                by_wave
+                    .entry(sync_wave_or_zero(value))
+                    .or_default()
+                    .push((u, i));
+            }
+            for h in unit.hooks.iter().filter(|h| h.phase == HookPhase::Sync) {
+                by_wave.entry(h.weight).or_default();
+            }
+        }
+        if by_wave.is_empty() {
+            by_wave.insert(0, Vec::new());
+        }
+        (self.steps, self.step_objects) = by_wave.into_iter().unzip();
         let mut findings = Vec::new();
         for unit in &w.units {
             for value in &unit.objects {
@@ -644,7 +714,14 @@ impl<'a> Engine<'a> {
 
     // ---------------------------------------------------------------- hooks
 
-    async fn hooks(&mut self, wave: Option<usize>, phase: HookPhase) -> Result<(), Error> {
+    /// Runs the hooks of `phase` of the units of `wave` (all waves:
+    /// `None`); for `sync` hooks, those of the sync wave `at`.
+    async fn hooks(
+        &mut self,
+        wave: Option<usize>,
+        phase: HookPhase,
+        at: Option<i64>,
+    ) -> Result<(), Error> {
         let waves: Vec<usize> = match wave {
             Some(w) => vec![w],
             None => (0..self.plan.waves.len()).collect(),
@@ -652,48 +729,168 @@ impl<'a> Engine<'a> {
         let plan = self.plan;
         for w in waves {
             for unit in &plan.waves[w].units {
-                for hook in unit.hooks.iter().filter(|h| h.phase == phase) {
-                    let key = hooks::key(&unit.name, hook);
-                    let fingerprint = hooks::fingerprint(hook, &unit.objects);
-                    let result = if self.inventory.hooks.get(&key) == Some(&fingerprint) {
-                        tracing::info!(component = %unit.name, hook = %hook.name,
-                            "hook skipped: it completed for this Job and component content before");
-                        HookResult::Unchanged
-                    } else {
-                        self.emit(Event::HookStarted {
-                            component: unit.name.clone(),
-                            name: hook.name.clone(),
-                            phase,
-                        });
-                        hooks::run(
-                            self.cluster(),
-                            hook,
-                            unit.namespace.as_deref(),
-                            &self.apply_options(),
-                            self.unit_timeout(unit),
-                        )
-                        .await?
-                    };
-                    if matches!(result, HookResult::Completed | HookResult::AlreadyComplete) {
-                        let mut next = self.inventory.clone();
-                        next.hooks.insert(key, fingerprint);
-                        self.store_inventory(next).await?;
-                    }
-                    self.emit(Event::HookFinished {
-                        component: unit.name.clone(),
-                        name: hook.name.clone(),
-                        result,
-                    });
-                    self.report.hooks.push(HookReport {
-                        component: unit.name.clone(),
-                        name: hook.name.clone(),
-                        phase,
-                        result,
-                    });
+                let group: Vec<&HookJob> = unit
+                    .hooks
+                    .iter()
+                    .filter(|h| h.phase == phase && at.is_none_or(|at| h.weight == at))
+                    .collect();
+                if !group.is_empty() {
+                    self.run_group(unit, &group, phase).await?;
                 }
             }
         }
         Ok(())
+    }
+
+    /// Runs one unit's hooks of one phase, in order: all of them when any
+    /// changed since it last succeeded (a `syncFail` hook always), none
+    /// otherwise. Once all succeeded, those whose policy says so are
+    /// deleted, last first.
+    async fn run_group(
+        &mut self,
+        unit: &SyncUnit,
+        group: &[&HookJob],
+        phase: HookPhase,
+    ) -> Result<(), Error> {
+        let always = phase == HookPhase::SyncFail;
+        let keyed: Vec<(String, String)> = group
+            .iter()
+            .map(|h| {
+                (
+                    hooks::key(&unit.name, h),
+                    hooks::fingerprint(h, &unit.objects),
+                )
+            })
+            .collect();
+        let unchanged = !always
+            && keyed
+                .iter()
+                .all(|(key, fingerprint)| self.inventory.hooks.get(key) == Some(fingerprint));
+        if unchanged {
+            tracing::info!(component = %unit.name, phase = phase.label(),
+                "hooks skipped: they completed for these hooks and this component content before");
+        }
+        let mut succeeded: Vec<(&HookJob, ObjectRef)> = Vec::new();
+        for (hook, (key, fingerprint)) in group.iter().zip(keyed) {
+            let ran = if unchanged {
+                Ran {
+                    result: HookResult::Unchanged,
+                    object: None,
+                }
+            } else {
+                self.emit(Event::HookStarted {
+                    component: unit.name.clone(),
+                    name: hook.name.clone(),
+                    phase,
+                });
+                match hooks::run(
+                    self.cluster(),
+                    hook,
+                    &unit.name,
+                    unit.namespace.as_deref(),
+                    &self.apply_options(),
+                    self.unit_timeout(unit),
+                )
+                .await
+                {
+                    Ok(ran) => ran,
+                    Err(e) => {
+                        self.record_hook(unit, hook, phase, HookResult::Failed, None);
+                        return Err(e.into());
+                    }
+                }
+            };
+            if ran.result.succeeded() && !always {
+                let mut next = self.inventory.clone();
+                next.hooks.insert(key, fingerprint);
+                self.store_inventory(next).await?;
+            }
+            if let (true, Some(object)) = (ran.result.succeeded(), &ran.object) {
+                succeeded.push((hook, object.clone()));
+            }
+            self.record_hook(unit, hook, phase, ran.result, ran.object);
+        }
+        for (hook, object) in succeeded.iter().rev() {
+            if hook.delete.on_success {
+                hooks::delete(self.cluster(), object).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn record_hook(
+        &mut self,
+        unit: &SyncUnit,
+        hook: &HookJob,
+        phase: HookPhase,
+        result: HookResult,
+        object: Option<ObjectRef>,
+    ) {
+        self.emit(Event::HookFinished {
+            component: unit.name.clone(),
+            name: hook.name.clone(),
+            result,
+            object: object.clone(),
+        });
+        self.report.hooks.push(HookReport {
+            component: unit.name.clone(),
+            name: hook.name.clone(),
+            phase,
+            result,
+            object: object.map(|o| o.to_string()),
+        });
+    }
+
+    /// Whether a failed sync runs `syncFail` hooks: when it got as far as
+    /// applying (not when it stopped before, changing nothing, nor when
+    /// another writer took the target), and not in a dry run.
+    fn sync_fail_applies(&self, error: &Error) -> bool {
+        !self.ctx.options.dry_run
+            && !self.report.waves.is_empty()
+            && !matches!(
+                error,
+                Error::Preflight(_)
+                    | Error::Invalid { .. }
+                    | Error::Lease(_)
+                    | Error::OtherSource { .. }
+                    | Error::Inventory(_)
+            )
+    }
+
+    /// Runs the `syncFail` hooks of the units of the waves the failed sync
+    /// reached. A failing one is reported (and logged); the sync's own
+    /// error stays the one it reports.
+    async fn sync_fail_hooks(&mut self) {
+        let reached = self.report.waves.len().min(self.plan.waves.len());
+        let plan = self.plan;
+        for wave in &plan.waves[..reached] {
+            for unit in &wave.units {
+                let group: Vec<&HookJob> = unit
+                    .hooks
+                    .iter()
+                    .filter(|h| h.phase == HookPhase::SyncFail)
+                    .collect();
+                if group.is_empty() {
+                    continue;
+                }
+                if let Err(e) = self.run_group(unit, &group, HookPhase::SyncFail).await {
+                    tracing::warn!(component = %unit.name, error = %e, "a syncFail hook failed");
+                }
+            }
+        }
+    }
+
+    /// After a sync wave of a wave: the next one, or the wave's post-apply
+    /// hooks.
+    fn next_step(&self, wave: usize, step: usize) -> State {
+        if step + 1 < self.steps.len() {
+            State::ApplyFoundation {
+                wave,
+                step: step + 1,
+            }
+        } else {
+            State::PostApplyHooks { wave }
+        }
     }
 
     fn unit_timeout(&self, unit: &SyncUnit) -> Duration {
@@ -702,8 +899,14 @@ impl<'a> Engine<'a> {
 
     // ---------------------------------------------------------------- apply
 
-    /// Applies the foundation (Namespaces, CRDs) or the rest of a wave.
-    async fn apply_stage(&mut self, wave: usize, foundation: bool) -> Result<State, Error> {
+    /// Applies the foundation (Namespaces, CRDs) or the rest of one sync
+    /// wave of a wave.
+    async fn apply_stage(
+        &mut self,
+        wave: usize,
+        step: usize,
+        foundation: bool,
+    ) -> Result<State, Error> {
         let w = &self.plan.waves[wave];
         if foundation {
             self.wave_objects.clear();
@@ -712,40 +915,44 @@ impl<'a> Engine<'a> {
         }
         let mut batch = Vec::new();
         let mut unserved = Vec::new();
-        for (u, unit) in w.units.iter().enumerate() {
-            for value in &unit.objects {
-                let Ok(object) = ObjectRef::from_value(value) else {
-                    continue;
-                };
-                if (object.is_crd() || object.is_namespace()) != foundation {
-                    continue;
+        let members = self.step_objects.get(step).map_or(&[][..], Vec::as_slice);
+        for &(u, i) in members {
+            let Some(unit) = w.units.get(u) else {
+                continue;
+            };
+            let Some(value) = unit.objects.get(i) else {
+                continue;
+            };
+            let Ok(object) = ObjectRef::from_value(value) else {
+                continue;
+            };
+            if (object.is_crd() || object.is_namespace()) != foundation {
+                continue;
+            }
+            let mut value = value.clone();
+            let default_ns = unit
+                .namespace
+                .as_deref()
+                .unwrap_or(self.cluster().default_namespace());
+            match self.cluster().normalise(&mut value, Some(default_ns)).await {
+                Ok((object, _)) => batch.push(WaveObject {
+                    value,
+                    object,
+                    unit: u,
+                }),
+                // Under --dry-run a CRD of this sync is not created, so
+                // its resources cannot be checked by the server yet.
+                Err(apply::Error::UnknownKind { .. })
+                    if self.ctx.options.dry_run && self.plan_defines(&object) =>
+                {
+                    unserved.push((object, u));
                 }
-                let mut value = value.clone();
-                let default_ns = unit
-                    .namespace
-                    .as_deref()
-                    .unwrap_or(self.cluster().default_namespace());
-                match self.cluster().normalise(&mut value, Some(default_ns)).await {
-                    Ok((object, _)) => batch.push(WaveObject {
-                        value,
-                        object,
-                        unit: u,
-                    }),
-                    // Under --dry-run a CRD of this sync is not created, so
-                    // its resources cannot be checked by the server yet.
-                    Err(apply::Error::UnknownKind { .. })
-                        if self.ctx.options.dry_run && self.plan_defines(&object) =>
-                    {
-                        unserved.push((object, u));
-                    }
-                    Err(e) => return Err(e.into()),
-                }
+                Err(e) => return Err(e.into()),
             }
         }
         // Write ahead: the inventory knows an object before it exists.
         let protected = |unit: &SyncUnit, object: &ObjectRef, value: &Value| {
-            let labels = value.pointer("/metadata/labels");
-            unit.prune.protect.iter().any(|s| s.matches(object, labels))
+            prune::protection(object, value, Some(&unit.prune)).is_some()
         };
         let entries: Vec<Entry> = batch
             .iter()
@@ -828,10 +1035,9 @@ impl<'a> Engine<'a> {
             });
         }
         Ok(match (foundation, self.ctx.options.dry_run) {
-            (true, false) => State::WaitFoundation { wave },
-            (true, true) => State::ApplyRest { wave },
-            (false, true) => State::PostApplyHooks { wave },
-            (false, false) => State::HealthGate { wave },
+            (true, false) => State::WaitFoundation { wave, step },
+            (true, true) => State::ApplyRest { wave, step },
+            (false, _) => State::SyncHooks { wave, step },
         })
     }
 
@@ -873,7 +1079,7 @@ impl<'a> Engine<'a> {
 
     /// Waits for the wave's CRDs and Namespaces, then reloads discovery so
     /// the wave's custom resources can be applied.
-    async fn wait_foundation(&mut self, wave: usize) -> Result<State, Error> {
+    async fn wait_foundation(&mut self, wave: usize, step: usize) -> Result<State, Error> {
         let pending = self.pending(wave, |o| o.is_crd() || o.is_namespace());
         if !pending.is_empty() {
             self.wait(wave, pending, vec![HealthContext::default()])
@@ -882,7 +1088,7 @@ impl<'a> Engine<'a> {
         if self.crds_changed {
             self.cluster().refresh_discovery().await?;
         }
-        Ok(State::ApplyRest { wave })
+        Ok(State::ApplyRest { wave, step })
     }
 
     fn pending(&self, wave: usize, filter: impl Fn(&ObjectRef) -> bool) -> Vec<Pending> {
@@ -945,7 +1151,7 @@ impl<'a> Engine<'a> {
         }
     }
 
-    async fn health_gate(&mut self, wave: usize) -> Result<State, Error> {
+    async fn health_gate(&mut self, wave: usize) -> Result<(), Error> {
         let w = &self.plan.waves[wave];
         let pending = self.pending(wave, |_| true);
         let has_pvcs = self
@@ -967,7 +1173,7 @@ impl<'a> Engine<'a> {
             })
             .collect();
         self.wait(wave, pending, contexts).await?;
-        Ok(State::PostApplyHooks { wave })
+        Ok(())
     }
 
     async fn storage_classes(&self) -> Result<(HashMap<String, String>, Option<String>), Error> {
@@ -1280,6 +1486,7 @@ mod tests {
             name: "migrate".into(),
             phase: HookPhase::PostApply,
             result: HookResult::Completed,
+            object: None,
         };
         assert_eq!(
             serde_json::to_string(&r).unwrap(),

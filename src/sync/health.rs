@@ -8,7 +8,7 @@
 //! | DaemonSet | observed; updated and available = desired scheduled |
 //! | ReplicaSet | observed; ready = replicas |
 //! | Job | `Complete`; `Failed` fails with its reason |
-//! | Pod | `Succeeded`, or `Running` and `Ready`; `Failed` fails |
+//! | Pod | `Succeeded`, or `Running` and `Ready`; `Failed` fails (a hook Pod: only `Succeeded`, [`completion`]) |
 //! | CustomResourceDefinition | `Established` and `NamesAccepted` (`NamesAccepted=False` fails) |
 //! | Namespace | `Active` |
 //! | PersistentVolumeClaim | `Bound`, or `Pending` on a `WaitForFirstConsumer` StorageClass; `Lost` fails |
@@ -88,6 +88,37 @@ pub fn assess(obj: &Value, ctx: &HealthContext) -> Health {
         }
     }
     Health::Ready
+}
+
+/// Whether a hook's object has run to completion, as Helm waits for
+/// hooks: a Job until `Complete` (`Failed` fails), a Pod until
+/// `Succeeded` (`Failed` fails; `Running` and `Ready` is still running);
+/// any other kind is done once it exists.
+pub fn completion(obj: &Value) -> Health {
+    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    match (api_version, kind) {
+        ("batch/v1", "Job") => job(obj),
+        ("v1", "Pod") => match text(obj, "/status/phase") {
+            Some("Succeeded") => Health::Ready,
+            Some("Failed") => {
+                Health::Failed(pod_problem(obj).unwrap_or_else(|| "pod failed".to_owned()))
+            }
+            phase => Health::Progressing(format!(
+                "pod {}, not Succeeded yet",
+                phase.unwrap_or("Pending")
+            )),
+        },
+        _ => Health::Ready,
+    }
+}
+
+/// Whether a hook of this kind is waited for until it completes (Jobs and
+/// Pods); any other is applied and done, as Helm does.
+pub fn runs_to_completion(obj: &Value) -> bool {
+    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    matches!((api_version, kind), ("batch/v1", "Job") | ("v1", "Pod"))
 }
 
 fn int(obj: &Value, pointer: &str) -> Option<i64> {
@@ -558,6 +589,29 @@ mod tests {
             assess(&ds, &ctx()),
             Health::Progressing("2 of 3 pods available".into())
         );
+    }
+
+    #[test]
+    fn hook_completion() {
+        let pod = |phase: &str| {
+            json!({"apiVersion": "v1", "kind": "Pod", "status": {"phase": phase,
+            "conditions": [{"type": "Ready", "status": "True"}]}})
+        };
+        assert_eq!(completion(&pod("Succeeded")), Health::Ready);
+        assert!(matches!(completion(&pod("Failed")), Health::Failed(_)));
+        assert!(
+            matches!(completion(&pod("Running")), Health::Progressing(_)),
+            "a hook Pod that is Running and Ready has not completed"
+        );
+        assert_eq!(assess(&pod("Running"), &ctx()), Health::Ready);
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+        assert_eq!(completion(&cm), Health::Ready);
+        assert!(!runs_to_completion(&cm));
+        assert!(runs_to_completion(&pod("Pending")));
+        let job = json!({"apiVersion": "batch/v1", "kind": "Job",
+            "status": {"conditions": [{"type": "Complete", "status": "True"}]}});
+        assert_eq!(completion(&job), Health::Ready);
+        assert!(runs_to_completion(&job));
     }
 
     #[test]

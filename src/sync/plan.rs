@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::inventory::SourceId;
 use super::prune::Limits as PruneLimits;
+use crate::render::hooks::{DeletePolicy, HookOrigin};
 use crate::spec::model::{
     ComponentPrune, ExtraCondition, HookDeletePolicy, HookPhase, Preflight, Selector,
 };
@@ -59,7 +60,7 @@ pub struct SyncUnit {
     /// The component's name.
     pub name: String,
     /// The component's target namespace, used for its preflight Secrets and
-    /// hook Jobs that name none.
+    /// hooks that name none.
     pub namespace: Option<String>,
     /// Rendered Kubernetes objects, with namespaces filled in.
     pub objects: Vec<Value>,
@@ -81,15 +82,41 @@ pub struct HealthRules {
     pub ignore: Vec<Selector>,
 }
 
-/// A hook: a Job run at a point of the sync.
+/// A hook: an object run at a point of the sync (see
+/// [`hooks`](super::hooks)).
 #[derive(Debug, Clone)]
 pub struct HookJob {
     pub name: String,
     pub phase: HookPhase,
-    /// The rendered Job (`batch/v1`), namespace filled in.
+    /// The rendered object, namespace filled in: a Job (waited for until
+    /// it completes), a Pod (until it succeeds), or any other kind
+    /// (applied, and done). It may have only `generateName`.
     pub job: Value,
-    pub delete_policy: HookDeletePolicy,
+    pub delete: DeletePolicy,
+    /// Hooks of a phase run in the plan's order (by weight); a `Sync`
+    /// hook runs at the sync wave of this number, among its unit's
+    /// objects.
+    pub weight: i64,
+    /// Who declared it; a Component's own hooks keep their inventory key
+    /// (`<component>/<name>`).
+    pub origin: HookOrigin,
     pub timeout: Option<Duration>,
+}
+
+impl HookJob {
+    /// A Component's own hook: a Job at `phase`, deleted once it succeeded
+    /// or kept.
+    pub fn own(name: &str, phase: HookPhase, job: Value, policy: HookDeletePolicy) -> Self {
+        Self {
+            name: name.to_owned(),
+            phase,
+            job,
+            delete: policy.into(),
+            weight: 0,
+            origin: HookOrigin::Weir,
+            timeout: None,
+        }
+    }
 }
 
 impl SyncPlan {

@@ -3,10 +3,11 @@
 //! deleting, in reverse wave order.
 //!
 //! An object is kept (never deleted) when:
-//! - its live object says `weir.dev/prune: never` (or `protect`), or a
+//! - its live object says `weir.dev/prune: never` (or `protect`), or
+//!   Argo CD's `argocd.argoproj.io/sync-options: Prune=false`, or a
 //!   `spec.prune.protect` selector of its component matches it, now or when
 //!   it was applied (recorded in the inventory, so protection outlives the
-//!   component);
+//!   component): [`protection`], the one rule of it;
 //! - it is a PersistentVolumeClaim, PersistentVolume, Namespace or
 //!   CustomResourceDefinition, unless its live object says
 //!   `weir.dev/prune: allow` or a `spec.prune.allow` selector of its
@@ -277,6 +278,53 @@ pub const DATA_KINDS: [(&str, &str); 4] = [
     ("apiextensions.k8s.io", "CustomResourceDefinition"),
 ];
 
+/// Why an object is protected from pruning, whatever else says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Protection {
+    /// `weir.dev/prune: never` (or `protect`) on the object.
+    Annotation,
+    /// Argo CD's `argocd.argoproj.io/sync-options: Prune=false` on it.
+    SyncOption,
+    /// A `prune.protect` selector of its component.
+    Selector,
+}
+
+impl Protection {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Protection::Annotation => "weir.dev/prune: never",
+            Protection::SyncOption => "argocd.argoproj.io/sync-options: Prune=false",
+            Protection::Selector => "its component's prune.protect",
+        }
+    }
+}
+
+/// Whether an object (`value`: as rendered, or live) is protected from
+/// pruning, and why: its annotations, or a `prune.protect` selector of its
+/// component's `rules`. The one rule: `plan` shows it, the sync records it
+/// in the inventory, and pruning reads it from the live object.
+pub fn protection(
+    object: &ObjectRef,
+    value: &Value,
+    rules: Option<&ComponentPrune>,
+) -> Option<Protection> {
+    let annotation = value
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(ANNOTATION))
+        .and_then(Value::as_str);
+    if matches!(annotation, Some("never" | "protect")) {
+        return Some(Protection::Annotation);
+    }
+    if crate::render::hooks::prune_disabled(value) {
+        return Some(Protection::SyncOption);
+    }
+    let labels = value.pointer("/metadata/labels");
+    rules
+        .is_some_and(|r| r.protect.iter().any(|s| s.matches(object, labels)))
+        .then_some(Protection::Selector)
+}
+
 /// What to do with an object that left the repo.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -290,7 +338,8 @@ pub enum Verdict {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase", tag = "reason")]
 pub enum KeepReason {
-    /// `weir.dev/prune: never` or a `prune.protect` selector.
+    /// `weir.dev/prune: never`, `Prune=false` or a `prune.protect`
+    /// selector ([`protection`]).
     Protected,
     /// Its kind is protected by the floor (`--protect-kind`).
     ProtectedKind,
@@ -308,7 +357,7 @@ pub enum KeepReason {
 impl KeepReason {
     pub fn describe(&self, kind: &str) -> String {
         match self {
-            KeepReason::Protected => "protected (weir.dev/prune: never or prune.protect)".into(),
+            KeepReason::Protected => "protected (weir.dev/prune: never, argocd.argoproj.io/sync-options: Prune=false, or prune.protect)".into(),
             KeepReason::ProtectedKind => format!(
                 "a {kind} is never pruned here ({PROTECT_KIND_FLAG} where weir runs); delete it by hand if it must go"
             ),
@@ -370,9 +419,7 @@ pub fn decide(
     if limits.protects_kind(object) {
         return Verdict::Keep(KeepReason::ProtectedKind);
     }
-    let protected = entry.protected
-        || matches!(annotation, Some("never" | "protect"))
-        || rules.is_some_and(|r| r.protect.iter().any(|s| s.matches(object, labels)));
+    let protected = entry.protected || protection(object, live, rules).is_some();
     if protected {
         return Verdict::Keep(KeepReason::Protected);
     }

@@ -12,7 +12,9 @@
 //!              "configured": 0, "unchanged": 5, "pruned": 0, "seconds": 1.4,
 //!              "applySeconds": 0.3,
 //!              "changed": [{"object": "CustomResourceDefinition widgets.example.com", "action": "created"}]}],
-//!   "hooks": [{"component": "db", "name": "migrate", "phase": "postApply", "result": "completed"}],
+//!   "hooks": [{"component": "db", "name": "migrate", "phase": "postApply", "result": "completed",
+//!              "object": "Job db/migrate-7xk2p"}],   // phase: preApply, sync, postApply, postSync, syncFail;
+//!                                                     // result: completed, alreadyComplete, unchanged, dryRun, failed
 //!   "prune": {"enabled": true, "pruned": ["ConfigMap app/old"], "kept": [{"object": "PersistentVolumeClaim app/data", "reason": "..."}], "pending": []},
 //!   "requests": {"reads": 12, "writes": 3, "dryRuns": 0, "leaseWrites": 2},
 //!   "seconds": 3.2
@@ -68,6 +70,9 @@ pub enum Event {
         component: String,
         name: String,
         result: HookResult,
+        /// The object it ran as (for a `generateName` hook, with the name
+        /// the server gave it).
+        object: Option<ObjectRef>,
     },
     WaveDone {
         index: u32,
@@ -139,8 +144,13 @@ impl std::fmt::Display for Event {
                 component,
                 name,
                 result,
+                object,
             } => {
-                write!(f, "hook {component}/{name}: {result:?}")
+                write!(f, "hook {component}/{name}: {result:?}")?;
+                if let Some(o) = object {
+                    write!(f, " ({o})")?;
+                }
+                Ok(())
             }
             Event::WaveDone {
                 index,
@@ -238,6 +248,11 @@ pub struct HookReport {
     pub name: String,
     pub phase: HookPhase,
     pub result: HookResult,
+    /// The object it ran as, `Kind namespace/name` (a `generateName`
+    /// hook's with the name the server gave it); absent when it did not
+    /// run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

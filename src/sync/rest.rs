@@ -1,5 +1,5 @@
 //! Requests of the [`Cluster`] that are not server-side applies: create
-//! (an Event, a Lease), replace with a `resourceVersion` precondition (a
+//! (an Event, a Lease, a hook with only `generateName`), replace with a `resourceVersion` precondition (a
 //! Lease that two writers race for), a merge patch of an object or of its
 //! `status` subresource, and a watch of an object kind's changes and
 //! deletions (the agent's drift detection and its `Sync` objects).
@@ -50,10 +50,25 @@ fn count(cluster: &Cluster, object: &ObjectRef) {
 impl Cluster {
     /// Creates `value`; [`WriteError::Conflict`] when it already exists.
     pub async fn create(&self, value: &Value) -> Result<Value, WriteError> {
-        let object = ObjectRef::from_value(value).map_err(Error::Object)?;
+        self.create_as(value, false).await
+    }
+
+    /// Creates `value` (with `dry_run`, only as the server would: nothing
+    /// is persisted). An object with only `generateName` is created under
+    /// a name the server picks; the returned object has it.
+    pub async fn create_as(&self, value: &Value, dry_run: bool) -> Result<Value, WriteError> {
+        let (object, _) = ObjectRef::from_value_or_generated(value).map_err(Error::Object)?;
         let resolved = self.resolve(&object).await?;
         let url = resolved.url(object.namespace.as_deref());
-        count(self, &object);
+        if dry_run {
+            self.count_write(true);
+        } else {
+            count(self, &object);
+        }
+        let params = PostParams {
+            dry_run,
+            ..PostParams::default()
+        };
         let body = serde_json::to_vec(value).map_err(|e| Error::Api {
             action: "create",
             object: object.to_string(),
@@ -61,7 +76,7 @@ impl Cluster {
         })?;
         let result = self
             .call("create", || {
-                let req = Request::new(url.clone()).create(&PostParams::default(), body.clone());
+                let req = Request::new(url.clone()).create(&params, body.clone());
                 async move {
                     let req = req.map_err(kube::Error::BuildRequest)?;
                     self.client.request::<Value>(req).await

@@ -12,6 +12,7 @@ pub mod agent;
 pub mod browser;
 pub mod chart;
 pub mod chartservers;
+pub mod creations;
 pub mod example_repo;
 pub mod git;
 pub mod gitserver;
