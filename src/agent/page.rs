@@ -226,6 +226,19 @@ pub fn detail(v: &SyncView) -> String {
         body.push_str("</div></section>");
     }
 
+    if !s.charts.is_empty() {
+        body.push_str("<section><h2>Charts</h2><table>");
+        for c in &s.charts {
+            let _ = write!(
+                body,
+                "<tr><th>{}</th><td><code>{}</code></td></tr>",
+                escape(&c.component),
+                escape(&c.chart.describe())
+            );
+        }
+        body.push_str("</table></section>");
+    }
+
     if !v.findings().is_empty() {
         body.push_str("<section><h2>Why the last commit was rejected</h2><table>");
         for f in v.findings() {

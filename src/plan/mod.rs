@@ -91,10 +91,10 @@ pub struct PlanUnit {
     pub hooks: Vec<PlanHook>,
     /// What the wave's health gate waits for on this unit's objects.
     pub health: Vec<HealthGate>,
-    /// The chart a remote chart component resolved to: exact version and
-    /// digest.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chart: Option<crate::render::Resolved>,
+    /// The remote charts its rendering used, as resolved (exact version
+    /// and digest): its own chart first, then its chart's dependencies.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub charts: Vec<crate::render::Resolved>,
 }
 
 /// A unit this one comes after.
@@ -458,7 +458,7 @@ fn plan_unit(
         name: unit.name.clone(),
         kind: unit.kind,
         file: unit.file.clone(),
-        chart: rendered.charts.get(&unit.name).cloned(),
+        charts: rendered.charts.get(&unit.name).cloned().unwrap_or_default(),
         namespace: unit.namespace.clone(),
         after,
         objects: objects.iter().map(|o| o.id.clone()).collect(),
