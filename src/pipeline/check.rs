@@ -279,8 +279,9 @@ fn not_rendered(components: &[String]) -> Option<Diagnostic> {
 fn not_reached(components: &[String]) -> Option<Diagnostic> {
     missing_tool(
         components,
-        "the chart repository could not be reached, so the charts of",
-        "were not rendered: the objects they render were not checked",
+        "the chart repositories of",
+        "could not be reached (and the chart cache has no copy), so their charts were not \
+         rendered: the objects they render were not checked",
         "`weir validate` does not need the network; `weir plan`, `diff` and `sync` fetch the \
          charts (E0219 when they cannot); fetch them once with `weir plan` to fill the chart \
          cache, and validate checks them offline from then on",
