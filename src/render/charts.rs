@@ -21,6 +21,9 @@ type OwnedFiles = Vec<(String, Vec<u8>)>;
 /// Files by path relative to a chart's directory, borrowed.
 type ChartFiles<'a> = Vec<(String, &'a [u8])>;
 
+/// Most `Chart.yaml` dependencies weir fetches for one chart.
+const MAX_DEPENDENCIES: usize = 32;
+
 /// Upper bound on charts rendered at once by default.
 const MAX_PARALLEL: usize = 4;
 
@@ -423,9 +426,31 @@ fn fetch_dependencies(
         .and_then(|docs| docs.into_iter().next())
         .and_then(|(doc, _)| doc.get("name").and_then(Value::as_str).map(str::to_owned))
         .unwrap_or_else(|| name.to_owned());
+    let missing = missing_dependencies(ctx, label, files);
+    if missing.len() > MAX_DEPENDENCIES {
+        // Each fetch may take a minute: a repo does not get to make weir
+        // fetch without end.
+        let d = ctx
+            .component_error(
+                c,
+                codes::CHART_FETCH_FAILED,
+                format!(
+                    "chart `{parent}` of component `{name}` declares {} dependencies to fetch, \
+                     more than weir fetches for one chart ({MAX_DEPENDENCIES})",
+                    missing.len()
+                ),
+            )
+            .with_path(".spec.source.helm")
+            .with_hint(
+                "vendor the dependencies in the chart's charts/ directory (`helm dependency \
+                 build`), or split the chart",
+            );
+        ctx.diags.push(d);
+        return Ok(None);
+    }
     let mut archives = Vec::new();
     let mut ok = true;
-    for dep in missing_dependencies(ctx, label, files) {
+    for dep in missing {
         let request = ChartFetch {
             component: name,
             repo: &dep.repository,
