@@ -418,6 +418,13 @@ fn pull(
         .prefix("weir-pull-")
         .tempdir()
         .map_err(tmp_err)?;
+    // helm keeps a login there (repositories.yaml, registry.json): for
+    // this process's user alone, and removed when `tmp` is dropped.
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o700))
+            .map_err(tmp_err)?;
+    }
     let out = tmp.path().join("out");
     std::fs::create_dir_all(&out).map_err(tmp_err)?;
     let oci = request.repo.starts_with("oci://");
