@@ -65,10 +65,16 @@ async fn main() {
     let server = GitServer::start();
     let repo = server.create_repo("platforms");
     let tree = repo.work_tree();
-    support::git::copy_dir(
-        &support::example_repo::path(),
-        &tree.path().join("example-repo"),
-    );
+    // example-repo's remote charts, from the real chart servers.
+    let charts = support::example_repo::ServedCharts::start();
+    charts.copy_repo(&tree.path().join("example-repo"));
+    agent_support::secret(
+        &client,
+        NS,
+        "charts",
+        &[("credentials.yaml", &charts.credentials_yaml())],
+    )
+    .await;
     let first = tree.commit("example-repo");
     tree.push();
     agent_support::git_credentials(&client, NS, "git", &server).await;
@@ -79,10 +85,15 @@ async fn main() {
         "platforms",
         json!({"url": server.http_url(&repo), "path": "example-repo", "interval": "10m",
                "target": "example-platforms", "secretRef": {"name": "git"},
+               "chartCredentials": {"secretRef": {"name": "charts"}},
                "webhook": {"secretRef": {"name": "hook"}}}),
     )
     .await;
-    let agent = Agent::start(&["--namespace", NS, "--ui", "open"]);
+    let chart_cache = tempfile::tempdir().unwrap();
+    let agent = Agent::start_with(
+        &["--namespace", NS, "--ui", "open"],
+        &[("WEIR_CHART_CACHE", chart_cache.path().to_str().unwrap())],
+    );
     let pid = agent.pid().expect("the agent runs");
     let mut rows: BTreeMap<&str, String> = BTreeMap::new();
 

@@ -4,7 +4,10 @@
 //! the pushed commit, with every wave's objects in the cluster: the same
 //! target as `weir sync example-repo`, so the two agree. Its SOPS-encrypted
 //! Secrets are decrypted with the demo age key, read from the Secret the
-//! Sync names in `spec.decryption`.
+//! Sync names in `spec.decryption`. Its remote charts come from the real
+//! ChartMuseum and OCI registry, with the credentials of the Secret the
+//! Sync's `chartCredentials` names, and the Sync's status shows the exact
+//! version and digest of each.
 
 mod support;
 
@@ -23,10 +26,15 @@ async fn the_agent_syncs_example_repo_from_git_to_ready() {
     let server = GitServer::start();
     let repo = server.create_repo("platforms");
     let tree = repo.work_tree();
-    support::git::copy_dir(
-        &support::example_repo::path(),
-        &tree.path().join("example-repo"),
-    );
+    let charts = support::example_repo::ServedCharts::start();
+    charts.copy_repo(&tree.path().join("example-repo"));
+    agent_support::secret(
+        &client,
+        &ns.name,
+        "charts",
+        &[("credentials.yaml", &charts.credentials_yaml())],
+    )
+    .await;
     tree.write("README.md", "the platforms\n");
     let commit = tree.commit("example-repo");
     tree.push();
@@ -42,12 +50,19 @@ async fn the_agent_syncs_example_repo_from_git_to_ready() {
         json!({"url": server.http_url(&repo), "path": "example-repo", "interval": "1h",
                "target": "example-platforms", "secretRef": {"name": "git"}, "timeout": "5m",
                "decryption": {"provider": "sops", "secretRef": {"name": "sops-age"}},
+               "chartCredentials": {"secretRef": {"name": "charts"}},
                // weir sync of a copy (tests/example_repo.rs) shares the
                // target, another source by name: this Sync takes it over.
                "adopt": true}),
     )
     .await;
-    let agent = Agent::start(&["--namespace", &ns.name]);
+    // A chart cache of the test's own; no credentials file: the agent's
+    // credentials come from the Secret.
+    let cache = tempfile::tempdir().unwrap();
+    let agent = Agent::start_with(
+        &["--namespace", &ns.name],
+        &[("WEIR_CHART_CACHE", cache.path().to_str().unwrap())],
+    );
     let sync = support::eventually(
         "example-repo Ready",
         std::time::Duration::from_secs(300),
@@ -82,6 +97,33 @@ async fn the_agent_syncs_example_repo_from_git_to_ready() {
         sync["status"]["managed"].as_u64().unwrap() > 150,
         "{sync:#}"
     );
+    // The charts, as resolved, in the status.
+    let charts_status = sync["status"]["charts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{sync:#}"));
+    let edge = charts_status
+        .iter()
+        .find(|c| c["component"] == "edge-operator")
+        .unwrap_or_else(|| panic!("{sync:#}"));
+    assert_eq!(edge["version"], "1.4.0");
+    assert_eq!(edge["repo"], charts.museum.url());
+    assert!(edge["digest"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(
+        charts_status
+            .iter()
+            .filter(|c| c["repo"] == format!("oci://{}/knitfab", charts.registry.host()))
+            .count(),
+        5,
+        "{sync:#}"
+    );
+    // No password in the agent's log or the Sync.
+    for password in [
+        &charts.museum.credentials().password,
+        &charts.registry.credentials().password,
+    ] {
+        assert!(!agent.log_text().contains(password.as_str()));
+        assert!(!sync.to_string().contains(password.as_str()));
+    }
     // Each platform's namespace, as the cluster has it.
     let namespaces: Api<Namespace> = Api::all(client.clone());
     for name in [

@@ -240,10 +240,18 @@ async fn the_chart_installs_and_its_service_account_syncs_cluster_wide() {
     support::example_repo::create_required_secrets(&client).await;
     let platforms = server.create_repo("platforms");
     let tree = platforms.work_tree();
-    support::git::copy_dir(
-        &support::example_repo::path(),
-        &tree.path().join("example-repo"),
-    );
+    // Its remote charts from the real ChartMuseum and OCI registry, with
+    // their logins in the Secret the Sync names (read with the chart's
+    // ServiceAccount).
+    let charts = support::example_repo::ServedCharts::start();
+    charts.copy_repo(&tree.path().join("example-repo"));
+    agent_support::secret(
+        &client,
+        &ns.name,
+        "charts",
+        &[("credentials.yaml", &charts.credentials_yaml())],
+    )
+    .await;
     tree.write("README.md", "the platforms\n");
     let commit = tree.commit("example-repo");
     tree.push();
@@ -258,6 +266,7 @@ async fn the_chart_installs_and_its_service_account_syncs_cluster_wide() {
         json!({"url": server.http_url(&platforms), "path": "example-repo", "interval": "1h",
                "target": "example-platforms", "secretRef": {"name": "git"}, "timeout": "5m",
                "decryption": {"provider": "sops", "secretRef": {"name": "sops-age"}},
+               "chartCredentials": {"secretRef": {"name": "charts"}},
                // Other tests sync example-repo into the same target from
                // other sources (tests/agent_example_repo.rs, example_repo.rs).
                "adopt": true}),

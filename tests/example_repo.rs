@@ -12,12 +12,18 @@
 //! one object configured by the next sync; a commit removing the ML lineage
 //! platform prunes its objects and keeps its protected claims and its
 //! namespace. The SOPS-encrypted Secrets are applied decrypted (with the
-//! demo key), and nothing weir printed on the way holds a Secret's value.
+//! demo key). Its two remote-chart platforms (edge inference from a chart
+//! repository, ML lineage from an OCI registry) take their charts from the
+//! real ChartMuseum and registry, with basic auth, and the sync report and
+//! the diffs show the exact version and digest of each. Nothing weir
+//! printed on the way holds a Secret's value or a chart repository's
+//! password.
 
 mod support;
 
+use support::example_repo::ServedCharts;
 use support::example_repo::{LICENSE, create_required_secrets, remove_required_secrets};
-use support::git::{commit, copy_dir};
+use support::git::commit;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -42,7 +48,9 @@ async fn example_repo_end_to_end() {
     let client = support::cluster().await;
     let work = tempfile::tempdir().unwrap();
     let repo_dir = work.path().join("platforms");
-    copy_dir(&example_repo(), &repo_dir);
+    let charts = ServedCharts::start();
+    charts.copy_repo(&repo_dir);
+    CHART_ENV.set(charts.env()).unwrap();
     let git = Repository::init(&repo_dir).unwrap();
     commit(&git, "initial");
 
@@ -115,6 +123,40 @@ async fn example_repo_end_to_end() {
     assert!(
         total >= 150,
         "example-repo has ~174 objects, synced {total}"
+    );
+    // The remote charts, exact version and digest, from the real servers.
+    let charts_synced: Vec<(&str, &str, &str)> = report["charts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no charts in the report: {report:#}"))
+        .iter()
+        .map(|c| {
+            (
+                c["component"].as_str().unwrap(),
+                c["chart"].as_str().unwrap(),
+                c["version"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    for (component, version) in [
+        ("edge-operator", "1.4.0"),
+        ("knit-storage-nfs", "1.3.0"),
+        ("knit-app", "1.3.0"),
+    ] {
+        assert!(
+            charts_synced.contains(&(component, component, version)),
+            "{component} {version} in {charts_synced:?}"
+        );
+    }
+    let edge = report["charts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["component"] == "edge-operator")
+        .unwrap();
+    assert_eq!(edge["repo"], charts.museum.url());
+    assert!(
+        edge["digest"].as_str().unwrap().starts_with("sha256:"),
+        "{edge}"
     );
     let hooks: Vec<(&str, &str)> = report["hooks"]
         .as_array()
@@ -278,6 +320,14 @@ async fn example_repo_end_to_end() {
     let live_diff: Value = serde_json::from_slice(&out.stdout).unwrap();
     let objects = live_diff["objects"].as_array().unwrap();
     assert_eq!(objects.len(), 1, "{live_diff:#}");
+    // The charts the would-be side renders from, as resolved.
+    let listed = live_diff["charts"].as_array().unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|c| c["component"] == "edge-operator" && c["head"]["digest"] == edge["digest"]),
+        "{listed:#?}"
+    );
     assert_eq!(objects[0]["id"]["name"], "churn-model-api");
     assert_eq!(
         strings(&objects[0]["fields"], "/path"),
@@ -366,6 +416,15 @@ async fn example_repo_end_to_end() {
         transcript.len() > 1000,
         "the transcript is too short to mean anything"
     );
+    for password in [
+        &charts.museum.credentials().password,
+        &charts.registry.credentials().password,
+    ] {
+        assert!(
+            !transcript.contains(password.as_str()),
+            "a chart repository password in weir's output"
+        );
+    }
     for value in SECRET_VALUES {
         let b64 = base64::engine::general_purpose::STANDARD.encode(value);
         assert!(!transcript.contains(value), "`{value}` in weir's output");
@@ -378,9 +437,8 @@ async fn example_repo_end_to_end() {
 
 // ------------------------------------------------------------------ helpers
 
-fn example_repo() -> PathBuf {
-    support::example_repo::path()
-}
+/// The chart credentials and cache of the test's chart servers.
+static CHART_ENV: std::sync::OnceLock<Vec<(&'static str, PathBuf)>> = std::sync::OnceLock::new();
 
 /// Runs the real `weir` in the repo (with the test cluster's kubeconfig in
 /// `KUBECONFIG`, which only `sync` reads).
@@ -393,6 +451,7 @@ fn weir(repo: &Path, args: &[&str]) -> Output {
         // example-repo's SOPS-encrypted Secrets: the demo key.
         .env("SOPS_AGE_KEY_FILE", support::example_repo::demo_age_key())
         .env("NO_COLOR", "1")
+        .envs(CHART_ENV.get().into_iter().flatten().cloned())
         .output()
         .unwrap();
     let mut transcript = TRANSCRIPT.lock().unwrap();

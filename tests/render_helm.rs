@@ -6,6 +6,7 @@
 //! which sets `WEIR_HELM`. Without it this test fails, it does not skip.
 
 mod render_support;
+mod support;
 
 use render_support::{fixture, load, read_tree, run};
 use serde_json::json;
@@ -170,7 +171,6 @@ fn a_helm_that_cannot_run_is_an_error() {
         component: "c",
         chart_dir: "c",
         files: vec![],
-        archive: None,
         release_name: "c",
         namespace: "default",
         values: &json!({}),
@@ -183,14 +183,25 @@ fn a_helm_that_cannot_run_is_an_error() {
     assert!(matches!(err, weir::render::Error::HelmRun { .. }), "{err}");
 }
 
-/// The example repo (five platforms, real charts) plans into the waves its
-/// README promises.
+/// The example repo (five platforms, real charts, six of them fetched from
+/// the real ChartMuseum and OCI registry) plans into the waves its README
+/// promises.
 #[test]
 fn the_example_repo_plans_as_its_readme_says() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("example-repo");
+    // Its remote charts from the real chart servers, as the demo serves
+    // them.
+    let charts = support::example_repo::ServedCharts::start();
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("example-repo");
+    charts.copy_repo(&root);
     let tree = read_tree(&root);
     let repo = load(&tree);
-    let out = run(&repo, &tree, &helm());
+    let helm = helm()
+        .with_credentials(
+            weir::render::remote::Credentials::parse(&charts.credentials_yaml()).unwrap(),
+        )
+        .with_cache_dir(work.path().join("cache"));
+    let out = run(&repo, &tree, &helm);
     assert!(out.errors().is_empty(), "{:#?}", out.errors());
     let plan = out.plan.as_ref().unwrap();
     let waves: Vec<(String, Vec<&str>)> = plan

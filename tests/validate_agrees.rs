@@ -241,13 +241,24 @@ fn case(code: &str) -> Vec<(String, String)> {
             }
             files
         }
-        "E0219" => vec![f(
-            "db/component.yaml",
-            &component(
-                "db",
-                "  namespace: db\n  source:\n    helm: {repo: 'http://127.0.0.1:1', chart: c, version: 1.0.0}\n",
-            ),
-        )],
+        // A repository that answers and refuses (no credentials; no such
+        // chart): an unreachable one is the one case validate only warns
+        // about (W0103: it does not need the network), as without helm.
+        "E0219" => {
+            static MUSEUM: std::sync::OnceLock<support::chartservers::ChartMuseum> =
+                std::sync::OnceLock::new();
+            let museum = MUSEUM.get_or_init(support::chartservers::ChartMuseum::start);
+            vec![f(
+                "db/component.yaml",
+                &component(
+                    "db",
+                    &format!(
+                        "  namespace: db\n  source:\n    helm: {{repo: '{}', chart: c, version: 1.0.0}}\n",
+                        museum.url()
+                    ),
+                ),
+            )]
+        }
         "W0201" => vec![
             web(""),
             web_cm(),

@@ -9,6 +9,8 @@
 //! Needs helm from the test environment: run through `cargo xtask test`,
 //! which sets `WEIR_HELM`. Without it these tests fail, they do not skip.
 
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -50,15 +52,24 @@ fn stdout(out: &Output) -> String {
 }
 
 /// The example repo's one warning used to be its InferenceDeployment, whose
-/// CRD comes from the edge operator's chart: with the chart rendered, it
-/// is checked against that CRD, and nothing is left to report.
+/// CRD comes from the edge operator's chart: with the chart rendered (from
+/// the chart repository), it is checked against that CRD, and nothing is
+/// left to report.
 #[test]
 fn example_repo_has_no_findings() {
-    let out = weir_in(
-        Path::new(env!("CARGO_MANIFEST_DIR")),
-        &helm(),
-        &["validate", "example-repo", "--strict"],
-    );
+    // Its remote charts served as the demo serves them.
+    let charts = support::example_repo::ServedCharts::start();
+    let work = tempfile::tempdir().unwrap();
+    charts.copy_repo(&work.path().join("example-repo"));
+    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["validate", "example-repo", "--strict"])
+        .current_dir(work.path())
+        .env("WEIR_HELM", helm())
+        .envs(charts.env())
+        .env_remove("CLICOLOR_FORCE")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run weir");
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     insta::assert_snapshot!(stdout(&out), @"no problems found (120 documents in 48 files checked)");
 }

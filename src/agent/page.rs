@@ -226,6 +226,19 @@ pub fn detail(v: &SyncView) -> String {
         body.push_str("</div></section>");
     }
 
+    if !s.charts.is_empty() {
+        body.push_str("<section><h2>Charts</h2><table>");
+        for c in &s.charts {
+            let _ = write!(
+                body,
+                "<tr><th>{}</th><td><code>{}</code></td></tr>",
+                escape(&c.component),
+                escape(&c.chart.describe())
+            );
+        }
+        body.push_str("</table></section>");
+    }
+
     if !v.findings().is_empty() {
         body.push_str("<section><h2>Why the last commit was rejected</h2><table>");
         for f in v.findings() {
@@ -350,7 +363,21 @@ mod tests {
             path: Some(".spec.replicaz".into()),
             message: "unknown field `replicaz`".into(),
         });
+        v.status.charts.push(crate::sync::report::ChartReport {
+            component: "db".into(),
+            chart: crate::render::Resolved {
+                repo: "https://charts.example.com".into(),
+                chart: "postgresql".into(),
+                version: "15.5.38".into(),
+                digest: "sha256:ab12".into(),
+                dependency_of: None,
+                cached: false,
+            },
+        });
         let html = detail(&v);
+        assert!(html.contains(
+            "<tr><th>db</th><td><code>postgresql 15.5.38 from https://charts.example.com (sha256:ab12)</code></td></tr>"
+        ));
         assert!(html.contains("<div class=\"wave current\"><h3>wave 1 (apps) · in progress</h3>"));
         assert!(html.contains("&lt;web&gt;"), "unit names are escaped");
         assert!(html.contains("<code>apps/web.yaml:7</code>"));

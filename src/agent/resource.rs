@@ -77,6 +77,10 @@ pub struct SyncSpec {
     pub target: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<LocalRef>,
+    /// Credentials of chart repositories and registries
+    /// (`chartCredentials.secretRef`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart_credentials: Option<SecretHolder>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<SecretHolder>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -154,6 +158,9 @@ pub struct SyncStatus {
     pub drift_corrected: Option<u64>,
     #[serde(default)]
     pub waves: Vec<WaveStatus>,
+    /// The remote charts the last sync rendered from, as resolved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub charts: Vec<crate::sync::report::ChartReport>,
     #[serde(default)]
     pub findings: Vec<Finding>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

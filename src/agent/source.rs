@@ -134,6 +134,42 @@ pub fn remote_of(url: &str, secret: Option<&Value>, secret_name: &str) -> Result
     })
 }
 
+/// The chart repository credentials in a Secret (`chartCredentials`):
+/// its key `credentials.yaml`, a YAML list of `{url, username, password}`
+/// (the CLI's `$WEIR_CHART_CREDENTIALS` format), or the keys `url`,
+/// `username` and `password` for one repository. Errors never quote the
+/// Secret's values.
+pub fn chart_credentials(
+    secret: &Value,
+    secret_name: &str,
+) -> Result<crate::render::remote::Credentials> {
+    use crate::render::remote::{Credential, Credentials};
+    let get = |key: &str| -> Option<String> {
+        let bytes = super::http::secret_value(secret, key)?;
+        String::from_utf8(bytes).ok()
+    };
+    if let Some(text) = get("credentials.yaml") {
+        return Credentials::parse(&text).map_err(|why| {
+            Error::Credentials(format!(
+                "the key credentials.yaml of Secret {secret_name} is {why}"
+            ))
+        });
+    }
+    match (get("url"), get("username"), get("password")) {
+        (Some(url), Some(username), Some(password)) => {
+            Ok(Credentials::from_entries(vec![Credential {
+                url: url.trim().to_owned(),
+                username: username.trim().to_owned(),
+                password,
+            }]))
+        }
+        _ => Err(Error::Credentials(format!(
+            "Secret {secret_name} has neither the key credentials.yaml nor all of url, \
+             username and password"
+        ))),
+    }
+}
+
 impl Origin {
     /// Reads the source's current state; `remote` is the Git remote with
     /// its credentials (ignored for a directory). Blocking (Git, the disk):
@@ -202,6 +238,58 @@ impl Origin {
 mod tests {
     use super::*;
     use crate::agent::resource::{Metadata, SyncSpec};
+
+    fn secret(data: &[(&str, &str)]) -> Value {
+        use base64::Engine as _;
+        let data: serde_json::Map<String, Value> = data
+            .iter()
+            .map(|(k, v)| {
+                (
+                    (*k).to_owned(),
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(v)),
+                )
+            })
+            .collect();
+        serde_json::json!({ "data": data })
+    }
+
+    #[test]
+    fn chart_credentials_come_from_a_list_or_one_login() {
+        let list = secret(&[(
+            "credentials.yaml",
+            "- url: https://charts.example.com\n  username: a\n  password: hunter2\n",
+        )]);
+        let creds = chart_credentials(&list, "ns/charts").unwrap();
+        let c = creds.for_repo("https://charts.example.com/stable").unwrap();
+        assert_eq!((c.username.as_str(), c.password.as_str()), ("a", "hunter2"));
+
+        let one = secret(&[
+            ("url", "oci://registry.example.com"),
+            ("username", "b"),
+            ("password", "hunter3"),
+        ]);
+        let creds = chart_credentials(&one, "ns/charts").unwrap();
+        assert!(
+            creds
+                .for_repo("oci://registry.example.com/charts")
+                .is_some()
+        );
+
+        // Errors say what is wrong without quoting the Secret.
+        let bad = secret(&[("credentials.yaml", "url: hunter4-not-a-list\n")]);
+        let err = chart_credentials(&bad, "ns/charts")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ns/charts") && !err.contains("hunter4"),
+            "{err}"
+        );
+        let none = secret(&[("token", "x")]);
+        let err = chart_credentials(&none, "ns/charts")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("credentials.yaml"), "{err}");
+    }
 
     fn sync(url: &str) -> SyncObject {
         SyncObject {

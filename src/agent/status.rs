@@ -139,6 +139,7 @@ pub fn next(
             status.changed = Some(changed as u64);
             status.pruned = Some(report.prune.pruned.len() as u64);
             status.waves = waves(report);
+            status.charts = report.charts.clone();
             status.findings.clear();
             status.last_error = None;
         }
@@ -180,6 +181,7 @@ pub fn next(
             set("Stalled", "False", "SyncFailed", String::new());
             status.last_attempted_revision = Some((*revision).to_owned());
             status.waves = waves(report);
+            status.charts = report.charts.clone();
             status.findings.clear();
             status.last_error = Some(message.clone());
         }

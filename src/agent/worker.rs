@@ -454,6 +454,35 @@ impl Worker {
         Ok(cluster)
     }
 
+    /// The chart repository credentials of the Sync's
+    /// `chartCredentials` Secret (read on every check: a rotated password
+    /// is taken at the next commit or retry); `None` when it names none
+    /// (then the agent's own `$WEIR_CHART_CREDENTIALS`, if set).
+    async fn chart_credentials(
+        &self,
+    ) -> Result<Option<crate::render::remote::Credentials>, String> {
+        let Some(sync) = &self.sync else {
+            return Ok(None);
+        };
+        let Some(holder) = &sync.spec.chart_credentials else {
+            return Ok(None);
+        };
+        let name = format!("{}/{}", sync.metadata.namespace, holder.secret_ref.name);
+        match self.read_secret(&holder.secret_ref.name).await {
+            Ok(Some(secret)) => source::chart_credentials(&secret, &name)
+                .map(Some)
+                .map_err(|e| e.to_string()),
+            Ok(None) => Err(format!(
+                "the chart credentials Secret {name} does not exist: create it (key \
+                 credentials.yaml with a list of {{url, username, password}}, or keys url, \
+                 username and password); nothing is applied until it does"
+            )),
+            Err(e) => Err(format!(
+                "cannot read the chart credentials Secret {name}: {e}"
+            )),
+        }
+    }
+
     /// A Secret of the Sync's namespace.
     async fn read_secret(
         &self,
@@ -541,11 +570,20 @@ impl Worker {
             without_helm: WithoutHelm::Fail,
             ..pipeline::Options::default()
         };
+        let helm = match self.chart_credentials().await {
+            Ok(Some(credentials)) => HelmBinary::new().with_credentials(credentials),
+            Ok(None) => HelmBinary::new(),
+            Err(message) => {
+                return self
+                    .failed(Outcome::FetchFailed { message }, Reason::FetchFailed)
+                    .await;
+            }
+        };
         let source = snapshot.source.clone();
         let limits = self.ctx.options.limits;
         let checked = tokio::task::spawn_blocking(move || {
             let loaded = pipeline::load(&source, &limits)?;
-            pipeline::check(loaded, &options, &HelmBinary::new())
+            pipeline::check(loaded, &options, &helm)
         })
         .await;
         let checked = match checked {
@@ -576,6 +614,22 @@ impl Worker {
                 .filter(|d| d.is_error())
                 .collect();
             let first = errors.first().map(|d| format!(": {d}")).unwrap_or_default();
+            if !errors.is_empty()
+                && errors
+                    .iter()
+                    .all(|d| d.code == crate::render::codes::CHART_FETCH_FAILED)
+            {
+                // A chart repository down (or a credential being rotated)
+                // is not the commit's fault: tried again with backoff, not
+                // rejected until the next commit.
+                let message = format!(
+                    "cannot fetch the charts of {}, nothing was applied{first}",
+                    status::short(&snapshot.revision)
+                );
+                return self
+                    .failed(Outcome::FetchFailed { message }, Reason::FetchFailed)
+                    .await;
+            }
             let message = format!(
                 "commit {} is invalid, nothing was applied ({} error{}{first})",
                 status::short(&snapshot.revision),

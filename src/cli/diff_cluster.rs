@@ -65,5 +65,13 @@ pub fn sides(args: &DiffArgs) -> anyhow::Result<Option<(Side, Side)>> {
                 )
             })
     })?;
-    Ok(Some(cluster::sides(compared.objects, compared.prunable)))
+    let (live, mut would_be) = cluster::sides(compared.objects, compared.prunable);
+    let mut charts = std::collections::BTreeMap::new();
+    for unit in plan.waves.iter().flat_map(|w| &w.units) {
+        if !unit.charts.is_empty() {
+            charts.insert(unit.name.clone(), unit.charts.clone());
+        }
+    }
+    would_be.charts = Some(charts);
+    Ok(Some((live, would_be)))
 }

@@ -66,8 +66,8 @@ pub fn side(
     for warning in &checked.report.diagnostics {
         tracing::warn!("{warning}");
     }
-    Ok(Ok(Side::of_revision(
-        planned.into_rendered().objects,
-        weir_docs,
-    )))
+    let rendered = planned.into_rendered();
+    let mut side = Side::of_revision(rendered.objects, weir_docs);
+    side.charts = Some(rendered.charts);
+    Ok(Ok(side))
 }

@@ -130,7 +130,7 @@ fn summary(unit: &PlanUnit) -> String {
 
 fn details(unit: &PlanUnit) -> Vec<String> {
     let mut lines = Vec::new();
-    if let Some(chart) = &unit.chart {
+    for chart in &unit.charts {
         lines.push(format!("chart: {}", chart.describe()));
     }
     if !unit.after.is_empty() {

@@ -202,6 +202,12 @@ fn detail(sync: &SyncObject, events: &[Value]) -> String {
             );
         }
     }
+    if !status.charts.is_empty() {
+        let _ = writeln!(out, "\nCharts of the last sync:");
+        for c in &status.charts {
+            let _ = writeln!(out, "  {}: {}", c.component, c.chart.describe());
+        }
+    }
     if !events.is_empty() {
         let _ = writeln!(out, "\nEvents:");
         for e in events.iter().rev().take(10).rev() {

@@ -124,6 +124,9 @@ fn text(report: &Report) -> String {
         "{verb} {}{rev} in {:.1}s",
         report.target, report.seconds
     );
+    for c in &report.charts {
+        let _ = writeln!(out, "  chart {}: {}", c.component, c.chart.describe());
+    }
     for w in &report.waves {
         let _ = writeln!(
             out,

@@ -77,7 +77,72 @@ pub fn diff(base: Side, head: Side, options: &Options) -> Report {
         summary: summarise(&objects, unchanged, weir_documents.len()),
         objects,
         weir_documents,
+        charts: diff_charts(base.charts, head.charts),
     }
+}
+
+/// The remote charts of both sides matched by component, chart and the
+/// chart they are a dependency of; a side whose charts are not known (the
+/// cluster) shows the other's as they are, unchanged.
+fn diff_charts(
+    base: Option<BTreeMap<String, Vec<crate::render::Resolved>>>,
+    head: Option<BTreeMap<String, Vec<crate::render::Resolved>>>,
+) -> Vec<super::model::ChartDiff> {
+    use super::model::{ChartChange, ChartDiff};
+    let known = base.is_some() && head.is_some();
+    let key = |component: &str, r: &crate::render::Resolved| {
+        (
+            component.to_owned(),
+            r.chart.clone(),
+            r.dependency_of.clone(),
+        )
+    };
+    let mut out: Vec<ChartDiff> = Vec::new();
+    let mut index: HashMap<(String, String, Option<String>), usize> = HashMap::new();
+    for (component, charts) in head.iter().flatten() {
+        for r in charts {
+            index.insert(key(component, r), out.len());
+            out.push(ChartDiff {
+                component: component.clone(),
+                change: if known {
+                    ChartChange::Added
+                } else {
+                    ChartChange::Unchanged
+                },
+                base: None,
+                head: Some(r.clone()),
+            });
+        }
+    }
+    for (component, charts) in base.iter().flatten() {
+        for r in charts {
+            match index.get(&key(component, r)) {
+                Some(&i) => {
+                    let same = out[i].head.as_ref().is_some_and(|h| {
+                        h.version == r.version && h.digest == r.digest && h.repo == r.repo
+                    });
+                    out[i].change = if same {
+                        ChartChange::Unchanged
+                    } else {
+                        ChartChange::Changed
+                    };
+                    out[i].base = Some(r.clone());
+                }
+                None => out.push(ChartDiff {
+                    component: component.clone(),
+                    change: if known {
+                        ChartChange::Removed
+                    } else {
+                        ChartChange::Unchanged
+                    },
+                    base: Some(r.clone()),
+                    head: None,
+                }),
+            }
+        }
+    }
+    out.sort_by(|a, b| a.component.cmp(&b.component));
+    out
 }
 
 fn no_secrets(_: &Path) -> bool {
@@ -305,10 +370,81 @@ mod tests {
                 {"name": "api", "image": image}]}}}})
     }
 
+    fn resolved(chart: &str, version: &str) -> crate::render::Resolved {
+        crate::render::Resolved {
+            repo: "https://charts.example.com".into(),
+            chart: chart.into(),
+            version: version.into(),
+            digest: format!("sha256:{version}"),
+            dependency_of: None,
+            cached: false,
+        }
+    }
+
+    #[test]
+    fn charts_are_listed_with_their_change() {
+        use crate::diff::model::ChartChange;
+        let charts = |list: Vec<(&str, crate::render::Resolved)>| {
+            let mut map: BTreeMap<String, Vec<crate::render::Resolved>> = BTreeMap::new();
+            for (c, r) in list {
+                map.entry(c.to_owned()).or_default().push(r);
+            }
+            Some(map)
+        };
+        let base = Side {
+            charts: charts(vec![
+                ("web", resolved("demo", "0.1.0")),
+                ("db", resolved("pg", "1.0.0")),
+                ("old", resolved("gone", "1.0.0")),
+            ]),
+            ..Side::default()
+        };
+        let head = Side {
+            charts: charts(vec![
+                ("web", resolved("demo", "0.2.0")),
+                ("db", resolved("pg", "1.0.0")),
+                ("new", resolved("fresh", "2.0.0")),
+            ]),
+            ..Side::default()
+        };
+        let report = diff(base, head, &Options::default());
+        let changes: Vec<(&str, ChartChange)> = report
+            .charts
+            .iter()
+            .map(|c| (c.component.as_str(), c.change))
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                ("db", ChartChange::Unchanged),
+                ("new", ChartChange::Added),
+                ("old", ChartChange::Removed),
+                ("web", ChartChange::Changed),
+            ]
+        );
+        let lines = crate::diff::format::chart_lines(&report);
+        assert!(
+            lines.contains(
+                &"web: demo 0.1.0 (sha256:0.1.0) -> 0.2.0 (sha256:0.2.0) from https://charts.example.com"
+                    .to_owned()
+            ),
+            "{lines:?}"
+        );
+        // The cluster's side does not know its charts: listed as they are.
+        let live = Side::default();
+        let head = Side {
+            charts: charts(vec![("web", resolved("demo", "0.2.0"))]),
+            ..Side::default()
+        };
+        let report = diff(live, head, &Options::default());
+        assert_eq!(report.charts[0].change, ChartChange::Unchanged);
+    }
+
     fn side(objects: Vec<DiffObject>) -> Side {
         Side {
             objects,
             weir_docs: Vec::new(),
+            charts: None,
         }
     }
 
@@ -474,10 +610,12 @@ mod tests {
         let base = Side {
             objects: vec![object("db", 0, deployment("x", 1))],
             weir_docs: vec![component("5m")],
+            charts: None,
         };
         let head = Side {
             objects: vec![object("db", 0, deployment("x", 1))],
             weir_docs: vec![component("10m")],
+            charts: None,
         };
         let report = diff(base, head, &Options::default());
         assert!(report.has_differences());

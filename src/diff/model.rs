@@ -79,6 +79,10 @@ impl WeirDoc {
 pub struct Side {
     pub objects: Vec<DiffObject>,
     pub weir_docs: Vec<WeirDoc>,
+    /// The remote charts each component was rendered from, as the
+    /// pipeline resolved them; `None` where that is not known (the live
+    /// cluster).
+    pub charts: Option<std::collections::BTreeMap<String, Vec<crate::render::Resolved>>>,
 }
 
 impl Side {
@@ -91,6 +95,7 @@ impl Side {
         let mut side = Side {
             objects: Vec::with_capacity(objects.len()),
             weir_docs,
+            charts: None,
         };
         for o in objects {
             side.push_rendered(
@@ -246,6 +251,32 @@ impl WeirDocDiff {
     }
 }
 
+/// What happened to a remote chart between the sides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChartChange {
+    Added,
+    /// Another version or digest.
+    Changed,
+    Removed,
+    Unchanged,
+}
+
+/// A remote chart a component is rendered from, on each side: the exact
+/// version and digest the pipeline resolved (every chart of the head, and
+/// of the base, is listed, changed or not, so a reviewer sees what a range
+/// resolved to).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChartDiff {
+    pub component: String,
+    pub change: ChartChange,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<crate::render::Resolved>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head: Option<crate::render::Resolved>,
+}
+
 /// The result of a diff.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -255,6 +286,9 @@ pub struct Report {
     /// name).
     pub objects: Vec<ObjectDiff>,
     pub weir_documents: Vec<WeirDocDiff>,
+    /// The remote charts of both sides, by component.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub charts: Vec<ChartDiff>,
 }
 
 impl Report {

@@ -247,6 +247,7 @@ pub fn check(loaded: Loaded, options: &Options, charts: &dyn ChartRenderer) -> R
                 }
                 found.extend(not_rendered(&skipping.skipped()));
                 found.extend(not_built(&skipping.skipped_kustomize()));
+                found.extend(not_reached(&skipping.unreachable()));
                 let chart_objects = chart_objects(&rendered);
                 outcome = Some((rendered, planned));
                 RenderFindings {
@@ -341,6 +342,21 @@ fn not_rendered(components: &[String]) -> Option<Diagnostic> {
          define were not checked",
         "install Helm 3 (https://helm.sh/docs/intro/install/) and put it on PATH, or set \
          WEIR_HELM to its path",
+    )
+}
+
+/// The warning that charts were not rendered because their chart
+/// repository could not be reached (and the cache has no resolution):
+/// checking a repo does not need the network; planning and applying it do.
+fn not_reached(components: &[String]) -> Option<Diagnostic> {
+    missing_tool(
+        components,
+        "the chart repositories of",
+        "could not be reached (and the chart cache has no copy), so their charts were not \
+         rendered: the objects they render were not checked",
+        "`weir validate` does not need the network; `weir plan`, `diff` and `sync` fetch the \
+         charts (E0219 when they cannot); fetch them once with `weir plan` to fill the chart \
+         cache, and validate checks them offline from then on",
     )
 }
 

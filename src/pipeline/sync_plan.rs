@@ -142,6 +142,11 @@ pub(super) fn build(
                 prune: component
                     .map(|c| c.value.spec.prune.clone())
                     .unwrap_or_default(),
+                charts: rendered
+                    .charts
+                    .get(pu.name.as_str())
+                    .cloned()
+                    .unwrap_or_default(),
             });
         }
         waves.push(SyncWave {

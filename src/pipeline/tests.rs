@@ -504,3 +504,51 @@ fn an_encrypted_secret_plans_without_the_key_and_decrypts_only_with_one() {
         "{err}"
     );
 }
+
+/// A chart repository that cannot be reached.
+struct Offline;
+
+impl ChartRenderer for Offline {
+    fn template(&self, _: &ChartRequest<'_>) -> render::Result<ChartOutput> {
+        Ok(ChartOutput::Rendered(String::new()))
+    }
+
+    fn fetch(&self, _: &render::ChartFetch<'_>) -> render::Result<render::Fetched> {
+        Ok(render::Fetched::Unreachable(
+            "dial tcp 127.0.0.1:1: connect: connection refused".into(),
+        ))
+    }
+}
+
+/// `weir validate` does not need the network: an unreachable chart
+/// repository is a warning there, and an error for everything that applies.
+#[test]
+fn an_unreachable_chart_repository_warns_in_validate_and_stops_the_plan() {
+    let files = [(
+        "db.yaml",
+        "apiVersion: weir.dev/v1alpha1\nkind: Component\nmetadata: {name: db}\nspec:\n  namespace: db\n  source:\n    helm: {repo: 'https://charts.example.com', chart: pg, version: 1.0.0}\n",
+    )];
+    let run = |without_helm| {
+        let tree: FileTree = files.iter().copied().collect();
+        let loaded = load_tree(tree, None, "test".into(), &crate::budget::Limits::default());
+        let options = Options {
+            without_helm,
+            ..Options::default()
+        };
+        check(loaded, &options, &Offline).unwrap()
+    };
+    let validated = run(WithoutHelm::Warn);
+    let d = find(&validated, "W0103");
+    assert!(d.message.contains("`db`"), "{d:?}");
+    assert!(
+        !validated
+            .report
+            .diagnostics
+            .iter()
+            .any(Diagnostic::is_error)
+    );
+    let planned = run(WithoutHelm::Fail);
+    assert!(planned.planned.is_none());
+    let d = find(&planned, "E0219");
+    assert!(d.message.contains("https://charts.example.com"), "{d:?}");
+}

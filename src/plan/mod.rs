@@ -99,10 +99,10 @@ pub struct PlanUnit {
     pub hooks: Vec<PlanHook>,
     /// What the wave's health gate waits for on this unit's objects.
     pub health: Vec<HealthGate>,
-    /// The chart a remote chart component resolved to: exact version and
-    /// digest.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chart: Option<crate::render::Resolved>,
+    /// The remote charts its rendering used, as resolved (exact version
+    /// and digest): its own chart first, then its chart's dependencies.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub charts: Vec<crate::render::Resolved>,
     /// Its objects by Argo CD sync wave, ascending, when any has a sync
     /// wave other than 0 or a `Sync` hook runs among them: each sync wave
     /// is applied and healthy before the next.
@@ -577,7 +577,7 @@ fn plan_unit(
         name: unit.name.clone(),
         kind: unit.kind,
         file: unit.file.clone(),
-        chart: rendered.charts.get(&unit.name).cloned(),
+        charts: rendered.charts.get(&unit.name).cloned().unwrap_or_default(),
         namespace: unit.namespace.clone(),
         after,
         objects: objects.iter().map(|o| o.id.clone()).collect(),

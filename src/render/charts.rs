@@ -16,6 +16,14 @@ use super::{Result, codes, values, yaml};
 use crate::budget;
 use crate::diagnostic::Diagnostic;
 
+/// Files by path relative to a chart's directory, owned.
+type OwnedFiles = Vec<(String, Vec<u8>)>;
+/// Files by path relative to a chart's directory, borrowed.
+type ChartFiles<'a> = Vec<(String, &'a [u8])>;
+
+/// Most `Chart.yaml` dependencies weir fetches for one chart.
+const MAX_DEPENDENCIES: usize = 32;
+
 /// Upper bound on charts rendered at once by default.
 const MAX_PARALLEL: usize = 4;
 
@@ -28,7 +36,8 @@ pub(super) fn render_charts(
     kube_version: &str,
     parallelism: Option<usize>,
 ) -> Result<()> {
-    let user_values = resolve_values(ctx);
+    let remote = fetch_remote(ctx, charts)?;
+    let user_values = resolve_values(ctx, &remote);
     if ctx.budget.is_exhausted() {
         return Ok(());
     }
@@ -36,56 +45,51 @@ pub(super) fn render_charts(
     let budget = ctx.budget;
     let components = ctx.components;
 
-    // Remote charts first: fetched (or found in the cache) one by one.
-    let mut fetched: BTreeMap<&str, (std::path::PathBuf, String)> = BTreeMap::new();
-    for (c, source) in components.iter().zip(ctx.sources.clone()) {
+    // Each chart's files (the repo's, or the fetched archive's), then the
+    // dependencies its Chart.yaml declares and it does not carry.
+    let mut chart_files: BTreeMap<&str, (String, ChartFiles<'_>)> = BTreeMap::new();
+    let mut dependency_archives: BTreeMap<&str, OwnedFiles> = BTreeMap::new();
+    let sources = ctx.sources.clone();
+    for (c, source) in components.iter().zip(&sources) {
         let name = c.value.metadata.name.as_str();
-        let Source::Chart(ChartSource {
-            remote: Some(remote),
-            ..
-        }) = source
-        else {
+        let (Source::Chart(chart), true) = (source, user_values.contains_key(name)) else {
             continue;
         };
-        if !user_values.contains_key(name) {
-            continue;
-        }
-        let request = ChartFetch {
-            component: name,
-            repo: &remote.repo,
-            chart: &remote.chart,
-            version: &remote.version,
-            plain_http: remote.plain_http,
-            max_memory: budget.limits().max_helm_memory,
+        let (label, listed): (String, ChartFiles<'_>) = match &chart.remote {
+            Some(_) => match remote.get(name) {
+                Some(fetched) => (
+                    fetched.label.clone(),
+                    fetched
+                        .files
+                        .iter()
+                        .map(|(path, bytes)| (path.clone(), bytes.as_slice()))
+                        .collect(),
+                ),
+                None => continue,
+            },
+            None => {
+                let prefix_len = if chart.dir.is_empty() {
+                    0
+                } else {
+                    chart.dir.len() + 1
+                };
+                (
+                    chart.dir.clone(),
+                    files
+                        .under(&chart.dir)
+                        .into_iter()
+                        .map(|(path, bytes)| (path[prefix_len.min(path.len())..].to_owned(), bytes))
+                        .collect(),
+                )
+            }
         };
-        match charts.fetch(&request)? {
-            Fetched::Archive { resolved, path } => {
-                let label = format!("{}-{}", resolved.chart, resolved.version);
-                ctx.charts.insert(name.to_owned(), resolved);
-                fetched.insert(name, (path, label));
+        match fetch_dependencies(ctx, charts, c, chart, &label, &listed)? {
+            Some(archives) => {
+                dependency_archives.insert(name, archives);
+                chart_files.insert(name, (label, listed));
             }
-            Fetched::Skipped => {}
-            Fetched::Failed(message) => {
-                let d = ctx
-                    .component_error(
-                        c,
-                        codes::CHART_FETCH_FAILED,
-                        format!(
-                            "could not fetch chart `{}` version `{}` of component `{name}` from {}:\n{message}",
-                            remote.chart,
-                            remote.version,
-                            crate::repo::redact_url(&remote.repo)
-                        ),
-                    )
-                    .with_path(".spec.source.helm")
-                    .with_hint(format!(
-                        "check the repository URL, that it has this chart and version (`helm search repo` / \
-                         `helm show chart`), and its credentials in the file {} names; \
-                         nothing of this repo is applied until it is fetched",
-                        super::remote::CREDENTIALS_ENV
-                    ));
-                ctx.diags.push(d);
-            }
+            // A dependency could not be fetched: reported, not rendered.
+            None => continue,
         }
     }
 
@@ -95,26 +99,20 @@ pub(super) fn render_charts(
         let (Source::Chart(chart), Some(values)) = (source, user_values.get(name)) else {
             continue;
         };
-        let (archive, chart_dir) = match &chart.remote {
-            Some(_) => match fetched.get(name) {
-                Some((path, label)) => (Some(path.as_path()), label.as_str()),
-                None => continue,
-            },
-            None => (None, chart.dir.as_str()),
+        let Some((label, listed)) = chart_files.get(name) else {
+            continue;
         };
-        let prefix_len = if chart.dir.is_empty() {
-            0
-        } else {
-            chart.dir.len() + 1
-        };
-        let chart_files = match archive {
-            Some(_) => Vec::new(),
-            None => files
-                .under(&chart.dir)
+        let mut files: Vec<(&str, &[u8])> = listed
+            .iter()
+            .map(|(path, bytes)| (path.as_str(), *bytes))
+            .collect();
+        files.extend(
+            dependency_archives
+                .get(name)
                 .into_iter()
-                .map(|(path, bytes)| (&path[prefix_len.min(path.len())..], bytes))
-                .collect(),
-        };
+                .flatten()
+                .map(|(path, bytes)| (path.as_str(), bytes.as_slice())),
+        );
         let namespace = ctx
             .units
             .iter()
@@ -122,9 +120,8 @@ pub(super) fn render_charts(
             .map_or(ctx.default_namespace.as_str(), |u| u.namespace.as_str());
         jobs.push(ChartRequest {
             component: name,
-            chart_dir,
-            files: chart_files,
-            archive,
+            chart_dir: label.as_str(),
+            files,
             release_name: &chart.release,
             namespace,
             values,
@@ -261,12 +258,261 @@ pub(super) fn render_charts(
     Ok(())
 }
 
+/// A remote chart, fetched and unpacked.
+pub(super) struct RemoteFiles {
+    /// `chart-version`: what its objects' source files are named under.
+    pub label: String,
+    /// Its files, paths relative to the chart's directory.
+    pub files: OwnedFiles,
+}
+
+/// Fetches (or finds in the cache) every remote chart, one by one, and
+/// unpacks it; what cannot be fetched or read is reported (`E0219`), and
+/// that component is not rendered.
+fn fetch_remote(
+    ctx: &mut Context<'_>,
+    charts: &dyn ChartRenderer,
+) -> Result<BTreeMap<String, RemoteFiles>> {
+    let mut fetched = BTreeMap::new();
+    let components = ctx.components;
+    for (c, source) in components.iter().zip(ctx.sources.clone()) {
+        let name = c.value.metadata.name.as_str();
+        let Source::Chart(ChartSource {
+            remote: Some(remote),
+            ..
+        }) = source
+        else {
+            continue;
+        };
+        let request = ChartFetch {
+            component: name,
+            repo: &remote.repo,
+            chart: &remote.chart,
+            version: &remote.version,
+            plain_http: remote.plain_http,
+            max_memory: ctx.budget.limits().max_helm_memory,
+            dependency_of: None,
+        };
+        let what = format!("chart `{}` version `{}`", remote.chart, remote.version);
+        if let Some((resolved, files)) = fetch_one(ctx, charts, c, &request, &what)? {
+            let label = format!("{}-{}", resolved.chart, resolved.version);
+            ctx.charts
+                .entry(name.to_owned())
+                .or_default()
+                .push(resolved);
+            fetched.insert(name.to_owned(), RemoteFiles { label, files });
+        }
+    }
+    Ok(fetched)
+}
+
+/// Fetches one chart and unpacks it; `None` when it was not fetched (for
+/// want of helm, or reported as `E0219`). `what` names it in the finding.
+fn fetch_one(
+    ctx: &mut Context<'_>,
+    charts: &dyn ChartRenderer,
+    c: &crate::spec::repo::Located<crate::spec::model::Component>,
+    request: &ChartFetch<'_>,
+    what: &str,
+) -> Result<Option<(super::remote::Resolved, OwnedFiles)>> {
+    let name = request.component;
+    let shown = crate::repo::redact_url(request.repo);
+    let message = match charts.fetch(request)? {
+        Fetched::Archive { resolved, bytes } => match super::archive::chart_files(&bytes) {
+            Ok(files) => return Ok(Some((resolved, files))),
+            Err(e) => e.to_string(),
+        },
+        Fetched::Skipped => return Ok(None),
+        Fetched::Failed(message) | Fetched::Unreachable(message) => message,
+    };
+    let d = ctx
+        .component_error(
+            c,
+            codes::CHART_FETCH_FAILED,
+            format!("could not fetch {what} of component `{name}` from {shown}:\n{message}"),
+        )
+        .with_path(".spec.source.helm")
+        .with_hint(format!(
+            "check the repository URL, that it has this chart and version (`helm search repo` / \
+             `helm show chart`), and its credentials (the file {} names, or the agent's chart \
+             credentials Secret); nothing of this repo is applied until it is fetched",
+            super::remote::CREDENTIALS_ENV
+        ));
+    ctx.diags.push(d);
+    Ok(None)
+}
+
+/// One entry of a `Chart.yaml`'s `dependencies:`.
+struct Dependency {
+    name: String,
+    version: String,
+    repository: String,
+}
+
+/// The dependencies `Chart.yaml` (of `files`) declares with a chart
+/// repository (`https://`, `http://`) or registry (`oci://`) that the
+/// chart does not carry in its `charts/` directory. Others (`file://`,
+/// vendored ones) are helm's.
+fn missing_dependencies(
+    ctx: &Context<'_>,
+    label: &str,
+    files: &[(String, &[u8])],
+) -> Vec<Dependency> {
+    let Some((_, chart_yaml)) = files.iter().find(|(p, _)| p == "Chart.yaml") else {
+        return Vec::new();
+    };
+    let path = if label.is_empty() {
+        "Chart.yaml".to_owned()
+    } else {
+        format!("{label}/Chart.yaml")
+    };
+    let Ok(docs) = yaml::parse(&path, chart_yaml, ctx.budget) else {
+        // helm reports a Chart.yaml it cannot read.
+        return Vec::new();
+    };
+    let Some((doc, _)) = docs.into_iter().next() else {
+        return Vec::new();
+    };
+    let text = |v: &Value, key: &str| {
+        v.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    doc.get("dependencies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|d| Dependency {
+            name: text(d, "name"),
+            version: text(d, "version"),
+            repository: text(d, "repository"),
+        })
+        .filter(|d| {
+            !d.name.is_empty()
+                && ["https://", "http://", "oci://"]
+                    .iter()
+                    .any(|s| d.repository.starts_with(s))
+        })
+        .filter(|d| {
+            let archive = format!("charts/{}-", d.name);
+            let dir = format!("charts/{}/Chart.yaml", d.name);
+            !files
+                .iter()
+                .any(|(p, _)| p == &dir || (p.starts_with(&archive) && p.ends_with(".tgz")))
+        })
+        .collect()
+}
+
+/// Fetches the dependencies of a chart (see [`missing_dependencies`]) the
+/// way its own chart is fetched (cache, digest, credentials), recording
+/// each resolution; returns their archives as `charts/<name>-<version>.tgz`
+/// files of the chart, or `None` when one could not be fetched (reported).
+fn fetch_dependencies(
+    ctx: &mut Context<'_>,
+    charts: &dyn ChartRenderer,
+    c: &crate::spec::repo::Located<crate::spec::model::Component>,
+    chart: &ChartSource,
+    label: &str,
+    files: &[(String, &[u8])],
+) -> Result<Option<OwnedFiles>> {
+    let name = c.value.metadata.name.as_str();
+    let parent = files
+        .iter()
+        .find(|(p, _)| p == "Chart.yaml")
+        .and_then(|(_, bytes)| yaml::parse("Chart.yaml", bytes, ctx.budget).ok())
+        .and_then(|docs| docs.into_iter().next())
+        .and_then(|(doc, _)| doc.get("name").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| name.to_owned());
+    let missing = missing_dependencies(ctx, label, files);
+    if missing.len() > MAX_DEPENDENCIES {
+        // Each fetch may take a minute: a repo does not get to make weir
+        // fetch without end.
+        let d = ctx
+            .component_error(
+                c,
+                codes::CHART_FETCH_FAILED,
+                format!(
+                    "chart `{parent}` of component `{name}` declares {} dependencies to fetch, \
+                     more than weir fetches for one chart ({MAX_DEPENDENCIES})",
+                    missing.len()
+                ),
+            )
+            .with_path(".spec.source.helm")
+            .with_hint(
+                "vendor the dependencies in the chart's charts/ directory (`helm dependency \
+                 build`), or split the chart",
+            );
+        ctx.diags.push(d);
+        return Ok(None);
+    }
+    let mut archives = Vec::new();
+    let mut ok = true;
+    for dep in missing {
+        let request = ChartFetch {
+            component: name,
+            repo: &dep.repository,
+            chart: &dep.name,
+            version: if dep.version.is_empty() {
+                "*"
+            } else {
+                &dep.version
+            },
+            plain_http: chart.plain_http,
+            max_memory: ctx.budget.limits().max_helm_memory,
+            dependency_of: Some(&parent),
+        };
+        let what = format!(
+            "chart `{}` version `{}` (a dependency of chart `{parent}` in its Chart.yaml)",
+            dep.name, request.version
+        );
+        match charts.fetch(&request)? {
+            Fetched::Archive { resolved, bytes } => {
+                archives.push((
+                    format!("charts/{}-{}.tgz", resolved.chart, resolved.version),
+                    bytes,
+                ));
+                ctx.charts
+                    .entry(name.to_owned())
+                    .or_default()
+                    .push(resolved);
+            }
+            Fetched::Skipped => ok = false,
+            Fetched::Failed(message) | Fetched::Unreachable(message) => {
+                let shown = crate::repo::redact_url(&dep.repository);
+                let d = ctx
+                    .component_error(
+                        c,
+                        codes::CHART_FETCH_FAILED,
+                        format!(
+                            "could not fetch {what} of component `{name}` from {shown}:\n{message}"
+                        ),
+                    )
+                    .with_path(".spec.source.helm")
+                    .with_hint(format!(
+                        "check the dependency's `repository` and `version` in the chart's Chart.yaml, \
+                         and the repository's credentials (the file {} names, or the agent's chart \
+                         credentials Secret); nothing of this repo is applied until it is fetched",
+                        super::remote::CREDENTIALS_ENV
+                    ));
+                ctx.diags.push(d);
+                ok = false;
+            }
+        }
+    }
+    Ok(ok.then_some(archives))
+}
+
 /// Resolves the values of every chart component in `valuesFrom` order.
 /// Fills `ctx.values` with effective values and returns the values given
 /// to helm (without the chart's defaults, which helm adds itself).
 /// Components in a `valuesFrom` cycle are left out (`plan` reports the
 /// cycle), as are those whose values could not be built.
-fn resolve_values(ctx: &mut Context<'_>) -> BTreeMap<String, Value> {
+fn resolve_values(
+    ctx: &mut Context<'_>,
+    remote: &BTreeMap<String, RemoteFiles>,
+) -> BTreeMap<String, Value> {
     let components = ctx.components;
     let index: BTreeMap<&str, usize> = components
         .iter()
@@ -355,12 +601,20 @@ fn resolve_values(ctx: &mut Context<'_>) -> BTreeMap<String, Value> {
         } else {
             format!("{}/values.yaml", chart.dir)
         };
-        // A remote chart's own defaults are helm's to add: its effective
-        // values (for `valuesFrom`) are what the component gives.
-        if chart.remote.is_none()
-            && let Some(bytes) = ctx.files.get(&values_yaml)
-        {
-            ok &= merge_file(ctx, &values_yaml, bytes, &mut defaults);
+        // A remote chart's defaults are its archive's values.yaml.
+        match (&chart.remote, remote.get(name)) {
+            (None, _) => {
+                if let Some(bytes) = ctx.files.get(&values_yaml) {
+                    ok &= merge_file(ctx, &values_yaml, bytes, &mut defaults);
+                }
+            }
+            (Some(_), Some(fetched)) => {
+                if let Some((_, bytes)) = fetched.files.iter().find(|(p, _)| p == "values.yaml") {
+                    let path = format!("{}/values.yaml", fetched.label);
+                    ok &= merge_file(ctx, &path, bytes, &mut defaults);
+                }
+            }
+            (Some(_), None) => {}
         }
 
         let mut user = Value::Object(Map::new());

@@ -27,13 +27,13 @@ pub const HELM_ENV: &str = "WEIR_HELM";
 #[derive(Debug, Clone)]
 pub struct ChartRequest<'a> {
     pub component: &'a str,
-    /// Repo-relative chart directory.
+    /// Repo-relative chart directory (for a remote chart,
+    /// `chart-version`): what its objects' source files are named under.
     pub chart_dir: &'a str,
-    /// The chart's files, paths relative to `chart_dir`.
+    /// The chart's files, paths relative to `chart_dir` (a remote chart's
+    /// are its archive's, [`super::archive`]), with the archives of the
+    /// dependencies weir fetched for it as `charts/<name>-<version>.tgz`.
     pub files: Vec<(&'a str, &'a [u8])>,
-    /// A fetched chart archive to render instead of `files` (a remote
-    /// chart, [`super::remote`]).
-    pub archive: Option<&'a Path>,
     pub release_name: &'a str,
     pub namespace: &'a str,
     /// Values given to helm (files, `valuesFrom` and inline, merged).
@@ -163,6 +163,8 @@ pub struct HelmBinary {
     path: OnceLock<Option<PathBuf>>,
     kustomize: OnceLock<Option<PathBuf>>,
     credentials: OnceLock<std::result::Result<super::remote::Credentials, (PathBuf, String)>>,
+    /// The chart cache, when not [`super::remote::cache_dir`].
+    cache: Option<PathBuf>,
 }
 
 impl HelmBinary {
@@ -178,6 +180,27 @@ impl HelmBinary {
             path: found,
             kustomize: OnceLock::new(),
             credentials: OnceLock::new(),
+            cache: None,
+        }
+    }
+
+    /// This helm with the chart repository credentials `credentials`
+    /// (the agent's, from a Secret) instead of `$WEIR_CHART_CREDENTIALS`.
+    pub fn with_credentials(self, credentials: super::remote::Credentials) -> Self {
+        let set = OnceLock::new();
+        let _ = set.set(Ok(credentials));
+        Self {
+            credentials: set,
+            ..self
+        }
+    }
+
+    /// This helm with its chart cache in `dir` instead of
+    /// [`super::remote::cache_dir`].
+    pub fn with_cache_dir(self, dir: impl Into<PathBuf>) -> Self {
+        Self {
+            cache: Some(dir.into()),
+            ..self
         }
     }
 
@@ -232,7 +255,9 @@ impl ChartRenderer for HelmBinary {
             })
         });
         match credentials {
-            Ok(credentials) => super::remote::fetch(helm, credentials, request),
+            Ok(credentials) => {
+                super::remote::fetch(helm, credentials, self.cache.as_deref(), request)
+            }
             Err((path, why)) => Err(Error::ChartCredentials {
                 path: path.clone(),
                 why: why.clone(),
@@ -250,13 +275,8 @@ impl ChartRenderer for HelmBinary {
             .prefix("weir-helm-")
             .tempdir()
             .map_err(tmp_err)?;
-        let chart = match request.archive {
-            Some(archive) => archive.to_owned(),
-            None => tmp.path().join("chart"),
-        };
-        if request.archive.is_none() {
-            super::tool::write_tree(&chart, request.files.iter().copied()).map_err(tmp_err)?;
-        }
+        let chart = tmp.path().join("chart");
+        super::tool::write_tree(&chart, request.files.iter().copied()).map_err(tmp_err)?;
         let values = tmp.path().join("values.json");
         let mut file = std::fs::File::create(&values).map_err(tmp_err)?;
         serde_json::to_writer(&mut file, request.values)
@@ -321,6 +341,7 @@ pub struct SkipWithoutHelm<'a> {
     inner: &'a dyn ChartRenderer,
     skipped: std::sync::Mutex<std::collections::BTreeSet<String>>,
     skipped_kustomize: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    unreachable: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl<'a> SkipWithoutHelm<'a> {
@@ -329,7 +350,18 @@ impl<'a> SkipWithoutHelm<'a> {
             inner,
             skipped: std::sync::Mutex::default(),
             skipped_kustomize: std::sync::Mutex::default(),
+            unreachable: std::sync::Mutex::default(),
         }
+    }
+
+    /// The components whose charts (or chart dependencies) were not
+    /// rendered because their repository could not be reached and the
+    /// cache has no resolution: checking a repo does not need the network.
+    pub fn unreachable(&self) -> Vec<String> {
+        self.unreachable
+            .lock()
+            .map(|set| set.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The components whose kustomizations were not built for want of
@@ -367,6 +399,13 @@ impl ChartRenderer for SkipWithoutHelm<'_> {
         match self.inner.fetch(request) {
             Err(Error::HelmNotFound { .. }) => {
                 if let Ok(mut set) = self.skipped.lock() {
+                    set.insert(request.component.to_owned());
+                }
+                Ok(Fetched::Skipped)
+            }
+            Ok(Fetched::Unreachable(message)) => {
+                tracing::debug!("not rendered: {message}");
+                if let Ok(mut set) = self.unreachable.lock() {
                     set.insert(request.component.to_owned());
                 }
                 Ok(Fetched::Skipped)
@@ -449,6 +488,7 @@ mod tests {
             path: OnceLock::from(None),
             kustomize: OnceLock::new(),
             credentials: OnceLock::new(),
+            cache: None,
         };
         let err = helm.locate().unwrap_err().to_string();
         assert!(err.contains("cargo xtask testenv"), "{err}");

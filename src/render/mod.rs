@@ -46,6 +46,7 @@
 //! stops at the first charge past it ([`codes::BUDGET`]); helm runs within
 //! the budget's time, output and memory limits ([`codes::HELM_LIMIT`]).
 
+mod archive;
 mod charts;
 mod directories;
 pub mod files;
@@ -243,8 +244,12 @@ pub struct Rendered {
     /// kustomizations), not the repo's files: validation checks their
     /// objects as it checks the repo's manifests.
     pub generated: std::collections::BTreeSet<String>,
-    /// The chart each remote chart component resolved to.
-    pub charts: BTreeMap<String, Resolved>,
+    /// The remote charts each component's rendering used, as resolved
+    /// (exact version and digest): its own chart first (when remote), then
+    /// the charts fetched for its `Chart.yaml` dependencies. The one place
+    /// this is computed; plan, diff, the sync report and the agent's
+    /// status print it.
+    pub charts: BTreeMap<String, Vec<Resolved>>,
 }
 
 impl Rendered {

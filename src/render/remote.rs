@@ -4,10 +4,16 @@
 //!
 //! The real `helm pull` fetches them, in a Helm home of its own (no
 //! repositories, logins or caches of the user's), within a time and output
-//! limit like every tool weir runs. Credentials come from the machine
-//! weir runs on, never from the repo: the file `$WEIR_CHART_CREDENTIALS`
-//! names ([`Credentials`]); a password reaches helm on its stdin, never
-//! on a command line, and is scrubbed from every message.
+//! limit like every tool weir runs; that home is a private (0700)
+//! temporary directory, removed after the pull, and the only place helm
+//! keeps a login. Credentials come from where weir runs, never from the
+//! repo: the file `$WEIR_CHART_CREDENTIALS` names, or for the agent the
+//! Sync's `chartCredentials` Secret ([`Credentials`], given to
+//! [`HelmBinary::with_credentials`](super::HelmBinary::with_credentials));
+//! a password reaches helm on its stdin, never on a command line, and is
+//! scrubbed from every message. A repository that cannot be reached at all
+//! is told apart from one that refuses ([`Fetched::Unreachable`]), so that
+//! `weir validate` works offline.
 //!
 //! A fetched chart is kept in the chart cache (`$WEIR_CHART_CACHE`, else
 //! `$XDG_CACHE_HOME/weir/charts`, else `~/.cache/weir/charts`), outside
@@ -16,7 +22,9 @@
 //! without the network (a chart version does not change); a range is
 //! resolved again each run, and when the repository cannot be reached, its
 //! last resolution in the cache is used. Resolution records the exact
-//! version and the digest ([`Resolved`]).
+//! version and the digest ([`Resolved`]); the same holds for the
+//! dependencies a chart's `Chart.yaml` declares, fetched through here too
+//! (`dependency_of`).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -55,6 +63,8 @@ pub struct ChartFetch<'a> {
     pub plain_http: bool,
     /// helm's data segment is capped at this many bytes (Linux).
     pub max_memory: u64,
+    /// For a dependency of a chart, that chart's name.
+    pub dependency_of: Option<&'a str>,
 }
 
 /// Which chart a remote source resolved to.
@@ -68,29 +78,44 @@ pub struct Resolved {
     pub version: String,
     /// `sha256:<hex>` of the chart archive.
     pub digest: String,
+    /// For a chart fetched as a dependency (`dependencies:` of a
+    /// `Chart.yaml`), the chart that declares it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dependency_of: Option<String>,
     /// Whether this run read it from the cache without the network.
     #[serde(skip)]
     pub cached: bool,
 }
 
 impl Resolved {
-    /// `postgres 1.2.3 from https://charts.example.com (sha256:ab12…)`.
+    /// `postgres 1.2.3 from https://charts.example.com (sha256:ab12…)`,
+    /// and `, a dependency of app` for a dependency: the one wording every
+    /// printer (plan, diff, sync, the agent) uses.
     pub fn describe(&self) -> String {
-        format!(
+        let mut text = format!(
             "{} {} from {} ({})",
             self.chart, self.version, self.repo, self.digest
-        )
+        );
+        if let Some(parent) = &self.dependency_of {
+            text.push_str(&format!(", a dependency of {parent}"));
+        }
+        text
     }
 }
 
 /// What came of fetching a chart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fetched {
-    /// The archive, in the cache, verified.
-    Archive { resolved: Resolved, path: PathBuf },
-    /// The repository refused, or could not be reached; helm's words,
-    /// without credentials.
+    /// The archive's bytes, from the cache, verified against its digest.
+    Archive { resolved: Resolved, bytes: Vec<u8> },
+    /// The repository refused (credentials, no such chart or version);
+    /// helm's words, without credentials.
     Failed(String),
+    /// The repository could not be reached (connection refused, no such
+    /// host, timed out) and the cache has no resolution; helm's words.
+    /// `weir validate` warns about it (it does not need the network);
+    /// everything that applies stops on it like on [`Fetched::Failed`].
+    Unreachable(String),
     /// Not fetched for want of helm (`weir validate` warns about it).
     Skipped,
 }
@@ -134,12 +159,31 @@ impl Credentials {
             why,
         };
         let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
-        let entries: Vec<Credential> = serde_yaml::from_str(&text).map_err(|e| {
-            bad(format!(
-                "{e} (expected a list of {{url, username, password}})"
-            ))
+        Self::parse(&text).map_err(bad)
+    }
+
+    /// The YAML list of `{url, username, password}` of a credentials file
+    /// (or of the agent's chart credentials Secret); `Err` says what is
+    /// wrong without quoting the text (it holds passwords).
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        let entries: Vec<Credential> = serde_yaml::from_str(text).map_err(|e| {
+            let at = e
+                .location()
+                .map(|l| format!(" at line {}", l.line()))
+                .unwrap_or_default();
+            format!("not a list of {{url, username, password}}{at}")
         })?;
         Ok(Self { entries })
+    }
+
+    /// Credentials made of `entries`.
+    pub fn from_entries(entries: Vec<Credential>) -> Self {
+        Self { entries }
+    }
+
+    /// Every password, to scrub from messages.
+    pub fn passwords(&self) -> Vec<&str> {
+        self.entries.iter().map(|c| c.password.as_str()).collect()
     }
 
     /// The credential of `repo`: the entry with the longest `url` prefix.
@@ -208,7 +252,7 @@ impl Cache {
     }
 
     /// The archive of a resolution, when it is cached and matches its digest.
-    fn lookup(&self, repo: &str, chart: &str, version: &str) -> Option<(IndexEntry, PathBuf)> {
+    fn lookup(&self, repo: &str, chart: &str, version: &str) -> Option<(IndexEntry, Vec<u8>)> {
         let text = std::fs::read(self.index(repo, chart, version)).ok()?;
         let entry: IndexEntry = serde_json::from_slice(&text).ok()?;
         let path = self.archive(&entry.digest);
@@ -218,7 +262,7 @@ impl Cache {
             let _ = std::fs::remove_file(&path);
             return None;
         }
-        Some((entry, path))
+        Some((entry, bytes))
     }
 
     /// Stores an archive and its resolution; returns the archive's path.
@@ -229,7 +273,7 @@ impl Cache {
         version: &str,
         entry: &IndexEntry,
         bytes: &[u8],
-    ) -> std::io::Result<PathBuf> {
+    ) -> std::io::Result<()> {
         std::fs::create_dir_all(self.dir.join("index"))?;
         let path = self.archive(&entry.digest);
         write_atomic(&path, bytes)?;
@@ -239,7 +283,7 @@ impl Cache {
         if version != entry.version {
             write_atomic(&self.index(repo, chart, &entry.version), &index)?;
         }
-        Ok(path)
+        Ok(())
     }
 }
 
@@ -251,32 +295,38 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Fetches `request` with the helm at `helm`: from the cache when it can,
-/// else by `helm pull` (see the module documentation).
+/// Fetches `request` with the helm at `helm`: from the cache (`cache`, else
+/// [`cache_dir`]) when it can, else by `helm pull` (see the module
+/// documentation).
 pub(super) fn fetch(
     helm: &Path,
     credentials: &Credentials,
+    cache: Option<&Path>,
     request: &ChartFetch<'_>,
 ) -> Result<Fetched> {
     let shown_repo = crate::repo::redact_url(request.repo);
     let cache = Cache {
-        dir: cache_dir().ok_or_else(|| Error::ChartCache {
-            why: format!("neither {CACHE_ENV}, XDG_CACHE_HOME nor HOME is set"),
-        })?,
+        dir: match cache {
+            Some(dir) => dir.to_owned(),
+            None => cache_dir().ok_or_else(|| Error::ChartCache {
+                why: format!("neither {CACHE_ENV}, XDG_CACHE_HOME nor HOME is set"),
+            })?,
+        },
     };
     let resolved = |entry: IndexEntry, cached: bool| Resolved {
         repo: shown_repo.clone(),
         chart: request.chart.to_owned(),
         version: entry.version,
         digest: entry.digest,
+        dependency_of: request.dependency_of.map(str::to_owned),
         cached,
     };
     if is_exact(request.version)
-        && let Some((entry, path)) = cache.lookup(request.repo, request.chart, request.version)
+        && let Some((entry, bytes)) = cache.lookup(request.repo, request.chart, request.version)
     {
         return Ok(Fetched::Archive {
             resolved: resolved(entry, true),
-            path,
+            bytes,
         });
     }
     let credential = credentials.for_repo(request.repo);
@@ -287,7 +337,7 @@ pub(super) fn fetch(
                     .unwrap_or_else(|| request.version.trim_start_matches('v').to_owned()),
                 digest: digest(&bytes.1),
             };
-            let path = cache
+            cache
                 .store(
                     request.repo,
                     request.chart,
@@ -300,12 +350,12 @@ pub(super) fn fetch(
                 })?;
             Ok(Fetched::Archive {
                 resolved: resolved(entry, false),
-                path,
+                bytes: bytes.1,
             })
         }
         Err(message) => {
             // A range the repository cannot answer now: its last resolution.
-            if let Some((entry, path)) = cache.lookup(request.repo, request.chart, request.version)
+            if let Some((entry, bytes)) = cache.lookup(request.repo, request.chart, request.version)
             {
                 tracing::warn!(
                     "chart repository {shown_repo} unreachable; using the cached resolution of {} {}",
@@ -314,18 +364,34 @@ pub(super) fn fetch(
                 );
                 return Ok(Fetched::Archive {
                     resolved: resolved(entry, true),
-                    path,
+                    bytes,
                 });
             }
-            let secrets: Vec<&str> = credential
-                .map(|c| c.password.as_str())
-                .into_iter()
-                .collect();
-            Ok(Fetched::Failed(crate::repo::redact_text(
-                &message, &secrets,
-            )))
+            let message = crate::repo::redact_text(&message, &credentials.passwords());
+            Ok(if is_unreachable(&message) {
+                Fetched::Unreachable(message)
+            } else {
+                Fetched::Failed(message)
+            })
         }
     }
+}
+
+/// Whether helm's message says the repository could not be reached at
+/// all (as opposed to refusing what was asked).
+pub fn is_unreachable(message: &str) -> bool {
+    const WORDS: [&str; 8] = [
+        "connection refused",
+        "no such host",
+        "i/o timeout",
+        "network is unreachable",
+        "no route to host",
+        "connection reset",
+        "context deadline exceeded",
+        "did not finish within",
+    ];
+    let lower = message.to_lowercase();
+    WORDS.iter().any(|w| lower.contains(w))
 }
 
 /// `postgres-1.2.3.tgz` → `1.2.3`.
@@ -352,6 +418,13 @@ fn pull(
         .prefix("weir-pull-")
         .tempdir()
         .map_err(tmp_err)?;
+    // helm keeps a login there (repositories.yaml, registry.json): for
+    // this process's user alone, and removed when `tmp` is dropped.
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o700))
+            .map_err(tmp_err)?;
+    }
     let out = tmp.path().join("out");
     std::fs::create_dir_all(&out).map_err(tmp_err)?;
     let oci = request.repo.starts_with("oci://");

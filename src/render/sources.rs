@@ -41,6 +41,9 @@ pub(super) struct ChartSource {
     pub release: String,
     /// Resolved values files; `None` for one that could not be resolved.
     pub values_files: Vec<Option<String>>,
+    /// Talk plain HTTP to OCI registries: the chart's own (remote) and
+    /// those of its `Chart.yaml` dependencies (`helm.plainHttp`).
+    pub plain_http: bool,
 }
 
 /// A remote chart as a component names it.
@@ -61,7 +64,10 @@ pub(super) struct Context<'a> {
     /// Components whose objects a tool made (charts, kustomizations).
     pub generated: BTreeSet<String>,
     /// What each remote chart component resolved to.
-    pub charts: BTreeMap<String, super::remote::Resolved>,
+    /// The remote charts each component's rendering used: its own chart
+    /// first (when remote), then those fetched for its `Chart.yaml`
+    /// dependencies.
+    pub charts: BTreeMap<String, Vec<super::remote::Resolved>>,
     pub files: &'a dyn Files,
     pub settings: &'a RepositorySpec,
     /// The run's work budget: everything built is charged to it first.
@@ -356,6 +362,7 @@ impl<'a> Context<'a> {
                                 remote: None,
                                 release: name.clone(),
                                 values_files: Vec::new(),
+                                plain_http: false,
                             })
                         }
                         Some(dir)
@@ -379,6 +386,7 @@ impl<'a> Context<'a> {
                         }),
                         release: helm.release_name.clone().unwrap_or_else(|| name.clone()),
                         values_files,
+                        plain_http: helm.plain_http.unwrap_or(false),
                     })
                 }
                 (None, Some(helm)) => match self.resolve(c, &helm.chart, ".spec.source.helm.chart")
@@ -401,6 +409,7 @@ impl<'a> Context<'a> {
                             remote: None,
                             release: helm.release_name.clone().unwrap_or_else(|| name.clone()),
                             values_files,
+                            plain_http: helm.plain_http.unwrap_or(false),
                         })
                     }
                     None => Source::Invalid,

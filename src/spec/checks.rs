@@ -325,11 +325,8 @@ impl Spec for ComponentSpec {
                         return Err(format!("source.helm.repo: `{repo}` is not a URL"));
                     }
                 }
-                (None, None) => {
-                    if helm.plain_http.is_some() {
-                        return Err("source.helm.plainHttp needs `repo`".into());
-                    }
-                }
+                // plainHttp also applies to a local chart's OCI dependencies.
+                (None, None) => {}
                 _ => return Err("source.helm.repo and source.helm.version go together".into()),
             }
             opt_rule(&NAME, &helm.release_name, "source.helm.releaseName")?;

@@ -201,8 +201,9 @@ pub struct HelmSource {
     /// With `repo`: an exact version (`1.2.3`) or a semver range (`~1.2.0`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// With an `oci://` repo: talk plain HTTP to the registry (one on a
-    /// private network without TLS).
+    /// Talk plain HTTP to OCI registries (one on a private network without
+    /// TLS): the `oci://` repo's, and those of the chart's `Chart.yaml`
+    /// dependencies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plain_http: Option<bool>,
     /// Release name (default: the component's name).

@@ -272,7 +272,7 @@ pub async fn reconcile(plan: &SyncPlan, ctx: &Context<'_>) -> Result<Report, Fai
                 lease::Error::Cluster(e) => Error::Cluster(e),
                 other => Error::Lease(other),
             };
-            let mut report = Report::new(&plan.target, plan.revision.as_deref(), false);
+            let mut report = Report::of_plan(plan, false);
             report.status = Status::Failed;
             report.error = Some(ErrorReport {
                 kind: error.kind(),
@@ -289,7 +289,7 @@ pub async fn reconcile(plan: &SyncPlan, ctx: &Context<'_>) -> Result<Report, Fai
         lost = records.keep_lease(&mut held) => {
             // The work stops here: another writer has the target now.
             let error = Error::Lease(lost);
-            let mut report = Report::new(&plan.target, plan.revision.as_deref(), false);
+            let mut report = Report::of_plan(plan, false);
             report.status = Status::Failed;
             report.error = Some(ErrorReport { kind: error.kind(), message: error.to_string() });
             return Err(Failed { error, report: Box::new(report) });
@@ -381,7 +381,7 @@ impl<'a> Engine<'a> {
             plan,
             ctx,
             state: State::Preflight,
-            report: Report::new(&plan.target, plan.revision.as_deref(), ctx.options.dry_run),
+            report: Report::of_plan(plan, ctx.options.dry_run),
             started: Instant::now(),
             wave_started: Instant::now(),
             inventory: Inventory::default(),

@@ -68,6 +68,9 @@ pub struct SyncUnit {
     pub preflight: Preflight,
     pub health: HealthRules,
     pub prune: ComponentPrune,
+    /// The remote charts its objects were rendered from, as resolved
+    /// (exact version and digest), for the report.
+    pub charts: Vec<crate::render::Resolved>,
 }
 
 /// A component's health overrides, with the timeout parsed.

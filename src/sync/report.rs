@@ -16,6 +16,8 @@
 //!              "object": "Job db/migrate-7xk2p"}],   // phase: preApply, sync, postApply, postSync, syncFail;
 //!                                                     // result: completed, alreadyComplete, unchanged, dryRun, failed
 //!   "prune": {"enabled": true, "pruned": ["ConfigMap app/old"], "kept": [{"object": "PersistentVolumeClaim app/data", "reason": "..."}], "pending": []},
+//!   "charts": [{"component": "db", "repo": "https://charts.example.com", "chart": "postgresql",
+//!               "version": "15.5.38", "digest": "sha256:…"}],   // dependencyOf: for a chart's dependency
 //!   "requests": {"reads": 12, "writes": 3, "dryRuns": 0, "leaseWrites": 2},
 //!   "seconds": 3.2
 //! }
@@ -210,8 +212,36 @@ pub struct Report {
     pub waves: Vec<WaveReport>,
     pub hooks: Vec<HookReport>,
     pub prune: PruneReport,
+    /// The remote charts the synced objects were rendered from, as
+    /// resolved: component by component, its chart, then its dependencies.
+    pub charts: Vec<ChartReport>,
     pub requests: RequestCounts,
     pub seconds: f64,
+}
+
+/// A remote chart one component was rendered from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChartReport {
+    pub component: String,
+    #[serde(flatten)]
+    pub chart: crate::render::Resolved,
+}
+
+impl ChartReport {
+    /// Every remote chart of `plan`, in its order.
+    pub fn of_plan(plan: &super::SyncPlan) -> Vec<ChartReport> {
+        plan.waves
+            .iter()
+            .flat_map(|w| &w.units)
+            .flat_map(|u| {
+                u.charts.iter().map(|chart| ChartReport {
+                    component: u.name.clone(),
+                    chart: chart.clone(),
+                })
+            })
+            .collect()
+    }
 }
 
 /// One wave.
@@ -272,6 +302,13 @@ pub struct KeptObject {
 }
 
 impl Report {
+    /// The report a sync of `plan` starts from (its charts filled in).
+    pub fn of_plan(plan: &super::SyncPlan, dry_run: bool) -> Self {
+        let mut report = Self::new(&plan.target, plan.revision.as_deref(), dry_run);
+        report.charts = ChartReport::of_plan(plan);
+        report
+    }
+
     pub fn new(target: &str, revision: Option<&str>, dry_run: bool) -> Self {
         Self {
             status: Status::Synced,
@@ -282,6 +319,7 @@ impl Report {
             waves: Vec::new(),
             hooks: Vec::new(),
             prune: PruneReport::default(),
+            charts: Vec::new(),
             requests: RequestCounts::default(),
             seconds: 0.0,
         }

@@ -254,15 +254,22 @@ impl OciRegistry {
     /// its reference, `oci://127.0.0.1:<port>/charts/<name>` (pull it with
     /// `--version`).
     pub fn push(&self, chart: &Path) -> (PackagedChart, String) {
+        self.push_to(chart, "charts")
+    }
+
+    /// Like [`Self::push`], under the repository path `path`
+    /// (`oci://127.0.0.1:<port>/<path>/<name>`).
+    pub fn push_to(&self, chart: &Path, path: &str) -> (PackagedChart, String) {
         let packaged = package(chart, &self.dir.path().join("packages"));
+        let url = format!("oci://{}/{path}", self.host());
         servers::run(
             helm_command(self.helm_home())
                 .arg("push")
                 .arg(&packaged.archive)
-                .arg(self.url())
+                .arg(&url)
                 .arg("--plain-http"),
         );
-        let reference = format!("{}/{}", self.url(), packaged.name);
+        let reference = format!("{url}/{}", packaged.name);
         (packaged, reference)
     }
 

@@ -1,7 +1,9 @@
 //! `example-repo` in tests: where it is, the demo age key of its
-//! SOPS-encrypted Secrets, and the two Secrets its edge platform requires
-//! (in real life an operator creates them; they never live in Git), made
-//! and removed idempotently.
+//! SOPS-encrypted Secrets, the chart servers its remote charts come from
+//! ([`ServedCharts`]: the real ChartMuseum and OCI registry serving
+//! `example-charts/`, a copy of the repo pointing at them), and the two
+//! Secrets its edge platform requires (in real life an operator creates
+//! them; they never live in Git), made and removed idempotently.
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +30,112 @@ pub fn demo_age_key() -> PathBuf {
 /// (`knitfab/database-credential`, key `password`): in the cluster after a
 /// sync with the key, never in weir's output.
 pub const ENCRYPTED_PASSWORD: &str = "knit-demo-password";
+
+/// The chart repository example-repo's edge platform names: the fixed
+/// loopback port `cargo xtask demo` serves it on.
+pub const DEMO_CHART_REPO: &str = "http://127.0.0.1:28080";
+/// The OCI registry example-repo's ML lineage platform names (host), as
+/// `cargo xtask demo` serves it.
+pub const DEMO_OCI_REGISTRY: &str = "127.0.0.1:28081";
+
+/// The stand-in charts example-repo's remote charts are published from.
+pub fn charts_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("example-charts")
+}
+
+/// example-repo's remote charts served as the demo serves them, on ports
+/// of their own: `edge-operator` by ChartMuseum (basic auth), the five
+/// `knit-*` charts by the OCI registry under `knitfab/` (basic auth).
+/// A copy of example-repo ([`Self::copy_repo`]) names these servers instead
+/// of the demo's fixed ports; weir gets the credentials file and a chart
+/// cache of its own through [`Self::env`].
+pub struct ServedCharts {
+    pub museum: super::chartservers::ChartMuseum,
+    pub registry: super::chartservers::OciRegistry,
+    scratch: tempfile::TempDir,
+}
+
+impl ServedCharts {
+    pub fn start() -> ServedCharts {
+        let museum = super::chartservers::ChartMuseum::start();
+        let registry = super::chartservers::OciRegistry::start();
+        museum.upload(&charts_dir().join("edge-operator"));
+        for chart in [
+            "knit-storage-nfs",
+            "knit-certs",
+            "knit-db-postgres",
+            "knit-image-registry",
+            "knit-app",
+        ] {
+            registry.push_to(&charts_dir().join(chart), "knitfab");
+        }
+        let served = ServedCharts {
+            museum,
+            registry,
+            scratch: tempfile::tempdir().expect("a scratch directory"),
+        };
+        std::fs::write(
+            served.scratch.path().join("credentials.yaml"),
+            served.credentials_yaml(),
+        )
+        .expect("writing the chart credentials");
+        served
+    }
+
+    /// The credentials of both servers, as `$WEIR_CHART_CREDENTIALS` (and
+    /// the agent's `chartCredentials` Secret, key `credentials.yaml`) take
+    /// them.
+    pub fn credentials_yaml(&self) -> String {
+        let (m, r) = (self.museum.credentials(), self.registry.credentials());
+        format!(
+            "- url: {}\n  username: {}\n  password: {}\n- url: oci://{}\n  username: {}\n  password: {}\n",
+            self.museum.url(),
+            m.username,
+            m.password,
+            self.registry.host(),
+            r.username,
+            r.password
+        )
+    }
+
+    /// The environment weir needs to fetch the charts: the credentials
+    /// file and a chart cache of this test's own.
+    pub fn env(&self) -> Vec<(&'static str, PathBuf)> {
+        vec![
+            (
+                "WEIR_CHART_CREDENTIALS",
+                self.scratch.path().join("credentials.yaml"),
+            ),
+            ("WEIR_CHART_CACHE", self.scratch.path().join("cache")),
+        ]
+    }
+
+    /// Copies example-repo to `to`, its chart URLs naming these servers.
+    pub fn copy_repo(&self, to: &Path) {
+        super::git::copy_dir(&path(), to);
+        self.point_at_servers(to);
+    }
+
+    /// Rewrites the demo's chart server addresses in every YAML file under
+    /// `dir` to these servers'.
+    pub fn point_at_servers(&self, dir: &Path) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            if entry.file_type().unwrap().is_dir() {
+                self.point_at_servers(&path);
+            } else if path.extension().is_some_and(|e| e == "yaml") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let new = text
+                    .replace(DEMO_CHART_REPO, &self.museum.url())
+                    .replace(DEMO_OCI_REGISTRY, &self.registry.host());
+                if new != text {
+                    std::fs::write(&path, new).unwrap();
+                }
+            }
+        }
+    }
+}
 
 /// Deletes the two Secrets of edge-inference's preflight, if an earlier run
 /// against the same cluster left them.

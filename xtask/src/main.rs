@@ -10,6 +10,7 @@ mod build;
 mod certs;
 mod controlplane;
 mod debian;
+mod demo_charts;
 mod fuzz;
 mod kubectl;
 mod openapi;

@@ -12,7 +12,7 @@ use crate::controlplane::{self, State};
 use crate::topology;
 use crate::ui;
 use crate::versions::Tool;
-use crate::{build, debian};
+use crate::{build, debian, demo_charts};
 
 /// The workspace root (xtask lives in `<root>/xtask`).
 ///
@@ -225,6 +225,7 @@ fn test_env(cmd: &mut Command, state: &State) {
 
 /// `cargo xtask demo`.
 pub fn demo() -> Result<ExitCode> {
+    // The cluster, sops, and the chart servers example-repo's charts come from.
     let state = ensure_default_up(&Tool::DEMO)?;
     println!("{}", topology::table(&state.kubectl())?);
     println!();
@@ -246,6 +247,16 @@ pub fn demo() -> Result<ExitCode> {
         .run_with_input(&["apply", "--server-side", "-f", "-"], DEMO_SECRETS)?;
 
     let t = Instant::now();
+    ui::step(&format!(
+        "serving example-repo's remote charts (example-charts/): ChartMuseum on 127.0.0.1:{}, \
+         the OCI registry on 127.0.0.1:{}",
+        demo_charts::CHART_REPO_PORT,
+        demo_charts::REGISTRY_PORT
+    ));
+    let served = demo_charts::serve(&state, &workspace_root().join("example-charts"))?;
+    ui::done("charts published", t.elapsed());
+
+    let t = Instant::now();
     ui::step("weir sync example-repo");
     let weir = workspace_root().join("target/debug/weir");
     let status = Command::new(&weir)
@@ -257,6 +268,8 @@ pub fn demo() -> Result<ExitCode> {
         .arg(format!("--sops-age-key-file={}", DEMO_AGE_KEY))
         .env("WEIR_HELM", state.bin().join("helm"))
         .env("WEIR_SOPS", state.bin().join("sops"))
+        .env("WEIR_CHART_CREDENTIALS", &served.credentials)
+        .env("WEIR_CHART_CACHE", &served.cache)
         .status()
         .with_context(|| format!("running {}", weir.display()))?;
     if !status.success() {
@@ -329,6 +342,13 @@ fn ensure_default_up(tools: &[Tool]) -> Result<State> {
 fn print_usage(state: &State) {
     println!("The control plane keeps running. To use it:");
     println!("  export KUBECONFIG={}", state.kubeconfig().display());
+    let credentials = state.dir.join("demo-charts").join("credentials.yaml");
+    if credentials.is_file() {
+        println!(
+            "  export WEIR_CHART_CREDENTIALS={}   # the demo chart repository's login",
+            credentials.display()
+        );
+    }
     println!(
         "  export PATH=\"{}:$PATH\"   # the built kubectl and helm",
         state.bin().display()

@@ -66,13 +66,16 @@ pub enum Tool {
 
 impl Tool {
     /// What `cargo xtask demo` needs: the tools every cluster run needs,
-    /// and sops for example-repo's encrypted Secrets.
-    pub const DEMO: [Tool; 5] = [
+    /// sops for example-repo's encrypted Secrets, and the chart servers its
+    /// remote charts come from.
+    pub const DEMO: [Tool; 7] = [
         Tool::Kubernetes,
         Tool::Etcd,
         Tool::Kwok,
         Tool::Helm,
         Tool::Sops,
+        Tool::Chartmuseum,
+        Tool::Registry,
     ];
     /// What `cargo xtask test`, `demo` and `testenv up` provide: the
     /// cluster's tools, and the servers (chart repositories) and tools that

@@ -3,8 +3,8 @@
 //! The schema (documented in README, "weir diff --output json") is
 //! versioned by `schemaVersion`; fields are only ever added within a
 //! version. Top level: `schemaVersion` (1), `base`, `head`, `differences`
-//! (bool), `summary`, `objects`, `weirDocuments` — the last three are the
-//! serde form of [`Report`].
+//! (bool), `summary`, `objects`, `weirDocuments`, `charts` (when a side has
+//! remote charts) — the last four are the serde form of [`Report`].
 
 use serde::Serialize;
 

@@ -73,6 +73,13 @@ fn header(report: &Report, labels: &Labels) -> String {
     );
     let headline = headline(report, |totals| format!("**{totals}**"));
     let _ = writeln!(out, "{}", headline.line);
+    let charts = super::chart_lines(report);
+    if !charts.is_empty() {
+        out.push_str("\nCharts:\n");
+        for line in charts {
+            let _ = writeln!(out, "- {}", code(&line));
+        }
+    }
     if !headline.differs {
         return out;
     }
@@ -261,6 +268,7 @@ mod tests {
             },
             objects,
             weir_documents: Vec::new(),
+            charts: Vec::new(),
         }
     }
 

@@ -44,6 +44,53 @@ pub fn headline(report: &Report, emphasis: impl Fn(&str) -> String) -> Headline 
     }
 }
 
+/// One line per remote chart of a report, the same in every human format:
+/// `web: demo 0.1.0 from https://… (sha256:…)` when unchanged,
+/// `web: demo 0.1.0 (sha256:…) -> 0.2.0 (sha256:…) from https://…` when
+/// another version or digest, `added`/`removed` before the description
+/// otherwise.
+pub fn chart_lines(report: &Report) -> Vec<String> {
+    use super::model::ChartChange;
+    report
+        .charts
+        .iter()
+        .map(|c| match (c.change, &c.base, &c.head) {
+            (ChartChange::Changed, Some(base), Some(head)) => {
+                let mut line = format!(
+                    "{}: {} {} ({}) -> {} ({}) from {}",
+                    c.component,
+                    head.chart,
+                    base.version,
+                    base.digest,
+                    head.version,
+                    head.digest,
+                    head.repo
+                );
+                if base.repo != head.repo {
+                    line.push_str(&format!(" (was {})", base.repo));
+                }
+                if let Some(parent) = &head.dependency_of {
+                    line.push_str(&format!(", a dependency of {parent}"));
+                }
+                line
+            }
+            (change, base, head) => {
+                let word = match change {
+                    ChartChange::Added => "added ",
+                    ChartChange::Removed => "removed ",
+                    _ => "",
+                };
+                let describe = head
+                    .as_ref()
+                    .or(base.as_ref())
+                    .map(crate::render::Resolved::describe)
+                    .unwrap_or_default();
+                format!("{}: {word}{describe}", c.component)
+            }
+        })
+        .collect()
+}
+
 /// The `apiVersion` in an object's header: `old <arrow> new` when it
 /// changed between the sides.
 pub fn api_version(object: &ObjectDiff, arrow: &str) -> String {

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Labels, api_version, field_text, headline};
+use super::{Labels, api_version, chart_lines, field_text, headline};
 use crate::diff::model::{Change, ObjectDiff, Report, WeirDocDiff};
 
 const RESET: &str = "\x1b[0m";
@@ -55,6 +55,13 @@ pub fn render(report: &Report, labels: &Labels, color: bool) -> String {
     );
     let headline = headline(report, str::to_owned);
     let _ = writeln!(out, "{}", headline.line);
+    let charts = chart_lines(report);
+    if !charts.is_empty() {
+        let _ = writeln!(out, "Charts:");
+        for line in charts {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     if !headline.differs {
         return out;
     }
