@@ -12,11 +12,12 @@
 //! later runs start from what earlier ones found; crashing inputs go to
 //! `fuzz/artifacts/<target>/` (not committed).
 //!
-//! The pipeline target's corpus is also kept in the repo, small:
-//! `fuzz/pipeline-corpus/` seeds every run, and after a clean
-//! `cargo xtask fuzz --target pipeline` it is replaced by libFuzzer's merge
-//! (`-merge=1`) of itself and what the run found: the fewest inputs that
-//! cover as much. `tests/fuzz_pipeline.rs` replays it on stable.
+//! The pipeline target's hand-made seeds are kept in the repo, small:
+//! `fuzz/pipeline-corpus/` seeds every run and `tests/fuzz_pipeline.rs`
+//! replays it on stable. After a clean `cargo xtask fuzz --target pipeline`
+//! the cache's corpus is replaced by libFuzzer's merge (`-merge=1`) of it
+//! and the seeds: the fewest inputs that cover as much. (That merge is
+//! not committed: after a 30-minute run it held 2,121 inputs, 40 MB.)
 //!
 //! Any input that panics, takes over 10 s, or makes the process exceed
 //! 512 MB fails the run, which then prints the input's path and the command
@@ -46,8 +47,8 @@ fn seeds(target: &str) -> &'static str {
     }
 }
 
-/// Whether a clean run replaces the target's committed inputs with the
-/// merge of them and what it found.
+/// Whether a clean run replaces the target's cached corpus with the
+/// merge of it and the seeds.
 fn keeps_corpus(target: &str) -> bool {
     target == "pipeline"
 }
@@ -89,7 +90,7 @@ pub fn task(target: &str, seconds: u32) -> Result<ExitCode> {
 }
 
 /// Builds and runs `target` for `seconds`; with `keep`, a clean run then
-/// merges what it found into the target's committed corpus.
+/// minimizes the target's cached corpus (merged with the seeds).
 /// `Ok(Err(message))` when the fuzzer found a failing input (the message
 /// says where it is and how to replay it); `Err` when the run could not
 /// happen.
@@ -195,9 +196,9 @@ pub fn run(target: &str, seconds: u32, keep: bool) -> Result<Result<Figures, Str
         bail!("the fuzzer ended without its `Done N runs in S second(s)` line");
     };
     if keep {
-        merge_into_repo(&root, target, &target_dir, &corpus, &seeds)?;
+        minimize(&root, target, &target_dir, &corpus, &seeds)?;
     }
-    let corpus = std::fs::read_dir(if keep { &seeds } else { &corpus }).map_or(0, |d| d.count());
+    let corpus = std::fs::read_dir(&corpus).map_or(0, |d| d.count());
     Ok(Ok(Figures {
         runs,
         seconds,
@@ -205,9 +206,9 @@ pub fn run(target: &str, seconds: u32, keep: bool) -> Result<Result<Figures, Str
     }))
 }
 
-/// Replaces the committed corpus `seeds` with libFuzzer's merge of it and
-/// the cache's `corpus`: the fewest inputs that cover as much as both.
-fn merge_into_repo(
+/// Replaces the cache's `corpus` with libFuzzer's merge of it and the
+/// committed `seeds`: the fewest inputs that cover as much as both.
+fn minimize(
     root: &Path,
     target: &str,
     target_dir: &Path,
@@ -220,7 +221,7 @@ fn merge_into_repo(
             .with_context(|| format!("removing {}", merged.display()))?;
     }
     std::fs::create_dir_all(&merged).with_context(|| format!("creating {}", merged.display()))?;
-    ui::step(&format!("merging the corpus into {}", seeds.display()));
+    ui::step(&format!("minimizing the corpus in {}", corpus.display()));
     let status = fuzz_cargo(root)
         .args(["fuzz", "run", target, "--target-dir"])
         .arg(target_dir)
@@ -247,11 +248,11 @@ fn merge_into_repo(
             seeds.display()
         );
     }
-    for entry in std::fs::read_dir(seeds)? {
+    for entry in std::fs::read_dir(corpus)? {
         std::fs::remove_file(entry?.path())?;
     }
     for entry in merged_files {
-        std::fs::rename(entry.path(), seeds.join(entry.file_name()))?;
+        std::fs::rename(entry.path(), corpus.join(entry.file_name()))?;
     }
     Ok(())
 }

@@ -73,8 +73,8 @@ enum Cmd {
     /// plan), cargo-fuzz targets in fuzz/. Needs nightly and cargo-fuzz;
     /// installs them when missing. Exit 1 when the fuzzer finds an input
     /// that crashes, hangs (over 10 s) or blows memory (over 512 MB); it is
-    /// saved in fuzz/artifacts/. A clean pipeline run merges what it found
-    /// into fuzz/pipeline-corpus/ (commit it).
+    /// saved in fuzz/artifacts/. A clean pipeline run minimizes the cached
+    /// corpus it grew (fuzz/pipeline-corpus/ holds the committed seeds).
     Fuzz {
         /// How long to fuzz, in seconds (after building the target).
         #[arg(long, value_name = "N", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
