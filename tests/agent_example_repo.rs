@@ -13,7 +13,6 @@ mod support;
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::Api;
-use serde_json::json;
 use support::agent::{self as agent_support, Agent};
 use support::gitserver::GitServer;
 
@@ -24,38 +23,8 @@ async fn the_agent_syncs_example_repo_from_git_to_ready() {
     support::example_repo::create_required_secrets(&client).await;
     let ns = support::namespace(&client, "example").await;
     let server = GitServer::start();
-    let repo = server.create_repo("platforms");
-    let tree = repo.work_tree();
-    let charts = support::example_repo::ServedCharts::start();
-    charts.copy_repo(&tree.path().join("example-repo"));
-    agent_support::secret(
-        &client,
-        &ns.name,
-        "charts",
-        &[("credentials.yaml", &charts.credentials_yaml())],
-    )
-    .await;
-    tree.write("README.md", "the platforms\n");
-    let commit = tree.commit("example-repo");
-    tree.push();
-    agent_support::git_credentials(&client, &ns.name, "git", &server).await;
-    // The demo age key of example-repo's SOPS-encrypted Secrets, as the
-    // Secret the Sync names in spec.decryption.
-    let age_key = std::fs::read_to_string(support::example_repo::demo_age_key()).unwrap();
-    agent_support::secret(&client, &ns.name, "sops-age", &[("age.agekey", &age_key)]).await;
-    agent_support::apply_sync(
-        &client,
-        &ns.name,
-        "platforms",
-        json!({"url": server.http_url(&repo), "path": "example-repo", "interval": "1h",
-               "target": "example-platforms", "secretRef": {"name": "git"}, "timeout": "5m",
-               "decryption": {"provider": "sops", "secretRef": {"name": "sops-age"}},
-               "chartCredentials": {"secretRef": {"name": "charts"}},
-               // weir sync of a copy (tests/example_repo.rs) shares the
-               // target, another source by name: this Sync takes it over.
-               "adopt": true}),
-    )
-    .await;
+    let example = support::example_repo::push_for_agent(&client, &ns.name, &server).await;
+    agent_support::apply_sync(&client, &ns.name, "platforms", example.spec.clone()).await;
     // A chart cache of the test's own; no credentials file: the agent's
     // credentials come from the Secret.
     let cache = tempfile::tempdir().unwrap();
@@ -74,7 +43,10 @@ async fn the_agent_syncs_example_repo_from_git_to_ready() {
         },
     )
     .await;
-    assert_eq!(sync["status"]["lastAppliedRevision"], commit.as_str());
+    assert_eq!(
+        sync["status"]["lastAppliedRevision"],
+        example.commit.as_str()
+    );
     let waves: Vec<&str> = sync["status"]["waves"]
         .as_array()
         .unwrap()
@@ -106,20 +78,20 @@ async fn the_agent_syncs_example_repo_from_git_to_ready() {
         .find(|c| c["component"] == "edge-operator")
         .unwrap_or_else(|| panic!("{sync:#}"));
     assert_eq!(edge["version"], "1.4.0");
-    assert_eq!(edge["repo"], charts.museum.url());
+    assert_eq!(edge["repo"], example.charts.museum.url());
     assert!(edge["digest"].as_str().unwrap().starts_with("sha256:"));
     assert_eq!(
         charts_status
             .iter()
-            .filter(|c| c["repo"] == format!("oci://{}/knitfab", charts.registry.host()))
+            .filter(|c| c["repo"] == format!("oci://{}/knitfab", example.charts.registry.host()))
             .count(),
         5,
         "{sync:#}"
     );
     // No password in the agent's log or the Sync.
     for password in [
-        &charts.museum.credentials().password,
-        &charts.registry.credentials().password,
+        &example.charts.museum.credentials().password,
+        &example.charts.registry.credentials().password,
     ] {
         assert!(!agent.log_text().contains(password.as_str()));
         assert!(!sync.to_string().contains(password.as_str()));

@@ -238,40 +238,10 @@ async fn the_chart_installs_and_its_service_account_syncs_cluster_wide() {
 
     // Then all of example-repo: CRDs, ClusterRoles, PVs, Helm charts.
     support::example_repo::create_required_secrets(&client).await;
-    let platforms = server.create_repo("platforms");
-    let tree = platforms.work_tree();
-    // Its remote charts from the real ChartMuseum and OCI registry, with
-    // their logins in the Secret the Sync names (read with the chart's
-    // ServiceAccount).
-    let charts = support::example_repo::ServedCharts::start();
-    charts.copy_repo(&tree.path().join("example-repo"));
-    agent_support::secret(
-        &client,
-        &ns.name,
-        "charts",
-        &[("credentials.yaml", &charts.credentials_yaml())],
-    )
-    .await;
-    tree.write("README.md", "the platforms\n");
-    let commit = tree.commit("example-repo");
-    tree.push();
-    // Its SOPS-encrypted Secrets: the demo age key, in the Secret the Sync
-    // names (read with the chart's ServiceAccount, like the Git credentials).
-    let age_key = std::fs::read_to_string(support::example_repo::demo_age_key()).unwrap();
-    agent_support::secret(&client, &ns.name, "sops-age", &[("age.agekey", &age_key)]).await;
-    agent_support::apply_sync(
-        &client,
-        &ns.name,
-        "platforms",
-        json!({"url": server.http_url(&platforms), "path": "example-repo", "interval": "1h",
-               "target": "example-platforms", "secretRef": {"name": "git"}, "timeout": "5m",
-               "decryption": {"provider": "sops", "secretRef": {"name": "sops-age"}},
-               "chartCredentials": {"secretRef": {"name": "charts"}},
-               // Other tests sync example-repo into the same target from
-               // other sources (tests/agent_example_repo.rs, example_repo.rs).
-               "adopt": true}),
-    )
-    .await;
+    // Its remote charts and encrypted Secrets: the Secrets the Sync names
+    // are read with the chart's ServiceAccount, like the Git credentials.
+    let example = support::example_repo::push_for_agent(&client, &ns.name, &server).await;
+    agent_support::apply_sync(&client, &ns.name, "platforms", example.spec.clone()).await;
     let sync = wait_ready(
         &client,
         &agent,
@@ -280,7 +250,10 @@ async fn the_chart_installs_and_its_service_account_syncs_cluster_wide() {
         Duration::from_secs(600),
     )
     .await;
-    assert_eq!(sync["status"]["lastAppliedRevision"], commit.as_str());
+    assert_eq!(
+        sync["status"]["lastAppliedRevision"],
+        example.commit.as_str()
+    );
     assert!(
         sync["status"]["managed"].as_u64().unwrap() > 150,
         "{sync:#}"

@@ -137,6 +137,61 @@ impl ServedCharts {
     }
 }
 
+/// example-repo as an agent's Sync takes it: pushed to the Git server as
+/// the repository `platforms` (the Sync's `path: example-repo`), its remote
+/// charts served by [`ServedCharts`] (keep [`ForAgent::charts`] alive), and
+/// in `namespace` the Secrets the Sync names: `git` (the Git server's
+/// login), `charts` (the chart servers' logins, `spec.chartCredentials`)
+/// and `sops-age` (the demo age key, `spec.decryption`).
+pub struct ForAgent {
+    pub charts: ServedCharts,
+    /// The pushed commit.
+    pub commit: String,
+    /// The Sync's spec: target `example-platforms`, adopted from whatever
+    /// other test synced example-repo into it before.
+    pub spec: serde_json::Value,
+}
+
+pub async fn push_for_agent(
+    client: &Client,
+    namespace: &str,
+    server: &super::gitserver::GitServer,
+) -> ForAgent {
+    use super::agent as agent_support;
+    let repo = server.create_repo("platforms");
+    let tree = repo.work_tree();
+    let charts = ServedCharts::start();
+    charts.copy_repo(&tree.path().join("example-repo"));
+    tree.write("README.md", "the platforms\n");
+    let commit = tree.commit("example-repo");
+    tree.push();
+    agent_support::git_credentials(client, namespace, "git", server).await;
+    agent_support::secret(
+        client,
+        namespace,
+        "charts",
+        &[("credentials.yaml", &charts.credentials_yaml())],
+    )
+    .await;
+    let age_key = std::fs::read_to_string(demo_age_key()).unwrap();
+    agent_support::secret(client, namespace, "sops-age", &[("age.agekey", &age_key)]).await;
+    let spec = json!({
+        "url": server.http_url(&repo), "path": "example-repo", "interval": "1h",
+        "target": "example-platforms", "secretRef": {"name": "git"}, "timeout": "5m",
+        "decryption": {"provider": "sops", "secretRef": {"name": "sops-age"}},
+        "chartCredentials": {"secretRef": {"name": "charts"}},
+        // Other tests sync example-repo into the same target from other
+        // sources (weir sync of a copy, the agent tests): this Sync takes
+        // it over.
+        "adopt": true,
+    });
+    ForAgent {
+        charts,
+        commit,
+        spec,
+    }
+}
+
 /// Deletes the two Secrets of edge-inference's preflight, if an earlier run
 /// against the same cluster left them.
 pub async fn remove_required_secrets(client: &Client) {
