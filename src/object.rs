@@ -217,6 +217,22 @@ pub fn split_api_version(api_version: &str) -> (&str, &str) {
     }
 }
 
+/// `text` in the characters of a Kubernetes object name: ASCII letters
+/// lower-cased, digits kept, anything else `-`. The one mapping of names
+/// weir makes up (components named after directories, a target's inventory
+/// and Lease); callers trim, bound and suffix the result.
+pub fn name_chars(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

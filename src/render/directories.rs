@@ -159,16 +159,7 @@ fn chart_name(files: &dyn Files, path: &str) -> Option<String> {
 /// A directory name as a component name: lowercase letters, digits and
 /// `-`, at most 63 characters, never empty.
 fn sanitize(name: &str) -> String {
-    let mapped: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let mapped = crate::object::name_chars(name);
     let trimmed: String = mapped.trim_matches('-').chars().take(63).collect();
     let trimmed = trimmed.trim_end_matches('-');
     if trimmed.is_empty() {
@@ -180,15 +171,11 @@ fn sanitize(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
 
-    fn tree(files: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
-        files
-            .iter()
-            .map(|(p, c)| ((*p).to_owned(), c.as_bytes().to_vec()))
-            .collect()
+    /// The repo snapshot of `files` (path, content).
+    fn tree(files: &[(&str, &str)]) -> crate::repo::FileTree {
+        files.iter().copied().collect()
     }
 
     #[test]

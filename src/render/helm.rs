@@ -307,7 +307,7 @@ impl ChartRenderer for HelmBinary {
             max_output: request.max_output,
             max_memory: request.max_memory,
         };
-        let run = super::tool::run(command, None, &bounds).map_err(|source| Error::HelmRun {
+        let run = super::tool::run(command, None, &bounds).map_err(|source| Error::ToolRun {
             path: helm.to_owned(),
             source,
         })?;

@@ -297,7 +297,7 @@ pub(super) fn build(kustomize: &Path, request: &KustomizeRequest<'_>) -> Result<
         max_output: request.max_output,
         max_memory: request.max_memory,
     };
-    let run = super::tool::run(command, None, &bounds).map_err(|source| Error::HelmRun {
+    let run = super::tool::run(command, None, &bounds).map_err(|source| Error::ToolRun {
         path: kustomize.to_owned(),
         source,
     })?;
@@ -328,11 +328,9 @@ pub(super) fn build(kustomize: &Path, request: &KustomizeRequest<'_>) -> Result<
 mod tests {
     use super::*;
 
-    fn tree(files: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
-        files
-            .iter()
-            .map(|(p, c)| ((*p).to_owned(), c.as_bytes().to_vec()))
-            .collect()
+    /// The repo snapshot of `files` (path, content).
+    fn tree(files: &[(&str, &str)]) -> crate::repo::FileTree {
+        files.iter().copied().collect()
     }
 
     #[test]

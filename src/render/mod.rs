@@ -194,9 +194,9 @@ pub enum Error {
         remote::CACHE_ENV
     )]
     ChartCache { why: String },
-    /// helm (or kustomize) could not be started.
+    /// A tool weir renders with (helm, kustomize) could not be started.
     #[error("could not run {}", path.display())]
-    HelmRun {
+    ToolRun {
         path: PathBuf,
         #[source]
         source: std::io::Error,

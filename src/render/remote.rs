@@ -453,7 +453,7 @@ fn pull(
             max_memory: request.max_memory,
         };
         let run = tool::run(command, stdin.map(str::as_bytes), &bounds).map_err(|source| {
-            Error::HelmRun {
+            Error::ToolRun {
                 path: helm.to_owned(),
                 source,
             }

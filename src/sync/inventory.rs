@@ -379,16 +379,7 @@ pub fn config_map_name(target: &str) -> String {
 /// with a hash suffix when anything had to change. The one naming rule for
 /// objects that belong to a target (its inventory, its Lease).
 pub fn target_object_name(prefix: &str, target: &str) -> String {
-    let clean: String = target
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let clean = crate::object::name_chars(target);
     let clean = clean.trim_matches('-');
     let mut name = format!("{prefix}{clean}");
     if clean != target || name.len() > 200 {
