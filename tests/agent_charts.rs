@@ -18,26 +18,8 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
 use serde_json::json;
 use support::agent::{self as agent_support, Agent};
-use support::chartservers::ChartMuseum;
+use support::chartservers::{ChartMuseum, demo_chart};
 use support::gitserver::GitServer;
-
-/// The chart `demo` at `version`: one ConfigMap named after the release.
-fn demo_chart(dir: &std::path::Path, version: &str) -> std::path::PathBuf {
-    let chart = dir.join(format!("demo-{version}"));
-    std::fs::create_dir_all(chart.join("templates")).unwrap();
-    std::fs::write(
-        chart.join("Chart.yaml"),
-        format!("apiVersion: v2\nname: demo\nversion: {version}\n"),
-    )
-    .unwrap();
-    std::fs::write(
-        chart.join("templates/configmap.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n\
-         data:\n  chart: {{ .Chart.Version | quote }}\n",
-    )
-    .unwrap();
-    chart
-}
 
 #[tokio::test]
 async fn the_agent_pulls_charts_with_the_login_of_a_secret() {
@@ -161,7 +143,10 @@ async fn the_agent_pulls_charts_with_the_login_of_a_secret() {
     assert_eq!(charts[0]["digest"], digest.as_str());
     let cm = cms.get("web").await.unwrap();
     assert_eq!(
-        cm.data.unwrap_or_default().get("chart").map(String::as_str),
+        cm.data
+            .unwrap_or_default()
+            .get("version")
+            .map(String::as_str),
         Some("0.3.1")
     );
 

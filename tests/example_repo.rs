@@ -171,22 +171,7 @@ async fn example_repo_end_to_end() {
     );
 
     // The SOPS-encrypted Secrets are in the cluster decrypted.
-    let credential = support::kubectl_ok(&[
-        "-n",
-        "knitfab",
-        "get",
-        "secret",
-        "database-credential",
-        "-o",
-        "jsonpath={.data.password}",
-    ]);
-    assert_eq!(
-        base64::engine::general_purpose::STANDARD
-            .decode(credential.trim())
-            .unwrap(),
-        support::example_repo::ENCRYPTED_PASSWORD.as_bytes(),
-        "the encrypted Secret must be applied decrypted"
-    );
+    support::example_repo::assert_encrypted_secret_applied_decrypted();
 
     // The GPU training Job completed on the GPU node.
     let jobs: Api<Job> = Api::namespaced(client.clone(), "training");

@@ -24,31 +24,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use support::chartservers::{ChartMuseum, OciRegistry};
+use support::chartservers::{ChartMuseum, OciRegistry, demo_chart};
 use support::servers::Credentials;
 
 const WEIR: &str = env!("CARGO_BIN_EXE_weir");
-
-/// A chart directory `demo` at `version` (one ConfigMap).
-fn demo_chart(dir: &Path, version: &str) -> PathBuf {
-    let chart = dir.join(format!("demo-{version}"));
-    std::fs::create_dir_all(chart.join("templates")).unwrap();
-    std::fs::write(
-        chart.join("Chart.yaml"),
-        format!("apiVersion: v2\nname: demo\nversion: {version}\n"),
-    )
-    .unwrap();
-    std::fs::write(chart.join("values.yaml"), "greeting: hello\n").unwrap();
-    std::fs::write(
-        chart.join("templates/configmap.yaml"),
-        format!(
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{{{ .Release.Name }}}}\n\
-             data:\n  greeting: {{{{ .Values.greeting | quote }}}}\n  version: \"{version}\"\n"
-        ),
-    )
-    .unwrap();
-    chart
-}
 
 /// A config repo of one component taking `demo` from `repo`.
 fn config_repo(dir: &Path, repo: &str, version: &str, extra: &str) -> String {

@@ -180,7 +180,7 @@ fn a_helm_that_cannot_run_is_an_error() {
         max_memory: 128 << 20,
     };
     let err = helm.template(&request).unwrap_err();
-    assert!(matches!(err, weir::render::Error::HelmRun { .. }), "{err}");
+    assert!(matches!(err, weir::render::Error::ToolRun { .. }), "{err}");
 }
 
 /// The example repo (five platforms, real charts, six of them fetched from

@@ -133,6 +133,14 @@ impl Fixture {
     fn weir(&self, args: &[&str]) -> (i32, String, String) {
         weir(&self.tmp, args)
     }
+
+    /// `weir <command> <repo> <args> --sops-age-key-file <the key>`.
+    fn with_key(&self, command: &str, args: &[&str]) -> (i32, String, String) {
+        let mut all = vec![command, self.repo()];
+        all.extend_from_slice(args);
+        all.extend(["--sops-age-key-file", self.key_file()]);
+        self.weir(&all)
+    }
 }
 
 #[tokio::test]
@@ -176,41 +184,19 @@ async fn an_encrypted_secret_syncs_with_the_key_and_never_shows_its_values() {
     );
 
     // --- diff --cluster with the key: the Secret is added, no value shown.
-    let (rc, out, err) = fx.weir(&[
-        "diff",
-        fx.repo(),
-        "--cluster",
-        "--target",
-        &target,
-        "--sops-age-key-file",
-        fx.key_file(),
-    ]);
+    let (rc, out, err) = fx.with_key("diff", &["--cluster", "--target", &target]);
     assert_eq!(rc, 1, "the Secret is a difference:\n{out}{err}");
     assert!(out.contains("db-credentials"), "{out}");
-    let (rc, out, err) = fx.weir(&[
+    let (rc, out, err) = fx.with_key(
         "diff",
-        fx.repo(),
-        "--cluster",
-        "--target",
-        &target,
-        "--output",
-        "json",
-        "--sops-age-key-file",
-        fx.key_file(),
-    ]);
+        &["--cluster", "--target", &target, "--output", "json"],
+    );
     assert_eq!(rc, 1, "{out}{err}");
     let diff: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(diff["summary"]["added"], 2, "{diff:#}");
 
     // --- With the key: the Secret is applied decrypted.
-    let (rc, out, err) = fx.weir(&[
-        "sync",
-        fx.repo(),
-        "--target",
-        &target,
-        "--sops-age-key-file",
-        fx.key_file(),
-    ]);
+    let (rc, out, err) = fx.with_key("sync", &["--target", &target]);
     assert_eq!(rc, 0, "sync with the key:\n{out}{err}");
     let secret = secrets.get("db-credentials").await.unwrap();
     let data = secret.data.unwrap_or_default();
@@ -225,15 +211,7 @@ async fn an_encrypted_secret_syncs_with_the_key_and_never_shows_its_values() {
     assert!(config_maps.get_opt("app-settings").await.unwrap().is_some());
 
     // --- The cluster holds what the repo decrypts to: no difference.
-    let (rc, out, err) = fx.weir(&[
-        "diff",
-        fx.repo(),
-        "--cluster",
-        "--target",
-        &target,
-        "--sops-age-key-file",
-        fx.key_file(),
-    ]);
+    let (rc, out, err) = fx.with_key("diff", &["--cluster", "--target", &target]);
     assert_eq!(rc, 0, "no difference after the sync:\n{out}{err}");
 
     // --- Between revisions: the same values encrypted again are no change
@@ -241,14 +219,7 @@ async fn an_encrypted_secret_syncs_with_the_key_and_never_shows_its_values() {
     let git = git2::Repository::init(&fx.repo).unwrap();
     support::git::commit(&git, "initial");
     fx.write_secret(&ns.name, PASSWORD);
-    let (rc, out, err) = fx.weir(&[
-        "diff",
-        fx.repo(),
-        "--base",
-        "initial",
-        "--sops-age-key-file",
-        fx.key_file(),
-    ]);
+    let (rc, out, err) = fx.with_key("diff", &["--base", "initial"]);
     assert_eq!(rc, 0, "re-encrypted, same values:\n{out}{err}");
     let (rc, out, err) = fx.weir(&["diff", fx.repo(), "--base", "initial"]);
     assert_eq!(rc, 1, "without the key the ciphertext differs:\n{out}{err}");
@@ -256,27 +227,13 @@ async fn an_encrypted_secret_syncs_with_the_key_and_never_shows_its_values() {
 
     // --- A new value: one changed key, no value on either side.
     fx.write_secret(&ns.name, NEW_PASSWORD);
-    let (rc, out, err) = fx.weir(&[
-        "diff",
-        fx.repo(),
-        "--base",
-        "initial",
-        "--sops-age-key-file",
-        fx.key_file(),
-    ]);
+    let (rc, out, err) = fx.with_key("diff", &["--base", "initial"]);
     assert_eq!(rc, 1, "{out}{err}");
     assert!(out.contains("(changed)"), "{out}");
-    let (rc, out, err) = fx.weir(&[
+    let (rc, out, err) = fx.with_key(
         "diff",
-        fx.repo(),
-        "--cluster",
-        "--target",
-        &target,
-        "--sops-age-key-file",
-        fx.key_file(),
-        "--output",
-        "json",
-    ]);
+        &["--cluster", "--target", &target, "--output", "json"],
+    );
     assert_eq!(rc, 1, "{out}{err}");
     let diff: Value = serde_json::from_str(&out).unwrap();
     let fields = diff["objects"][0]["fields"].as_array().unwrap();
@@ -286,15 +243,7 @@ async fn an_encrypted_secret_syncs_with_the_key_and_never_shows_its_values() {
         "{diff:#}"
     );
     assert_eq!(fields[0]["redacted"], true, "{diff:#}");
-    let (rc, out, err) = fx.weir(&[
-        "diff",
-        fx.repo(),
-        "--cluster",
-        "--target",
-        &target,
-        "--sops-age-key-file",
-        fx.key_file(),
-    ]);
+    let (rc, out, err) = fx.with_key("diff", &["--cluster", "--target", &target]);
     assert_eq!(rc, 1, "{out}{err}");
     assert!(out.contains("(changed)"), "{out}");
 
@@ -325,14 +274,7 @@ async fn an_encrypted_secret_syncs_with_the_key_and_never_shows_its_values() {
     let text = std::fs::read_to_string(fx.repo.join("secret.yaml")).unwrap();
     let tampered = tamper(&text);
     std::fs::write(fx.repo.join("secret.yaml"), tampered).unwrap();
-    let (rc, out, err) = fx.weir(&[
-        "sync",
-        fx.repo(),
-        "--target",
-        &target,
-        "--sops-age-key-file",
-        fx.key_file(),
-    ]);
+    let (rc, out, err) = fx.with_key("sync", &["--target", &target]);
     assert_eq!(rc, 2, "{out}{err}");
     assert!(
         err.contains("cannot decrypt") && err.contains("secret.yaml"),

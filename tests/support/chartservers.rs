@@ -323,3 +323,26 @@ fn start_registry(dir: &Path, port: u16) -> Result<Daemon, String> {
         .env("OTEL_TRACES_EXPORTER", "none");
     Daemon::start("registry", cmd, &dir.join("registry.log"), port)
 }
+
+/// A chart directory `demo` at `version`, made under `dir`: one ConfigMap
+/// named after the release, with the value `greeting` (default `hello`)
+/// and the chart's `version` as data.
+pub fn demo_chart(dir: &Path, version: &str) -> PathBuf {
+    let chart = dir.join(format!("demo-{version}"));
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        format!("apiVersion: v2\nname: demo\nversion: {version}\n"),
+    )
+    .unwrap();
+    std::fs::write(chart.join("values.yaml"), "greeting: hello\n").unwrap();
+    std::fs::write(
+        chart.join("templates/configmap.yaml"),
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{{{ .Release.Name }}}}\n\
+             data:\n  greeting: {{{{ .Values.greeting | quote }}}}\n  version: \"{version}\"\n"
+        ),
+    )
+    .unwrap();
+    chart
+}

@@ -192,6 +192,25 @@ pub async fn push_for_agent(
     }
 }
 
+/// Checks that example-repo's SOPS-encrypted Secret is in the cluster
+/// decrypted: `knitfab/database-credential` holds [`ENCRYPTED_PASSWORD`].
+pub fn assert_encrypted_secret_applied_decrypted() {
+    let credential = super::kubectl_ok(&[
+        "-n",
+        "knitfab",
+        "get",
+        "secret",
+        "database-credential",
+        "-o",
+        "jsonpath={.data.password}",
+    ]);
+    assert_eq!(
+        credential.trim(),
+        super::secrets::b64(ENCRYPTED_PASSWORD),
+        "the encrypted Secret must be applied decrypted"
+    );
+}
+
 /// Deletes the two Secrets of edge-inference's preflight, if an earlier run
 /// against the same cluster left them.
 pub async fn remove_required_secrets(client: &Client) {
